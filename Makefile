@@ -1,0 +1,41 @@
+# camscan: `make demo` sweeps the emulated device lab; `make test` runs lint, types and tests.
+# Both create .venv and install everything needed (system packages too, when root).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench oui
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+# System packages the lab and tests use (iproute2 for namespaces). Installed when missing
+# and running as root; otherwise the tests that need them say why they skip.
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check camscan tests
+	$(BIN)/mypy
+
+test: $(STAMP) sysdeps lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+demo: $(STAMP) sysdeps
+	$(BIN)/python -m tests.lab.demo
+
+schema: $(STAMP)
+	$(BIN)/python -m camscan.schema
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache demo-out

@@ -1,0 +1,112 @@
+"""The library entry point: scope + settings in, :class:`~camscan.models.ScanReport` out."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from camscan import __version__
+from camscan.engine import Progress, Sweep, SweepResult
+from camscan.fingerprints import Database, load_database
+from camscan.identify import build_assets
+from camscan.models import Asset, ScanMeta, ScanReport
+from camscan.policy import Policy, apply_policy, load_policy
+from camscan.probes import REGISTRY, load_probes
+from camscan.probes.base import Probe, SegmentContext, Settings, SweepShared
+from camscan.targets import Scope
+
+AssetDone = Callable[[Asset], None]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ScanPlan:
+    scope: Scope
+    settings: Settings
+    db: Database
+    policy: Policy
+    probes: list[Probe]
+    options: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+
+
+def plan_scan(
+    scope: Scope,
+    settings: Settings,
+    *,
+    policy: str = "canada-2025",
+    fingerprint_dirs: Sequence[Path] = (),
+    probe_modules: tuple[str, ...] = REGISTRY,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    opt_in: Sequence[str] = (),
+) -> ScanPlan:
+    db = load_database(fingerprint_dirs)
+    pol = load_policy(policy, db.vocabulary)
+    probes = [
+        p
+        for p in load_probes(probe_modules)
+        if (not only or p.name in only)
+        and p.name not in skip
+        and (not p.opt_in or p.name in opt_in)
+    ]
+    return ScanPlan(scope=scope, settings=settings, db=db, policy=pol, probes=probes)
+
+
+def assemble(plan: ScanPlan, result: SweepResult, meta: ScanMeta) -> ScanReport:
+    in_scope = {o.ip: plan.scope.__contains__(o.ip) for o in result.observations}
+    assets = build_assets(result.observations, result.outcomes, plan.db, in_scope=in_scope)
+    apply_policy(assets, plan.policy, plan.db.vocabulary)
+    meta.finished = now_iso()
+    meta.partial = result.partial
+    meta.partial_reason = result.partial_reason
+    meta.hosts_up = len(assets)
+    meta.skipped_probes = dict(result.skipped_probes)
+    return ScanReport(scan=meta, assets=assets)
+
+
+def new_meta(plan: ScanPlan) -> ScanMeta:
+    return ScanMeta(
+        version=__version__,
+        targets=list(plan.scope.targets),
+        excludes=list(plan.scope.excludes),
+        policy=plan.policy.name,
+        started=now_iso(),
+        addresses=plan.scope.size,
+        probes=[p.name for p in plan.probes],
+        options=dict(plan.options),
+    )
+
+
+async def run_scan(
+    plan: ScanPlan,
+    *,
+    segment_context: Callable[[SweepShared], SegmentContext | None] | None = None,
+    on_asset: AssetDone | None = None,
+    on_progress: Progress | None = None,
+) -> ScanReport:
+    """Sweep, identify and judge. Cancelling the task still returns a (partial) report."""
+    meta = new_meta(plan)
+
+    def host_done(ip: str, observations: list, outcomes: list) -> None:  # type: ignore[type-arg]
+        if on_asset is None or not observations:
+            return
+        for asset in build_assets(observations, outcomes, plan.db,
+                                  in_scope={ip: True}):
+            apply_policy([asset], plan.policy, plan.db.vocabulary)
+            on_asset(asset)
+
+    sweep = Sweep(plan.scope, plan.settings, plan.probes, segment_context=segment_context,
+                  on_host_done=host_done if on_asset else None, on_progress=on_progress)
+    result = await sweep.run()
+    return assemble(plan, result, meta)
+
+
+def scan(plan: ScanPlan) -> ScanReport:
+    """Blocking convenience wrapper around :func:`run_scan`."""
+    return asyncio.run(run_scan(plan))

@@ -1,0 +1,16 @@
+"""Process exit codes, as named constants (documented in README.md, section "Exit codes")."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    """The sweep finished and nothing was flagged (no ``remove`` or ``review`` verdict)."""
+    FAILURE = 1
+    """A runtime failure: the sweep could not run or its output could not be written."""
+    USAGE = 2
+    """A usage error: bad targets, options, rule or policy files. Nothing was sent."""
+    FLAGGED = 3
+    """The sweep finished and at least one device has a ``remove`` or ``review`` verdict."""
+    INTERRUPTED = 130
+    """Interrupted (Ctrl-C / SIGTERM); what was found so far was written, marked partial."""

@@ -1,0 +1,218 @@
+"""What a probe is, and the context the engine hands it.
+
+Three kinds of probe, each a small object in a probe module's ``PROBES`` list:
+
+* :class:`HostProbe` runs once per target host, in ``stage`` order (stage 0: the TCP sweep
+  that finds open ports; stage 2: credentialed checks that need stage 1's findings).
+* :class:`ServiceProbe` runs once per open port it claims (``ports``), in stage 1; a probe
+  with ``fallback=True`` also gets open ports no other probe claims.
+* :class:`SegmentProbe` runs once per sweep (multicast/broadcast discovery on a segment).
+
+Every run returns :class:`~camscan.models.ProbeResult` values: failure is data, never an
+exception. Protocol parsing lives in pure ``parse*`` functions beside each ``run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
+
+if TYPE_CHECKING:
+    from camscan.targets import Scope
+
+# Ports that are never sent a packet, whatever the user asks (printers print what they get).
+FORBIDDEN_PORTS = frozenset(range(9100, 9108))
+
+DEFAULT_PORTS: tuple[int, ...] = (
+    80, 81, 82, 83, 84, 85, 88, 443, 554, 5554, 8000, 8001, 8080, 8081, 8088, 8443, 8554, 37777,
+)
+
+
+class RateLimiter:
+    """Spaces events at most ``rate`` per second (virtual scheduling; no bursts)."""
+
+    def __init__(self, rate: float) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self.count = 0
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(self._next, now)
+        self._next = slot + self.interval
+        self.count += 1
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass
+class Settings:
+    """Sweep options that probes read. Built by the CLI (or by tests) and never mutated."""
+
+    ports: tuple[int, ...] = DEFAULT_PORTS
+    rate: float = 1000.0  # global connection attempts / packets per second
+    host_concurrency: int = 4  # connections at once to one host
+    host_rate: float = 40.0  # probes per second to one host
+    timeout: float = 10.0  # whole-operation timeout of one probe attempt
+    connect_timeout: float = 1.5  # one TCP connect
+    read_timeout: float = 3.0  # waiting for a reply once connected
+    max_hosts_in_flight: int = 256
+    interface: str | None = None
+    discovery_window: float = 3.0  # how long segment-wide probes listen
+    randomise: bool = True
+    seed: int | None = None
+    user_agent: str = "camscan/0.1 (+removal audit)"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SweepShared:
+    """State shared by every probe of one sweep (rate limiter, scope, per-probe caches)."""
+
+    settings: Settings
+    scope: Scope | None
+    limiter: RateLimiter
+    cache: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+
+    def in_scope(self, ip: str) -> bool:
+        return self.scope is None or (ip in self.scope and not self.scope.is_excluded(ip))
+
+
+class HostContext:
+    """What a host or service probe may use: the address, the limits, what is known so far."""
+
+    def __init__(self, ip: str, shared: SweepShared) -> None:
+        self.ip = ip
+        self.shared = shared
+        self.settings = shared.settings
+        self.open_ports: set[int] = set()
+        self.observations: list[Observation] = []
+        self._sem = asyncio.Semaphore(shared.settings.host_concurrency)
+        self._host_rate = RateLimiter(shared.settings.host_rate)
+
+    def observed(self, key: str) -> list[str]:
+        return [o.value for o in self.observations if o.key == key]
+
+    @contextlib.asynccontextmanager
+    async def permit(self, port: int | None = None) -> AsyncIterator[None]:
+        """Hold one of this host's connection slots, after waiting for both rate limits.
+
+        Every packet or connection a probe sends to the host must be inside a permit.
+        """
+        if port is not None and port in FORBIDDEN_PORTS:
+            raise PermissionError(f"port {port} is never probed")
+        if not self.shared.in_scope(self.ip):
+            raise PermissionError(f"{self.ip} is not in scope")
+        async with self._sem:
+            await self.shared.limiter.acquire()
+            await self._host_rate.acquire()
+            self.shared.attempts += 1
+            yield
+
+    @contextlib.asynccontextmanager
+    async def connect(
+        self, port: int, *, ssl: Any = None, server_hostname: str | None = None,
+        limit: int = 65_536,
+    ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+        """A TCP (or TLS) connection to ``port`` inside a permit, closed on exit."""
+        async with self.permit(port):
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    self.ip, port, ssl=ssl, server_hostname=server_hostname, limit=limit,
+                    **({"ssl_handshake_timeout": self.settings.connect_timeout * 2} if ssl
+                       else {}),
+                ),
+                timeout=self.settings.connect_timeout * (3 if ssl else 1),
+            )
+            try:
+                yield reader, writer
+            finally:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer.wait_closed(), timeout=1.0)
+
+    def obs(self, probe: str, key: str, value: str, port: int | None = None,
+            **kw: Any) -> Observation:
+        return Observation(ip=self.ip, probe=probe, key=key, value=value, port=port, **kw)
+
+
+@dataclass
+class SegmentContext:
+    """What a segment-wide probe may use: the interface, the scope, the shared limiter."""
+
+    shared: SweepShared
+    interface: str | None
+    source_ip: str | None
+    on_link: bool
+    privileged: bool
+
+
+HostRun = Callable[[HostContext], Awaitable[Sequence[ProbeResult]]]
+ServiceRun = Callable[[HostContext, int], Awaitable[ProbeResult]]
+SegmentRun = Callable[[SegmentContext], Awaitable[Sequence[ProbeResult]]]
+
+
+@dataclass(frozen=True)
+class HostProbe:
+    name: str
+    run: HostRun
+    stage: int = 0
+    description: str = ""
+    opt_in: bool = False  # runs only when asked for (e.g. credentialed probes)
+
+
+@dataclass(frozen=True)
+class ServiceProbe:
+    name: str
+    run: ServiceRun
+    ports: frozenset[int]
+    fallback: bool = False
+    description: str = ""
+    opt_in: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentProbe:
+    name: str
+    run: SegmentRun
+    privileged: bool = False
+    multicast: bool = True
+    description: str = ""
+    opt_in: bool = False
+
+
+Probe = HostProbe | ServiceProbe | SegmentProbe
+
+
+def outcome(ip: str, probe: str, status: Status, port: int | None = None, reason: str = "",
+            started: float | None = None) -> ProbeOutcome:
+    elapsed = time.monotonic() - started if started is not None else 0.0
+    return ProbeOutcome(ip=ip, probe=probe, status=status, port=port, reason=reason[:300],
+                        elapsed=round(elapsed, 4))
+
+
+def failure_status(exc: BaseException) -> tuple[Status, str]:
+    """Map a network exception to an outcome status and a short reason."""
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return Status.TIMEOUT, "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return Status.CLOSED, "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return Status.ERROR, "connection reset by peer"
+    if isinstance(exc, OSError) and exc.errno in (101, 113, 110):
+        return Status.UNREACHABLE, exc.strerror or "unreachable"
+    if isinstance(exc, PermissionError):
+        return Status.SKIPPED, str(exc)
+    name = type(exc).__name__
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return Status.ERROR, f"{name}: {text}" if text else name

@@ -1,0 +1,221 @@
+"""Targets and scope: what the user asked to sweep, minus what must never be probed.
+
+Accepted forms (targets and ``--exclude`` alike): a single IPv4 address, a CIDR
+(``10.1.2.0/24``), a range (``10.1.2.10-40`` or ``10.1.2.10-10.1.3.20``), a host name, and
+``@file`` (one target per line, ``#`` starts a comment). Never probed, whatever was asked:
+multicast and reserved space (224.0.0.0/3), 0.0.0.0/8, the limited broadcast address and the
+network and broadcast addresses of any CIDR target wider than /31.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import socket
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from math import gcd
+from pathlib import Path
+
+from netaddr import AddrFormatError, IPAddress, IPNetwork, IPRange, IPSet
+
+MAX_ADDRESSES = 65_536
+NEVER_PROBED = IPSet(["0.0.0.0/8", "224.0.0.0/3", "255.255.255.255/32"])
+_RANGE_SHORT = re.compile(r"^(\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})-(\d{1,3})$")
+_RANGE_LONG = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,3}(?:\.\d{1,3}){3})$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,126}\.?$"
+)
+_IPV4ISH = re.compile(r"^[0-9./-]{1,40}$")
+
+Resolver = Callable[[str], list[str]]
+
+
+class TargetError(ValueError):
+    """A target or exclude could not be understood; the message names the bad token."""
+
+
+def system_resolver(name: str) -> list[str]:
+    """IPv4 addresses of a host name via the system resolver (empty when it does not resolve)."""
+    try:
+        infos = socket.getaddrinfo(name, None, family=socket.AF_INET, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        return []
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def expand_files(tokens: Sequence[str], *, depth: int = 0) -> list[str]:
+    """Replace each ``@file`` token by the targets listed in the file."""
+    out: list[str] = []
+    for token in tokens:
+        token = token.strip()
+        if not token:
+            continue
+        if token.startswith("@"):
+            if depth > 2:
+                raise TargetError(f"{token}: @files nested too deep")
+            path = Path(token[1:])
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or "not readable UTF-8 text"
+                raise TargetError(f"{token}: cannot read target file: {reason}") from None
+            lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+            words = [w for ln in lines for w in ln.replace(",", " ").split()]
+            out.extend(expand_files(words, depth=depth + 1))
+        else:
+            out.extend(w for w in token.replace(",", " ").split() if w)
+    return out
+
+
+def parse_token(token: str, resolver: Resolver = system_resolver) -> tuple[IPSet, IPSet]:
+    """One target token -> (addresses, addresses never to probe because of this token)."""
+    never = IPSet()
+    try:
+        if ":" in token:
+            raise TargetError(f"{token}: IPv6 targets are not supported (give IPv4 addresses)")
+        if "/" in token:
+            net = IPNetwork(token, flags=0)
+            if net.version != 4 or not _IPV4ISH.match(token):
+                raise TargetError(f"{token}: not an IPv4 CIDR")
+            if str(net.cidr) != str(net) and net.ip != net.network:
+                # 10.1.2.7/24 is taken as 10.1.2.0/24, as nmap does
+                net = net.cidr
+            if net.prefixlen <= 30:
+                never.add(net.network)
+                never.add(net.broadcast)
+            return IPSet([net]), never
+        m = _RANGE_SHORT.match(token)
+        if m:
+            first, last = f"{m.group(1)}{m.group(2)}", f"{m.group(1)}{m.group(3)}"
+            return IPSet(_range(token, first, last)), never
+        m = _RANGE_LONG.match(token)
+        if m:
+            return IPSet(_range(token, m.group(1), m.group(2))), never
+        if _IPV4ISH.match(token):
+            if not re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", token):
+                raise TargetError(f"{token}: not an IPv4 address, CIDR or range")
+            return IPSet([IPAddress(token, version=4)]), never
+    except (AddrFormatError, ValueError, TypeError) as exc:
+        if isinstance(exc, TargetError):
+            raise
+        raise TargetError(f"{token}: not an IPv4 address, CIDR or range") from None
+    if _HOSTNAME.match(token) and not token.replace(".", "").isdigit():
+        addrs = resolver(token)
+        if not addrs:
+            raise TargetError(f"{token}: host name does not resolve")
+        return IPSet(addrs), never
+    raise TargetError(f"{token}: not an address, CIDR, range, host name or @file")
+
+
+def _range(token: str, first: str, last: str) -> IPRange:
+    for part in (first, last):
+        if any(int(o) > 255 for o in part.split(".")):
+            raise TargetError(f"{token}: octet out of range")
+    a, b = IPAddress(first, version=4), IPAddress(last, version=4)
+    if b < a:
+        raise TargetError(f"{token}: range ends before it starts")
+    return IPRange(a, b)
+
+
+@dataclass
+class Scope:
+    """The addresses a sweep may send to, and nothing else."""
+
+    targets: list[str]
+    excludes: list[str]
+    addresses: IPSet
+    excluded: IPSet = field(default_factory=IPSet)
+
+    @property
+    def size(self) -> int:
+        return int(self.addresses.size)
+
+    def __contains__(self, ip: object) -> bool:
+        try:
+            return IPAddress(str(ip), version=4) in self.addresses
+        except (AddrFormatError, ValueError, TypeError):
+            return False
+
+    def is_excluded(self, ip: str) -> bool:
+        try:
+            return IPAddress(ip, version=4) in self.excluded
+        except (AddrFormatError, ValueError, TypeError):
+            return False
+
+    def networks(self) -> list[IPNetwork]:
+        return list(self.addresses.iter_cidrs())
+
+    def iter_addresses(self, *, randomise: bool = True, seed: int | None = None) -> Iterator[str]:
+        """Every address in scope once, in a shuffled order when ``randomise`` is set.
+
+        The order is an affine permutation ``i -> (a*i + b) mod N`` of the address index with
+        random ``a`` (coprime to ``N``) and ``b``: it spreads consecutive probes across the
+        ranges without holding the whole list in memory.
+        """
+        cidrs = list(self.addresses.iter_cidrs())
+        starts: list[int] = []
+        total = 0
+        for c in cidrs:
+            starts.append(total)
+            total += c.size
+        if total == 0:
+            return
+        rng = random.Random(seed)
+        if randomise and total > 2:
+            a = rng.randrange(1, total)
+            while gcd(a, total) != 1:
+                a = rng.randrange(1, total)
+            b = rng.randrange(total)
+        else:
+            a, b = 1, 0
+        import bisect
+
+        for i in range(total):
+            idx = (a * i + b) % total
+            k = bisect.bisect_right(starts, idx) - 1
+            yield str(IPAddress(cidrs[k].first + (idx - starts[k]), version=4))
+
+    def sample(self, n: int = 5) -> list[str]:
+        return [str(ip) for _, ip in zip(range(n), self.addresses, strict=False)]
+
+
+def build_scope(
+    targets: Sequence[str],
+    excludes: Sequence[str] = (),
+    *,
+    force: bool = False,
+    resolver: Resolver = system_resolver,
+) -> Scope:
+    """Parse targets and excludes into a :class:`Scope`; raise :class:`TargetError` on any bad
+    token or when the scope is larger than :data:`MAX_ADDRESSES` without ``force``."""
+    tokens = expand_files(targets)
+    if not tokens:
+        raise TargetError("no targets given")
+    ex_tokens = expand_files(excludes)
+    include, never = IPSet(), IPSet(NEVER_PROBED)
+    for token in tokens:
+        addrs, skip = parse_token(token, resolver)
+        include |= addrs
+        never |= skip
+    excluded = IPSet()
+    for token in ex_tokens:
+        addrs, _ = parse_token(token, resolver)
+        excluded |= addrs
+    final = include - never - excluded
+    if final.size > MAX_ADDRESSES and not force:
+        raise TargetError(
+            f"{' '.join(tokens)[:80]}: {final.size} addresses is more than {MAX_ADDRESSES}; "
+            "narrow the targets or pass --force"
+        )
+    return Scope(targets=list(tokens), excludes=list(ex_tokens), addresses=final,
+                 excluded=excluded)
+
+
+def describe(scope: Scope, limit: int = 10) -> Iterable[str]:
+    yield f"{scope.size} address(es) would be scanned"
+    for c in scope.networks()[:limit]:
+        yield f"  {c}"
+    if len(scope.networks()) > limit:
+        yield f"  ... and {len(scope.networks()) - limit} more range(s)"

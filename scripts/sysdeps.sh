@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install the Debian packages camscan's lab and tests need, when missing and when root.
+set -euo pipefail
+need=()
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "sysdeps: missing ${need[*]} (not root: the namespace lab tests will skip)" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "sysdeps: installed ${need[*]}" >&2
