@@ -102,11 +102,14 @@ def run_scan_command(opts: ScanOptions) -> ExitCode:
     from camscan.api import plan_scan
     from camscan.probes.base import DEFAULT_PORTS, Settings
 
+    fd_limit = raise_fd_limit()
     settings = Settings(
         ports=opts.ports or DEFAULT_PORTS, rate=opts.rate,
         host_concurrency=opts.host_concurrency, host_rate=opts.host_rate,
         timeout=opts.timeout, connect_timeout=opts.connect_timeout,
         interface=opts.interface, seed=opts.seed, extra=dict(opts.extra),
+        # keep sockets in flight (hosts x per-host connections) well under the fd limit
+        max_hosts_in_flight=max(8, min(1024, (fd_limit - 64) // (opts.host_concurrency + 1))),
     )
     try:
         plan = plan_scan(scope, settings, policy=opts.policy, fingerprint_dirs=opts.fp_dirs,
@@ -132,6 +135,19 @@ def run_scan_command(opts: ScanOptions) -> ExitCode:
     if report.scan.partial:
         return ExitCode.INTERRUPTED
     return ExitCode.FLAGGED if any(a.flagged for a in report.assets) else ExitCode.OK
+
+
+def raise_fd_limit(wanted: int = 65_536) -> int:
+    """Raise the soft open-files limit towards ``wanted`` (a sweep holds many sockets)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+    return int(soft)
 
 
 def _writable(path: Path) -> bool:

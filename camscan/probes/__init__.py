@@ -13,6 +13,8 @@ from camscan.probes.base import Probe
 
 REGISTRY: tuple[str, ...] = (
     "camscan.probes.tcp",
+    "camscan.probes.http",
+    "camscan.probes.tls",
 )
 
 
