@@ -160,13 +160,13 @@ class Sweep:
                         stage_calls.append(self._one(sp, ctx, port))
             for batch in await asyncio.gather(*stage_calls):
                 results.extend(batch)
+                self._record(batch)
                 for r in batch:
                     ctx.observations.extend(r.observations)
             if stage == 0 and not ctx.open_ports:
                 await self._segment_done.wait()
                 if ip not in self._segment_ips:
                     break
-        self._record(results)
         self.result.hosts_done += 1
         if ctx.observations:
             self.result.hosts_up += 1

@@ -105,7 +105,10 @@ def parse_token(token: str, resolver: Resolver = system_resolver) -> tuple[IPSet
         addrs = resolver(token)
         if not addrs:
             raise TargetError(f"{token}: host name does not resolve")
-        return IPSet(addrs), never
+        try:
+            return IPSet(IPAddress(a, version=4) for a in addrs), never
+        except (AddrFormatError, ValueError, TypeError):
+            raise TargetError(f"{token}: resolver gave a non-IPv4 answer") from None
     raise TargetError(f"{token}: not an address, CIDR, range, host name or @file")
 
 
@@ -215,7 +218,8 @@ def build_scope(
 
 def describe(scope: Scope, limit: int = 10) -> Iterable[str]:
     yield f"{scope.size} address(es) would be scanned"
-    for c in scope.networks()[:limit]:
-        yield f"  {c}"
-    if len(scope.networks()) > limit:
-        yield f"  ... and {len(scope.networks()) - limit} more range(s)"
+    ranges = list(scope.addresses.iter_ipranges())
+    for r in ranges[:limit]:
+        yield f"  {r}" if r.size > 1 else f"  {IPAddress(r.first, 4)}"
+    if len(ranges) > limit:
+        yield f"  ... and {len(ranges) - limit} more range(s)"

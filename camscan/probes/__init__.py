@@ -15,6 +15,9 @@ REGISTRY: tuple[str, ...] = (
     "camscan.probes.tcp",
     "camscan.probes.http",
     "camscan.probes.tls",
+    "camscan.probes.rtsp",
+    "camscan.probes.sdk",
+    "camscan.probes.dvrip",
 )
 
 
