@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
+    LIVENESS_KEY,
     HostContext,
     HostProbe,
+    Liveness,
     Probe,
     RateLimiter,
     SegmentContext,
@@ -47,6 +49,8 @@ class SweepResult:
     hosts_done: int = 0
     hosts_up: int = 0
     attempts: int = 0
+    silent_hosts: int = 0  # addresses that answered nothing (their timeouts are not kept)
+    skipped_hosts: int = 0  # addresses a gating probe (ARP) showed are not there
     skipped_probes: dict[str, str] = field(default_factory=dict)
 
 
@@ -81,6 +85,15 @@ async def _guarded_many(
         return [ProbeResult(outcome(ip, name, status, None, reason, started))]
 
 
+def _silent(batches: Sequence[Sequence[ProbeResult]]) -> bool:
+    """Nothing at the address answered: every outcome is a connection-level timeout or
+    unreachable (a probe that failed as a whole is not silence, and is kept)."""
+    return all(
+        r.outcome.status in (Status.TIMEOUT, Status.UNREACHABLE) and r.outcome.port is not None
+        for b in batches for r in b
+    )
+
+
 class Sweep:
     def __init__(
         self,
@@ -113,39 +126,50 @@ class Sweep:
             self.result.outcomes.append(r.outcome)
             self.result.observations.extend(r.observations)
 
-    async def _run_segment(self) -> None:
-        try:
-            if not self.segment_probes:
-                return
-            ctx = self._segment_context(self.shared) if self._segment_context else None
-            if ctx is None:
-                for p in self.segment_probes:
-                    self.result.skipped_probes[p.name] = "no interface on-link with the targets"
-                return
-            runnable = []
+    def _segment_plan(self) -> tuple[SegmentContext | None, list[SegmentProbe]]:
+        if not self.segment_probes:
+            return None, []
+        ctx = self._segment_context(self.shared) if self._segment_context else None
+        if ctx is None:
             for p in self.segment_probes:
-                if p.privileged and not ctx.privileged:
-                    self.result.skipped_probes[p.name] = "needs root (raw sockets)"
-                elif p.multicast and not ctx.on_link:
-                    self.result.skipped_probes[p.name] = "targets are not on-link (routed)"
-                else:
-                    runnable.append(p)
-            budget = self.settings.discovery_window + self.settings.timeout
-            batches = await asyncio.gather(
-                *(_guarded_many(p.name, "0.0.0.0", budget, p.run(ctx)) for p in runnable)
-            )
-            for batch in batches:
-                self._record(batch)
-                for r in batch:
-                    for o in r.observations:
-                        self._segment_ips.add(o.ip)
+                self.result.skipped_probes[p.name] = "no interface on-link with the targets"
+            return None, []
+        runnable = []
+        for p in self.segment_probes:
+            if p.privileged and not ctx.privileged:
+                self.result.skipped_probes[p.name] = "needs root (raw sockets)"
+            elif p.multicast and not ctx.on_link:
+                self.result.skipped_probes[p.name] = "targets are not on-link (routed)"
+            else:
+                runnable.append(p)
+        return ctx, runnable
+
+    async def _run_segment_probes(self, ctx: SegmentContext,
+                                  probes: Sequence[SegmentProbe]) -> None:
+        s = self.settings
+        # a sweep of every address (ARP) needs time in proportion to the scope
+        budget = s.discovery_window + s.timeout + self.scope.size / max(s.rate, 1.0)
+        batches = await asyncio.gather(
+            *(_guarded_many(p.name, "0.0.0.0", budget, p.run(ctx)) for p in probes)
+        )
+        for batch in batches:
+            self._record(batch)
+            for r in batch:
+                for o in r.observations:
+                    self._segment_ips.add(o.ip)
+
+    async def _run_segment(self, ctx: SegmentContext | None,
+                           probes: Sequence[SegmentProbe]) -> None:
+        try:
+            if ctx is not None and probes:
+                await self._run_segment_probes(ctx, probes)
         finally:
             self._segment_done.set()
 
     async def _run_host(self, ip: str) -> None:
         ctx = HostContext(ip, self.shared)
         s = self.settings
-        results: list[ProbeResult] = []
+        outcomes: list[ProbeOutcome] = []
         for stage in (0, 1, 2):
             stage_calls: list[Awaitable[list[ProbeResult]]] = []
             for hp in self.host_probes:
@@ -158,36 +182,57 @@ class Sweep:
                         claimed = [p for p in self.service_probes if p.fallback]
                     for sp in claimed:
                         stage_calls.append(self._one(sp, ctx, port))
-            for batch in await asyncio.gather(*stage_calls):
-                results.extend(batch)
+            batches = await asyncio.gather(*stage_calls)
+            if stage == 0 and not ctx.open_ports and not any(
+                r.observations for b in batches for r in b
+            ):
+                await self._segment_done.wait()
+                if ip not in self._segment_ips and _silent(batches):
+                    # silent: nothing at this address answered; keep no per-host record
+                    self.result.silent_hosts += 1
+                    self.result.hosts_done += 1
+                    return
+            for batch in batches:
                 self._record(batch)
                 for r in batch:
+                    outcomes.append(r.outcome)
                     ctx.observations.extend(r.observations)
-            if stage == 0 and not ctx.open_ports:
-                await self._segment_done.wait()
-                if ip not in self._segment_ips:
-                    break
+            if stage == 0 and not ctx.open_ports and ip not in self._segment_ips:
+                break
         self.result.hosts_done += 1
         if ctx.observations:
             self.result.hosts_up += 1
         if self.on_host_done is not None:
             await self._segment_done.wait()
-            self.on_host_done(
-                ip, [o for o in ctx.observations], [r.outcome for r in results]
-            )
+            self.on_host_done(ip, list(ctx.observations), outcomes)
 
     async def _one(self, sp: ServiceProbe, ctx: HostContext, port: int) -> list[ProbeResult]:
         return [await guarded(sp.name, ctx.ip, port, self.settings.timeout, sp.run(ctx, port))]
 
     async def run(self) -> SweepResult:
         total = self.scope.size
-        segment = asyncio.create_task(self._run_segment())
         in_flight: set[asyncio.Task[None]] = set()
+        segment: asyncio.Task[None] | None = None
         done = 0
         try:
+            ctx, runnable = self._segment_plan()
+            gating = [p for p in runnable if p.gates_hosts]
+            if ctx is not None and gating:
+                # the ARP sweep goes first, alone: its answers decide which on-link
+                # addresses get any per-host work at all
+                await self._run_segment_probes(ctx, gating)
+            segment = asyncio.create_task(
+                self._run_segment(ctx, [p for p in runnable if not p.gates_hosts])
+            )
+            live = self.shared.cache.get(LIVENESS_KEY)
+            liveness = live if isinstance(live, Liveness) else None
             for ip in self.scope.iter_addresses(randomise=self.settings.randomise,
                                                 seed=self.settings.seed):
                 if self.scope.is_excluded(ip):
+                    continue
+                if liveness is not None and liveness.is_dead(ip):
+                    self.result.skipped_hosts += 1
+                    done += 1
                     continue
                 while len(in_flight) >= self.settings.max_hosts_in_flight:
                     finished, in_flight = await asyncio.wait(
@@ -206,9 +251,10 @@ class Sweep:
         except asyncio.CancelledError:
             self.result.partial = True
             self.result.partial_reason = "interrupted"
-            for t in (*in_flight, segment):
+            pending = [*in_flight, *([segment] if segment is not None else [])]
+            for t in pending:
                 t.cancel()
-            await asyncio.gather(*in_flight, segment, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
         self.result.attempts = self.shared.attempts
         return self.result
 

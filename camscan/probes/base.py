@@ -83,6 +83,22 @@ class SweepShared:
     limiter: RateLimiter
     cache: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
+    rtt: RttEstimator | None = None
+
+    def __post_init__(self) -> None:
+        if self.rtt is None:
+            self.rtt = RttEstimator(self.settings.connect_timeout)
+
+    def connect_timeout(self) -> float:
+        return self.rtt.timeout() if self.rtt is not None else self.settings.connect_timeout
+
+    def known_alive(self, ip: str) -> bool:
+        """Did a segment-wide probe (ARP, multicast discovery) already hear from ``ip``?"""
+        live = self.cache.get(LIVENESS_KEY)
+        if isinstance(live, Liveness) and ip in live.alive:
+            return True
+        return any(ip in seen for key, seen in self.cache.items()
+                   if key.endswith(".seen") and isinstance(seen, set | dict))
 
     def in_scope(self, ip: str) -> bool:
         return self.scope is None or (ip in self.scope and not self.scope.is_excluded(ip))
@@ -122,7 +138,7 @@ class HostContext:
     @contextlib.asynccontextmanager
     async def connect(
         self, port: int, *, ssl: Any = None, server_hostname: str | None = None,
-        limit: int = 65_536,
+        limit: int = 65_536, connect_timeout: float | None = None,
     ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
         """A TCP (or TLS) connection to ``port`` inside a permit, closed on exit."""
         async with self.permit(port):
@@ -132,7 +148,8 @@ class HostContext:
                     **({"ssl_handshake_timeout": self.settings.connect_timeout * 2} if ssl
                        else {}),
                 ),
-                timeout=self.settings.connect_timeout * (3 if ssl else 1),
+                timeout=(self.shared.connect_timeout() if connect_timeout is None
+                         else connect_timeout) * (3 if ssl else 1),
             )
             try:
                 yield reader, writer
@@ -189,6 +206,57 @@ class SegmentProbe:
     multicast: bool = True
     description: str = ""
     opt_in: bool = False
+    gates_hosts: bool = False  # runs before per-host work and may publish a Liveness
+
+
+LIVENESS_KEY = "liveness"  # SweepShared.cache key of a Liveness
+
+
+@dataclass
+class Liveness:
+    """Which in-scope addresses a gating probe (the ARP sweep) asked about and which answered.
+
+    An address that was asked about and did not answer is not alive on the segment: the
+    engine sends it nothing more (on-link, a host that does not answer ARP cannot answer TCP).
+    """
+
+    asked: set[str] = field(default_factory=set)
+    alive: set[str] = field(default_factory=set)
+
+    def is_dead(self, ip: str) -> bool:
+        return ip in self.asked and ip not in self.alive
+
+
+class RttEstimator:
+    """Smoothed connect round-trip time (RFC 6298 style) for adaptive connect timeouts.
+
+    ``timeout()`` is ``srtt + 4 * rttvar`` clamped to [``floor``, ``ceiling``] once
+    ``min_samples`` answers (accepts or refusals) were measured; the configured connect
+    timeout before that.
+    """
+
+    def __init__(self, ceiling: float, floor: float = 0.3, min_samples: int = 16) -> None:
+        self.ceiling = ceiling
+        self.floor = min(floor, ceiling)
+        self.min_samples = min_samples
+        self.samples = 0
+        self.srtt = 0.0
+        self.rttvar = 0.0
+
+    def add(self, rtt: float) -> None:
+        if rtt < 0:
+            return
+        if self.samples == 0:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.samples += 1
+
+    def timeout(self) -> float:
+        if self.samples < self.min_samples:
+            return self.ceiling
+        return min(self.ceiling, max(self.floor, self.srtt + 4 * self.rttvar))
 
 
 Probe = HostProbe | ServiceProbe | SegmentProbe

@@ -428,3 +428,73 @@ async def test_sweep_with_the_real_tcp_probe_on_loopback() -> None:
                         ("svc", open_port): Status.OK}
     assert result.attempts >= 2
     assert result.hosts_up == 1
+
+
+# --- cost grows with live hosts: first pass, liveness gating, adaptive timeouts -------------
+
+
+async def test_silent_address_gets_only_the_first_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def blackhole(*_a: object, **_k: object) -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(asyncio, "open_connection", blackhole)
+    s = settings(ports=(80, 81, 443, 554, 8000), connect_timeout=0.05, timeout=2.0)
+    sweep = Sweep(scope_of("127.0.0.1"), s, tcp.PROBES)
+    result = await sweep.run()
+    assert result.attempts == 2  # 80 and 554 only: the rest would not change the answer
+    assert result.silent_hosts == 1
+    assert result.outcomes == [] and result.observations == []
+
+
+async def test_live_address_gets_the_whole_port_set() -> None:
+    server, port = await _listener()
+    try:
+        s = settings(ports=(80, 554, port), connect_timeout=0.5)
+        result = await Sweep(scope_of("127.0.0.1"), s, tcp.PROBES).run()
+    finally:
+        server.close()
+    assert result.attempts == 3
+    assert [o.value for o in result.observations if o.key == "tcp.open"] == [str(port)]
+
+
+async def test_gating_probe_liveness_skips_addresses_that_did_not_answer() -> None:
+    from camscan.probes.base import LIVENESS_KEY, Liveness, SegmentContext, SegmentProbe
+
+    async def arp_like(ctx: SegmentContext) -> list[ProbeResult]:
+        ctx.shared.cache[LIVENESS_KEY] = Liveness(asked={"127.0.0.1", "127.0.0.2"},
+                                                  alive={"127.0.0.1"})
+        return []
+
+    seen: list[str] = []
+
+    async def record(ctx: HostContext) -> list[ProbeResult]:
+        seen.append(ctx.ip)
+        return []
+
+    probes: list[Probe] = [
+        SegmentProbe(name="arp-like", run=arp_like, gates_hosts=True, multicast=False),
+        HostProbe(name="record", run=record, stage=0),
+    ]
+
+    def seg_ctx(shared: SweepShared) -> SegmentContext:
+        return SegmentContext(shared=shared, interface="eth0", source_ip="127.0.0.9",
+                              on_link=True, privileged=True)
+
+    sweep = Sweep(scope_of("127.0.0.1-3"), settings(), probes, segment_context=seg_ctx)
+    result = await sweep.run()
+    assert sorted(seen) == ["127.0.0.1", "127.0.0.3"]  # .3 was not asked about: probed
+    assert result.skipped_hosts == 1
+
+
+def test_rtt_estimator_adapts_within_bounds() -> None:
+    from camscan.probes.base import RttEstimator
+
+    est = RttEstimator(ceiling=1.5, floor=0.3, min_samples=4)
+    assert est.timeout() == 1.5  # not enough samples yet
+    for _ in range(4):
+        est.add(0.001)
+    assert est.timeout() == 0.3  # fast network: the floor
+    slow = RttEstimator(ceiling=1.5, floor=0.3, min_samples=4)
+    for rtt in (0.3, 0.5, 0.2, 0.6):
+        slow.add(rtt)
+    assert 0.3 < slow.timeout() <= 1.5
