@@ -37,5 +37,9 @@ demo: $(STAMP) sysdeps
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema
 
+# Rebuild the shipped OUI table (camscan/data/oui.tsv.gz) from Wireshark's manuf file.
+oui: $(STAMP)
+	$(BIN)/python scripts/update_oui.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache demo-out

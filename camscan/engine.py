@@ -119,6 +119,7 @@ class Sweep:
         self.on_progress = on_progress
         self.result = SweepResult()
         self._segment_ips: set[str] = set()
+        self._segment_obs: dict[str, list[Observation]] = {}
         self._segment_done = asyncio.Event()
 
     def _record(self, results: Sequence[ProbeResult]) -> None:
@@ -131,8 +132,10 @@ class Sweep:
             return None, []
         ctx = self._segment_context(self.shared) if self._segment_context else None
         if ctx is None:
+            why = str(self.shared.cache.get("segment.reason")
+                      or "no interface on-link with the targets")
             for p in self.segment_probes:
-                self.result.skipped_probes[p.name] = "no interface on-link with the targets"
+                self.result.skipped_probes[p.name] = why
             return None, []
         runnable = []
         for p in self.segment_probes:
@@ -157,6 +160,7 @@ class Sweep:
             for r in batch:
                 for o in r.observations:
                     self._segment_ips.add(o.ip)
+                    self._segment_obs.setdefault(o.ip, []).append(o)
 
     async def _run_segment(self, ctx: SegmentContext | None,
                            probes: Sequence[SegmentProbe]) -> None:
@@ -204,7 +208,9 @@ class Sweep:
             self.result.hosts_up += 1
         if self.on_host_done is not None:
             await self._segment_done.wait()
-            self.on_host_done(ip, list(ctx.observations), outcomes)
+            # the streamed asset carries what segment-wide discovery heard about it too
+            self.on_host_done(ip, self._segment_obs.get(ip, []) + list(ctx.observations),
+                              outcomes)
 
     async def _one(self, sp: ServiceProbe, ctx: HostContext, port: int) -> list[ProbeResult]:
         return [await guarded(sp.name, ctx.ip, port, self.settings.timeout, sp.run(ctx, port))]

@@ -1,0 +1,181 @@
+"""UDP plumbing shared by the discovery probes (WS-Discovery, mDNS, SADP, DHIP).
+
+Two shapes:
+
+* :func:`multicast_socket` + :func:`collect`: one socket on the chosen interface that sends a
+  datagram to a multicast group and hears both unicast answers (to its own port) and
+  answers multicast to the group (when bound to the group's port).
+* :func:`unicast_exchange`: one datagram to one host from an ephemeral port, then the
+  answers from that host for a short while.
+
+Every read is bounded (``MAX_DATAGRAM``), every wait has a deadline, and the socket is
+always closed. Nothing here decides where packets may go: callers hold the scope and permits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import struct
+from collections.abc import Callable
+
+MAX_DATAGRAM = 65_535
+# Linux: deliver to this socket only the groups it joined itself (not every group any socket
+# on the host joined).
+IP_MULTICAST_ALL = 49
+
+Datagram = tuple[bytes, str, int]  # data, source ip, source port
+
+
+def _ifindex(interface: str | None) -> int:
+    if not interface:
+        return 0
+    try:
+        return socket.if_nametoindex(interface)
+    except OSError:
+        return 0
+
+
+def multicast_socket(
+    source_ip: str | None,
+    group: str,
+    *,
+    bind_port: int = 0,
+    interface: str | None = None,
+    join: bool = False,
+) -> socket.socket:
+    """A non-blocking UDP socket that sends to ``group`` through the interface of ``source_ip``.
+
+    With ``join`` the socket is bound to ``bind_port`` on all addresses (so it also hears
+    answers sent to the group) and joins ``group`` on that interface only; otherwise it is
+    bound to ``source_ip`` (an ephemeral port unless ``bind_port``). TTL 1: never routed.
+    """
+    if join and not ipaddress.IPv4Address(group).is_multicast:
+        join, bind_port = False, 0  # a unicast "group" (tests): plain socket, ephemeral port
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if interface and hasattr(socket, "SO_BINDTODEVICE"):
+            # Kernel >= 5.7 lets unprivileged sockets bind to a device; older ones need
+            # CAP_NET_RAW. Without it IP_MULTICAST_IF still picks the interface for sending.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
+                                interface.encode()[:15])
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        local = socket.inet_aton(source_ip) if source_ip else socket.inet_aton("0.0.0.0")
+        ifindex = _ifindex(interface)
+        # struct ip_mreqn (group, address, ifindex) names the interface even when the address
+        # is ambiguous; plain in_addr otherwise
+        if ifindex:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                            struct.pack("4s4si", b"\0" * 4, local, ifindex))
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, local)
+        if join:
+            sock.bind(("0.0.0.0", bind_port))
+            if ifindex:
+                mreq = struct.pack("4s4si", socket.inet_aton(group), local, ifindex)
+            else:
+                mreq = struct.pack("4s4s", socket.inet_aton(group), local)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        else:
+            sock.bind((source_ip or "0.0.0.0", bind_port))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def collect(
+    sock: socket.socket,
+    window: float,
+    on_datagram: Callable[[bytes, str, int], None],
+    *,
+    max_datagrams: int = 4096,
+) -> int:
+    """Hand every datagram the socket receives within ``window`` seconds to ``on_datagram``.
+
+    Returns how many were received. ``on_datagram`` must not raise (parsers never do).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(window, 0.0)
+    count = 0
+    while count < max_datagrams:
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        try:
+            data, addr = await asyncio.wait_for(loop.sock_recvfrom(sock, MAX_DATAGRAM), left)
+        except TimeoutError:
+            break
+        except OSError:
+            # ICMP errors surface as ECONNREFUSED on some kernels: keep listening
+            await asyncio.sleep(min(0.05, max(left, 0.0)))
+            continue
+        count += 1
+        on_datagram(bytes(data), str(addr[0]), int(addr[1]))
+    return count
+
+
+async def send(sock: socket.socket, payload: bytes, addr: tuple[str, int]) -> None:
+    loop = asyncio.get_running_loop()
+    await loop.sock_sendto(sock, payload, addr)
+
+
+async def unicast_exchange(
+    ip: str,
+    port: int,
+    payload: bytes,
+    wait: float,
+    *,
+    max_datagrams: int = 16,
+    stop: Callable[[list[Datagram]], bool] | None = None,
+    linger: float | None = None,
+) -> list[Datagram]:
+    """Send ``payload`` to ``ip:port`` from an ephemeral port; return what ``ip`` answered.
+
+    Datagrams from any other address are ignored. Listening ends after ``wait`` seconds,
+    after ``max_datagrams`` answers, as soon as ``stop(answers)`` is true, or ``linger``
+    seconds after the first answer (for peers that split one answer over datagrams).
+    """
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    answers: list[Datagram] = []
+    try:
+        sock.setblocking(False)
+        sock.bind(("0.0.0.0", 0))
+        await loop.sock_sendto(sock, payload, (ip, port))
+        deadline = loop.time() + max(wait, 0.0)
+        while len(answers) < max_datagrams:
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            try:
+                data, addr = await asyncio.wait_for(
+                    loop.sock_recvfrom(sock, MAX_DATAGRAM), left)
+            except TimeoutError:
+                break
+            except ConnectionRefusedError:
+                # ICMP port unreachable: nothing listens there
+                if not answers:
+                    raise
+                break
+            if str(addr[0]) != ip:
+                continue
+            answers.append((bytes(data), str(addr[0]), int(addr[1])))
+            if linger is not None and len(answers) == 1:
+                deadline = min(deadline, loop.time() + linger)
+            if stop is not None and stop(answers):
+                break
+    finally:
+        sock.close()
+    return answers

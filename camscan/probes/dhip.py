@@ -1,0 +1,187 @@
+"""Dahua DHIP discovery (UDP 37810, multicast 239.255.255.251).
+
+The search is a 32-byte header (``20 00 00 00`` ``DHIP``, 8 zero bytes, u32 LE body length,
+u32 0, u32 LE body length, u32 0) and the JSON body
+``{"method": "DHDiscover.search", "params": {"mac": "", "uni": 1}}``. Devices answer with the
+same framing around ``client.notifyDevInfo`` JSON (``params.deviceInfo``; the MAC at the top
+level). Public clients (julienblitte/UniversalScanner, an ESP32 scanner verified on a
+DH-IPC-HDW1235C) listen both on the group's port and on the sender's port, as the answer can
+come either way; so the search goes out from a socket bound to 37810 that joined the group.
+
+OEM units (Lorex, Amcrest, ...) report ``Vendor``/``Manufacturer`` ``Private`` or ``General``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import struct
+import time
+from typing import Any
+
+from camscan.models import Observation, ProbeResult, Status
+from camscan.probes import _udp
+from camscan.probes.base import SegmentContext, SegmentProbe, failure_status, outcome
+from camscan.probes.wsd import normalise_mac
+
+NAME = "dhip"
+GROUP = "239.255.255.251"
+PORT = 37810
+HEADER = 32
+MAGIC = b"\x20\x00\x00\x00DHIP"
+MAX_BODY = 65_536
+MAX_FIELDS = 128
+MAX_VALUE = 1024
+SENDS = 2
+SEARCH_BODY = b'{ "method" : "DHDiscover.search", "params" : { "mac" : "", "uni" : 1 } }\n'
+
+
+def build_search() -> bytes:
+    body = SEARCH_BODY
+    header = MAGIC + b"\x00" * 8 + struct.pack("<IIII", len(body), 0, len(body), 0)
+    return header + body
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str], depth: int = 0) -> None:
+    if len(out) >= MAX_FIELDS:
+        return
+    if isinstance(value, dict):
+        if depth >= 4:
+            return
+        for k, v in list(value.items())[:MAX_FIELDS]:
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out, depth + 1)
+    elif isinstance(value, list):
+        out[prefix] = json.dumps(value, ensure_ascii=False)[:MAX_VALUE]
+    elif isinstance(value, bool):
+        out[prefix] = "true" if value else "false"
+    elif value is None:
+        out[prefix] = ""
+    else:
+        out[prefix] = str(value)[:MAX_VALUE]
+
+
+def parse_reply(data: bytes) -> dict[str, str] | None:
+    """A ``client.notifyDevInfo`` reply -> its ``deviceInfo`` fields (nested ones joined with
+    dots, ``IPv4Address.IPAddress``) plus the top-level ``mac`` and ``method``; None for
+    anything else: wrong magic, lengths that disagree with each other or with the datagram,
+    bodies that are not JSON. Never raises."""
+    try:
+        if not isinstance(data, bytes | bytearray) or len(data) < HEADER + 2:
+            return None
+        data = bytes(data)
+        if data[:8] != MAGIC:
+            return None
+        length1, _zero1, length2, _zero2 = struct.unpack_from("<IIII", data, 16)
+        available = len(data) - HEADER
+        if length1 == 0 or length1 > available or length1 > MAX_BODY:
+            return None
+        if length2 not in (0, length1):
+            return None
+        body = data[HEADER : HEADER + length1].rstrip(b"\x00\r\n\t ")
+        doc = json.loads(body.decode("utf-8", errors="strict"))
+        if not isinstance(doc, dict):
+            return None
+        params = doc.get("params")
+        info = params.get("deviceInfo") if isinstance(params, dict) else None
+        if not isinstance(info, dict):
+            return None
+        fields: dict[str, str] = {}
+        _flatten("", info, fields)
+        for key in ("mac", "method"):
+            value = doc.get(key)
+            if isinstance(value, str) and key not in fields:
+                fields[key] = value[:MAX_VALUE]
+        return fields
+    except Exception:
+        return None
+
+
+def _ipv4(value: str) -> str | None:
+    try:
+        addr = ipaddress.IPv4Address(value.strip())
+    except ValueError:
+        return None
+    if addr.is_unspecified or addr.is_multicast or str(addr) == "255.255.255.255":
+        return None
+    return str(addr)
+
+
+def device_ip(fields: dict[str, str], source: str) -> str:
+    return _ipv4(fields.get("IPv4Address.IPAddress", "")) or source
+
+
+def observations(fields: dict[str, str], source: str) -> list[Observation]:
+    ip = device_ip(fields, source)
+    mac = normalise_mac(fields.get("mac", "") or fields.get("Mac", ""))
+
+    def o(key: str, value: str, port: int | None = None) -> Observation:
+        return Observation(ip=ip, probe=NAME, key=key, value=value, port=port, mac=mac)
+
+    out = [o("service", "dahua-dhip", PORT)]
+    for name, value in fields.items():
+        if name == "method" or value == "":
+            continue
+        key = f"dhip.{name.lower()}"
+        if key == "dhip.mac":
+            value = mac or value
+        out.append(o(key, value))
+    for common, field in (("dhip.serial", "SerialNo"), ("dhip.model", "DeviceType"),
+                          ("dhip.firmware", "Version")):
+        if fields.get(field):
+            out.append(o(common, fields[field]))
+    return out
+
+
+async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GROUP) -> list[
+        ProbeResult]:
+    started = time.monotonic()
+    window = ctx.shared.settings.discovery_window
+    heard: dict[str, list[Observation]] = {}
+
+    def on_datagram(data: bytes, src: str, _sport: int) -> None:
+        fields = parse_reply(data)
+        if fields is None:
+            return
+        rows = observations(fields, src)
+        bucket = heard.setdefault(rows[0].ip, [])
+        bucket.extend(r for r in rows if r not in bucket)
+
+    try:
+        try:
+            sock = _udp.multicast_socket(ctx.source_ip, group, bind_port=port, join=True,
+                                         interface=ctx.interface)
+        except OSError:
+            sock = _udp.multicast_socket(ctx.source_ip, group, interface=ctx.interface)
+    except OSError as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
+    try:
+        search = build_search()
+        for i in range(SENDS):
+            await ctx.shared.limiter.acquire()
+            ctx.shared.attempts += 1
+            await _udp.send(sock, search, (group, port))
+            if i + 1 < SENDS:
+                await _udp.collect(sock, min(0.25, window / 4), on_datagram)
+        await _udp.collect(sock, window, on_datagram)
+    except OSError as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
+    finally:
+        sock.close()
+    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, port,
+                                   f"{len(heard)} device(s) answered", started))]
+    for ip, rows in heard.items():
+        results.append(ProbeResult(outcome(ip, NAME, Status.OK, port, "notifyDevInfo",
+                                           started), rows))
+    return results
+
+
+async def _segment(ctx: SegmentContext) -> list[ProbeResult]:
+    return await run_segment(ctx)
+
+
+PROBES = [
+    SegmentProbe(name=NAME, run=_segment, multicast=True,
+                 description="Dahua DHIP search multicast on the segment"),
+]

@@ -1,0 +1,395 @@
+"""mDNS / DNS-SD (UDP 5353): the services cameras announce, their instance names, SRV host
+names (Hikvision puts the full serial there) and TXT records.
+
+* ``mdns`` (segment-wide): python-zeroconf's asyncio API bound to the chosen interface only
+  (IPv4), browsing ``_services._dns-sd._udp.local.`` (every type announced on the segment) and
+  the camera types, then resolving each instance (SRV, TXT, addresses). All of it within the
+  discovery window; zeroconf is always closed.
+* ``mdns-unicast`` (per host, stage 1): RFC 6762 section 5.5 one-shot queries, i.e. ordinary
+  DNS queries sent to ``<ip>:5353`` from an ephemeral port, answered by unicast; this reaches
+  routed subnets. Queries are built with zeroconf's ``DNSOutgoing`` and answers parsed with its
+  ``DNSIncoming`` in the pure :func:`parse_response`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from camscan.models import Observation, ProbeResult, Status
+from camscan.probes import _udp
+from camscan.probes.base import (
+    HostContext,
+    HostProbe,
+    SegmentContext,
+    SegmentProbe,
+    failure_status,
+    outcome,
+)
+
+NAME = "mdns"
+UNICAST_NAME = "mdns-unicast"
+PORT = 5353
+SERVICES_META = "_services._dns-sd._udp.local."
+CAMERA_TYPES: tuple[str, ...] = (
+    "_CGI._tcp.local.",
+    "_psia._tcp.local.",
+    "_onvif._tcp.local.",
+    "_axis-video._tcp.local.",
+    "_http._tcp.local.",
+    "_rtsp._tcp.local.",
+)
+MAX_REPLY = 9_000  # RFC 6762 section 17: at most 9000 bytes of DNS payload
+MAX_INSTANCES = 32
+MAX_TYPES = 24
+MAX_TXT = 64
+UNICAST_WAIT = 1.0
+SEEN_CACHE = "mdns.seen"
+
+TYPE_A = 1
+TYPE_PTR = 12
+TYPE_TXT = 16
+TYPE_SRV = 33
+CLASS_IN = 1
+
+
+@dataclass
+class MdnsFacts:
+    """What DNS-SD answers said (names keep their case; lookups are case-insensitive)."""
+
+    services: list[str] = field(default_factory=list)  # service types (from the meta query)
+    instances: dict[str, str] = field(default_factory=dict)  # instance name -> its type
+    srv: dict[str, tuple[str, int]] = field(default_factory=dict)  # instance -> (target, port)
+    txt: dict[str, list[str]] = field(default_factory=dict)  # instance -> ["k=v", ...]
+    addresses: dict[str, list[str]] = field(default_factory=dict)  # host name -> IPv4s
+
+    def merge(self, other: MdnsFacts) -> None:
+        for s in other.services:
+            if s.lower() not in {x.lower() for x in self.services}:
+                self.services.append(s)
+        for k, v in other.instances.items():
+            self.instances.setdefault(k, v)
+        for k, sv in other.srv.items():
+            self.srv.setdefault(k, sv)
+        for k, t in other.txt.items():
+            self.txt.setdefault(k, t)
+        for k, a in other.addresses.items():
+            have = self.addresses.setdefault(k, [])
+            have.extend(x for x in a if x not in have)
+
+
+def _lower_eq(a: str, b: str) -> bool:
+    return a.lower() == b.lower()
+
+
+def type_of_instance(instance: str) -> str | None:
+    """``Name._CGI._tcp.local.`` -> ``_CGI._tcp.local.``."""
+    labels = instance.rstrip(".").split(".")
+    for i in range(1, len(labels) - 2):
+        if labels[i].startswith("_") and labels[i + 1].lower() in ("_tcp", "_udp"):
+            return ".".join(labels[i:]) + "."
+    return None
+
+
+def decode_txt(raw: bytes) -> list[str]:
+    """DNS TXT rdata (length-prefixed strings) -> ``["k=v", ...]`` (empty strings dropped)."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw) and len(out) < MAX_TXT:
+        n = raw[i]
+        chunk = raw[i + 1 : i + 1 + n]
+        i += 1 + n
+        if chunk:
+            out.append(chunk.decode("utf-8", errors="replace"))
+    return out
+
+
+def parse_response(data: bytes) -> MdnsFacts:
+    """A DNS response (multicast or one-shot unicast) -> :class:`MdnsFacts`. Never raises."""
+    facts = MdnsFacts()
+    try:
+        if not isinstance(data, bytes | bytearray) or len(data) > MAX_REPLY or len(data) < 12:
+            return facts
+        from zeroconf import DNSIncoming  # type: ignore[attr-defined]
+
+        msg = DNSIncoming(bytes(data))
+        if not msg.valid or not msg.is_response():
+            return facts
+        for rec in msg.answers()[:512]:
+            rtype = getattr(rec, "type", None)
+            name = str(getattr(rec, "name", ""))[:255]
+            if rtype == TYPE_PTR:
+                alias = str(getattr(rec, "alias", ""))[:255]
+                if _lower_eq(name, SERVICES_META):
+                    if len(facts.services) < MAX_TYPES and alias.lower() not in {
+                            s.lower() for s in facts.services}:
+                        facts.services.append(alias)
+                elif len(facts.instances) < MAX_INSTANCES and alias:
+                    facts.instances.setdefault(alias, name)
+            elif rtype == TYPE_SRV:
+                facts.srv.setdefault(name, (str(getattr(rec, "server", ""))[:255],
+                                            int(getattr(rec, "port", 0))))
+            elif rtype == TYPE_TXT:
+                text = getattr(rec, "text", b"")
+                if isinstance(text, bytes):
+                    facts.txt.setdefault(name, decode_txt(text))
+            elif rtype == TYPE_A:
+                addr = getattr(rec, "address", b"")
+                if isinstance(addr, bytes) and len(addr) == 4:
+                    ip = str(ipaddress.IPv4Address(addr))
+                    have = facts.addresses.setdefault(name, [])
+                    if ip not in have and len(have) < 8:
+                        have.append(ip)
+        return facts
+    except Exception:
+        return MdnsFacts()
+
+
+def build_query(names: list[tuple[str, int]], query_id: int | None = None) -> bytes:
+    """A one-shot query (RFC 6762 5.5): an ordinary DNS query with a non-zero ID."""
+    from zeroconf import DNSOutgoing, DNSQuestion  # type: ignore[attr-defined]
+
+    qid = query_id if query_id is not None else random.randint(1, 0xFFFF)
+    out = DNSOutgoing(0, multicast=False, id_=qid)
+    for name, qtype in names:
+        out.add_question(DNSQuestion(name, qtype, CLASS_IN))
+    packets = out.packets()
+    return packets[0] if packets else b""
+
+
+def _find(mapping: dict[str, Any], key: str) -> Any:
+    for k, v in mapping.items():
+        if _lower_eq(k, key):
+            return v
+    return None
+
+
+def observations_for(ip: str, facts: MdnsFacts, probe: str,
+                     *, only_ip: bool = False) -> dict[str, list[Observation]]:
+    """Observation rows per device IP: each instance is filed under the IPv4 addresses of its
+    SRV target (or under ``ip`` when the answer came from that host by unicast)."""
+    rows: dict[str, list[Observation]] = {}
+
+    def add(where: str, key: str, value: str, port: int | None = None) -> None:
+        bucket = rows.setdefault(where, [])
+        obs = Observation(ip=where, probe=probe, key=key, value=value, port=port)
+        if obs not in bucket:
+            bucket.append(obs)
+
+    for instance, ptype in facts.instances.items():
+        stype = type_of_instance(instance) or ptype
+        srv = _find(facts.srv, instance)
+        target = srv[0] if srv else ""
+        addrs = list(_find(facts.addresses, target) or []) if target else []
+        where = [ip] if only_ip else addrs
+        for w in where:
+            add(w, "service", "mdns", PORT)
+            add(w, "mdns.service", stype)
+            add(w, "mdns.instance", instance)
+            if target:
+                add(w, "mdns.hostname", target)
+            for entry in _find(facts.txt, instance) or []:
+                add(w, "mdns.txt", entry)
+    if only_ip and facts.services:
+        for s in facts.services:
+            add(ip, "mdns.service", s)
+    return rows
+
+
+# --- per-host one-shot unicast -------------------------------------------------------------
+
+async def _ask(ip: str, port: int, names: list[tuple[str, int]], wait: float) -> MdnsFacts:
+    facts = MdnsFacts()
+    query = build_query(names)
+    if not query:
+        return facts
+    answers = await _udp.unicast_exchange(ip, port, query, wait, max_datagrams=8,
+                                          linger=0.2)
+    for data, _src, _sport in answers:
+        facts.merge(parse_response(data))
+    return facts
+
+
+async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICAST_WAIT
+                      ) -> list[ProbeResult]:
+    """One-shot queries to the host: the meta query and the camera types, then SRV/TXT/A for
+    the instances found (and PTR for other types the host announces)."""
+    started = time.monotonic()
+    if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, ()):
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
+                                    "already answered the multicast browse", started))]
+    wait = min(wait, ctx.settings.read_timeout)
+    facts = MdnsFacts()
+    try:
+        async with ctx.permit(port):
+            facts.merge(await _ask(ctx.ip, port,
+                                   [(SERVICES_META, TYPE_PTR)]
+                                   + [(t, TYPE_PTR) for t in CAMERA_TYPES], wait))
+        extra_types = [s for s in facts.services
+                       if s.lower() not in {t.lower() for t in CAMERA_TYPES}][:8]
+        if extra_types:
+            async with ctx.permit(port):
+                facts.merge(await _ask(ctx.ip, port, [(t, TYPE_PTR) for t in extra_types],
+                                       wait))
+        missing: list[tuple[str, int]] = []
+        for inst in list(facts.instances)[:8]:
+            if _find(facts.srv, inst) is None:
+                missing.append((inst, TYPE_SRV))
+            if _find(facts.txt, inst) is None:
+                missing.append((inst, TYPE_TXT))
+        if missing:
+            async with ctx.permit(port):
+                facts.merge(await _ask(ctx.ip, port, missing, wait))
+    except (TimeoutError, OSError) as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, status, port, reason, started))]
+    rows = observations_for(ctx.ip, facts, UNICAST_NAME, only_ip=True).get(ctx.ip, [])
+    if not rows:
+        # UDP silence is the normal answer of a host without mDNS: not an error
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.CLOSED, port,
+                                    f"no DNS-SD answer on udp/{port} (nothing listening, or"
+                                    " filtered)", started))]
+    return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.OK, port,
+                                f"{len(facts.instances)} instance(s)", started), rows)]
+
+
+# --- segment-wide multicast (python-zeroconf) ----------------------------------------------
+
+async def run_segment(ctx: SegmentContext) -> list[ProbeResult]:
+    started = time.monotonic()
+    if not ctx.source_ip:
+        return [ProbeResult(outcome("0.0.0.0", NAME, Status.SKIPPED, PORT,
+                                    "no IPv4 address on the interface", started))]
+    try:
+        facts = await browse(ctx)
+    except (OSError, RuntimeError) as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome("0.0.0.0", NAME, status, PORT, reason, started))]
+    by_ip = observations_for("0.0.0.0", facts, NAME)
+    seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
+    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, PORT,
+                                   f"{len(facts.instances)} instance(s) on "
+                                   f"{len(by_ip)} device(s); types: "
+                                   + ", ".join(facts.services[:12]), started))]
+    for ip, rows in by_ip.items():
+        seen.add(ip)
+        results.append(ProbeResult(outcome(ip, NAME, Status.OK, PORT, "DNS-SD", started), rows))
+    return results
+
+
+def added(facts: MdnsFacts, browsing: set[str], new_types: list[str], service_type: str,
+          name: str) -> None:
+    """Book-keeping for one browse answer: a service type from the meta query (queued for
+    browsing when new and well-formed) or an instance of a browsed type. Bounded."""
+    if _lower_eq(service_type, SERVICES_META):
+        if len(facts.services) < MAX_TYPES and name.lower() not in {
+                s.lower() for s in facts.services}:
+            facts.services.append(name)
+            if name.lower() not in browsing and type_of_instance("x." + name) is not None:
+                new_types.append(name)
+    elif len(facts.instances) < MAX_INSTANCES:
+        facts.instances.setdefault(name, service_type)
+
+
+async def browse(ctx: SegmentContext) -> MdnsFacts:
+    """Browse and resolve on the interface for the discovery window; zeroconf always closed."""
+    from zeroconf import IPVersion, ServiceStateChange
+    from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+    loop = asyncio.get_running_loop()
+    window = max(ctx.shared.settings.discovery_window, 0.5)
+    deadline = loop.time() + window
+    facts = MdnsFacts()
+    browsing: set[str] = set()
+    browsers: list[Any] = []
+
+    azc = AsyncZeroconf(interfaces=[str(ctx.source_ip)], ip_version=IPVersion.V4Only,
+                        unicast=False)
+    try:
+        def on_change(zeroconf: Any, service_type: str, name: str,
+                      state_change: Any) -> None:
+            if state_change is ServiceStateChange.Added:
+                added(facts, browsing, new_types, service_type, name)
+
+        new_types: list[str] = []
+        first = [SERVICES_META, *CAMERA_TYPES]
+        browsing.update(t.lower() for t in first)
+        await ctx.shared.limiter.acquire()
+        ctx.shared.attempts += 1
+        browsers.append(AsyncServiceBrowser(azc.zeroconf, first, handlers=[on_change]))
+        browse_until = loop.time() + window * 0.55
+        while loop.time() < browse_until:
+            await asyncio.sleep(min(0.1, max(browse_until - loop.time(), 0)))
+            if new_types:
+                extra = [t for t in new_types if t.lower() not in browsing][:MAX_TYPES]
+                new_types.clear()
+                for stype in extra:
+                    browsing.add(stype.lower())
+                    await ctx.shared.limiter.acquire()
+                    ctx.shared.attempts += 1
+                    # a malformed announced type must not end the browse
+                    with contextlib.suppress(Exception):
+                        browsers.append(AsyncServiceBrowser(azc.zeroconf, [stype],
+                                                            handlers=[on_change]))
+
+        async def resolve(name: str, stype: str) -> None:
+            left = deadline - loop.time()
+            if left <= 0.05:
+                return
+            try:
+                # raises on names that do not end with their type (hostile announcements)
+                info = AsyncServiceInfo(stype, name)
+                await ctx.shared.limiter.acquire()
+                ctx.shared.attempts += 1
+                await info.async_request(azc.zeroconf, int(left * 1000))
+                if info.server:
+                    facts.srv[name] = (str(info.server)[:255], int(info.port or 0))
+                    addrs = list(info.parsed_addresses(IPVersion.V4Only))[:8]
+                    if addrs:
+                        have = facts.addresses.setdefault(str(info.server), [])
+                        have.extend(a for a in addrs if a not in have)
+                if info.text:
+                    facts.txt[name] = decode_txt(bytes(info.text))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                return
+
+        async def resolve_all() -> None:
+            # instances keep arriving while earlier ones resolve: take them in batches
+            resolved: set[str] = set()
+            while (left := deadline - loop.time()) > 0.05:
+                pending = [(n, t) for n, t in list(facts.instances.items()) if n not in resolved]
+                if not pending:
+                    await asyncio.sleep(min(0.1, left))
+                    continue
+                resolved.update(n for n, _ in pending)
+                await asyncio.gather(*(resolve(n, t) for n, t in pending))
+
+        await asyncio.wait_for(resolve_all(), timeout=max(deadline - loop.time(), 0.1))
+    except TimeoutError:
+        pass
+    finally:
+        for b in browsers:
+            with contextlib.suppress(Exception):
+                await b.async_cancel()
+        with contextlib.suppress(Exception):
+            await azc.async_close()
+    return facts
+
+
+async def _unicast(ctx: HostContext) -> list[ProbeResult]:
+    return await run_unicast(ctx)
+
+
+PROBES = [
+    SegmentProbe(name=NAME, run=run_segment, multicast=True,
+                 description="mDNS/DNS-SD browse on the segment (python-zeroconf)"),
+    HostProbe(name=UNICAST_NAME, run=_unicast, stage=1,
+              description="mDNS one-shot unicast queries to each host (RFC 6762 5.5)"),
+]

@@ -1,0 +1,167 @@
+"""Hikvision SADP (UDP 37020, multicast 239.255.255.250): the inquiry Hikvision's own SADP tool
+sends, and the ProbeMatch every device on Hikvision firmware answers, whatever its label.
+
+The inquiry goes out from a socket bound to port 37020 that joined the group on the chosen
+interface: devices answer to the sender's port, and some answer to the group (public SADP
+clients, e.g. julienblitte/UniversalScanner, listen on both), so one socket hears both.
+
+Every ProbeMatch field becomes ``sadp.<field lower-cased>``; the OEM fields (``OEMInfo``,
+``DetailOEMCode``) are evidence of who sold a Hikvision-made unit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import uuid
+from xml.etree.ElementTree import Element
+
+from camscan.models import Observation, ProbeResult, Status
+from camscan.probes import _udp
+from camscan.probes.base import SegmentContext, SegmentProbe, failure_status, outcome
+from camscan.probes.wsd import normalise_mac
+
+NAME = "sadp"
+GROUP = "239.255.255.250"
+PORT = 37020
+MAX_REPLY = 65_536
+MAX_FIELDS = 128
+MAX_VALUE = 1024
+SENDS = 2
+
+
+def build_inquiry(inquiry_uuid: str | None = None) -> bytes:
+    """The SADP inquiry (one line, upper-case UUID)."""
+    value = str(inquiry_uuid or uuid.uuid4())
+    value = "".join(c for c in value if c.isalnum() or c == "-")[:64].upper()
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f"<Probe><Uuid>{value}</Uuid><Types>inquiry</Types></Probe>"
+    ).encode()
+
+
+def _local(tag: object) -> str:
+    return (tag if isinstance(tag, str) else "").rsplit("}", 1)[-1]
+
+
+def parse_probe_match(data: bytes) -> dict[str, str] | None:
+    """Every field of a SADP ProbeMatch (first occurrence wins), or None. Never raises."""
+    try:
+        if not isinstance(data, bytes | bytearray) or len(data) > MAX_REPLY:
+            return None
+        from defusedxml import ElementTree as SafeET
+
+        root = SafeET.fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+        if not isinstance(root, Element) or _local(root.tag) != "ProbeMatch":
+            return None
+        fields: dict[str, str] = {}
+        for child in list(root)[: MAX_FIELDS * 4]:
+            name = _local(child.tag)
+            if not name or name in fields:
+                continue
+            value = " ".join("".join(child.itertext()).split())[:MAX_VALUE]
+            fields[name] = value
+            if len(fields) >= MAX_FIELDS:
+                break
+        return fields or None
+    except Exception:
+        return None
+
+
+def _ipv4(value: str) -> str | None:
+    try:
+        addr = ipaddress.IPv4Address(value.strip())
+    except ValueError:
+        return None
+    if addr.is_unspecified or addr.is_multicast or addr == ipaddress.IPv4Address(
+            "255.255.255.255"):
+        return None
+    return str(addr)
+
+
+def device_ip(fields: dict[str, str], source: str) -> str:
+    """The address a ProbeMatch is about: its ``IPv4Address``, else the packet's source."""
+    return _ipv4(fields.get("IPv4Address", "")) or source
+
+
+def observations(fields: dict[str, str], source: str) -> list[Observation]:
+    ip = device_ip(fields, source)
+    mac = normalise_mac(fields.get("MAC", ""))
+
+    def o(key: str, value: str, port: int | None = None) -> Observation:
+        return Observation(ip=ip, probe=NAME, key=key, value=value, port=port, mac=mac)
+
+    out = [o("service", "hikvision-sadp", PORT)]
+    for name, value in fields.items():
+        if not value:
+            continue
+        key = f"sadp.{name.lower()}"
+        if key == "sadp.mac":
+            value = mac or value
+        out.append(o(key, value))
+    if fields.get("DeviceSN"):
+        out.append(o("sadp.serial", fields["DeviceSN"]))
+    if fields.get("DeviceDescription"):
+        out.append(o("sadp.model", fields["DeviceDescription"]))
+    firmware = fields.get("SoftwareVersion", "")
+    if firmware:
+        dsp = fields.get("DSPVersion", "")
+        out.append(o("sadp.firmware", f"{firmware} (DSP {dsp})" if dsp else firmware))
+    return out
+
+
+async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GROUP) -> list[
+        ProbeResult]:
+    started = time.monotonic()
+    window = ctx.shared.settings.discovery_window
+    heard: dict[str, list[Observation]] = {}
+
+    def on_datagram(data: bytes, src: str, _sport: int) -> None:
+        fields = parse_probe_match(data)
+        if fields is None:
+            return
+        rows = observations(fields, src)
+        bucket = heard.setdefault(rows[0].ip, [])
+        bucket.extend(r for r in rows if r not in bucket)
+
+    try:
+        try:
+            sock = _udp.multicast_socket(ctx.source_ip, group, bind_port=port, join=True,
+                                         interface=ctx.interface)
+        except OSError:
+            # the port is taken (another SADP client): answers to our own port still arrive
+            sock = _udp.multicast_socket(ctx.source_ip, group, interface=ctx.interface)
+    except OSError as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
+    try:
+        inquiry = build_inquiry()
+        for i in range(SENDS):
+            await ctx.shared.limiter.acquire()
+            ctx.shared.attempts += 1
+            await _udp.send(sock, inquiry, (group, port))
+            if i + 1 < SENDS:
+                await _udp.collect(sock, min(0.25, window / 4), on_datagram)
+        await _udp.collect(sock, window, on_datagram)
+    except OSError as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
+    finally:
+        sock.close()
+    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, port,
+                                   f"{len(heard)} device(s) answered", started))]
+    for ip, rows in heard.items():
+        results.append(ProbeResult(outcome(ip, NAME, Status.OK, port, "ProbeMatch", started),
+                                   rows))
+    return results
+
+
+async def _segment(ctx: SegmentContext) -> list[ProbeResult]:
+    return await run_segment(ctx)
+
+
+PROBES = [
+    SegmentProbe(name=NAME, run=_segment, multicast=True,
+                 description="Hikvision SADP inquiry multicast on the segment"),
+]

@@ -1,0 +1,362 @@
+"""ONVIF WS-Discovery (UDP 3702): who on the segment is a network video transmitter.
+
+* ``wsd`` (segment-wide): a Probe multicast to 239.255.255.250:3702 from the chosen interface,
+  sent twice (UDP loss), then every ProbeMatch heard within the discovery window.
+* ``wsd-unicast`` (per host, stage 1): the same Probe sent straight to ``<ip>:3702``, which
+  reaches routed subnets that multicast never does (ONVIF devices answer unicast Probes).
+
+The Probe is one line, with the ``dn`` namespace declared on the Envelope: some Hikvision
+firmware answers "the xml format error" / ``MatchingRuleNotSupported`` to probes with line
+breaks or the Types namespace declared elsewhere.
+
+Answers are parsed with defusedxml (no DTDs, no entities), at most 64 KiB, and a SOAP Fault is
+data (``parse_fault``), never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+from xml.etree.ElementTree import Element
+
+from camscan.models import Observation, ProbeResult, Status
+from camscan.probes import _udp
+from camscan.probes.base import (
+    HostContext,
+    HostProbe,
+    SegmentContext,
+    SegmentProbe,
+    failure_status,
+    outcome,
+)
+
+NAME = "wsd"
+UNICAST_NAME = "wsd-unicast"
+GROUP = "239.255.255.250"
+PORT = 3702
+MAX_REPLY = 65_536
+SENDS = 2
+UNICAST_WAIT = 1.5
+SEEN_CACHE = "wsd.seen"  # shared.cache key: IPs that answered the multicast probe
+
+_MAC_SCOPE = re.compile(r"^[0-9A-Fa-f]{2}(?:[:-]?[0-9A-Fa-f]{2}){5}$")
+_UUID_TAIL = re.compile(
+    r"(?i)^(?:urn:)?uuid:([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$"
+)
+
+
+def build_probe(message_id: str | None = None) -> bytes:
+    """A one-line WS-Discovery Probe for ``dn:NetworkVideoTransmitter``."""
+    mid = message_id or str(uuid.uuid4())
+    if not mid.lower().startswith(("uuid:", "urn:uuid:")):
+        mid = f"uuid:{mid}"
+    mid = re.sub(r"[^0-9A-Za-z:.-]", "", mid)[:80]
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+        'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+        'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" '
+        'xmlns:dn="http://www.onvif.org/ver10/network/wsdl">'
+        "<s:Header>"
+        '<a:Action s:mustUnderstand="1">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe'
+        "</a:Action>"
+        f"<a:MessageID>{mid}</a:MessageID>"
+        "<a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+        "</a:Address></a:ReplyTo>"
+        '<a:To s:mustUnderstand="1">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>'
+        "</s:Header>"
+        "<s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body>"
+        "</s:Envelope>"
+    ).encode()
+
+
+@dataclass
+class WsdMatch:
+    """One ProbeMatch: what a device said about itself."""
+
+    endpoint: str = ""
+    types: str = ""
+    scopes: list[str] = field(default_factory=list)
+    xaddrs: list[str] = field(default_factory=list)
+    metadata_version: str = ""
+    hardware: list[str] = field(default_factory=list)
+    name: list[str] = field(default_factory=list)
+    location: list[str] = field(default_factory=list)
+    mac: str | None = None
+
+
+def _local(tag: object) -> str:
+    text = tag if isinstance(tag, str) else ""
+    return text.rsplit("}", 1)[-1]
+
+
+def _text(el: Element | None) -> str:
+    if el is None:
+        return ""
+    return " ".join("".join(el.itertext()).split())[:8192]
+
+
+def _child(el: Element, name: str) -> Element | None:
+    for c in el.iter():
+        if c is not el and _local(c.tag) == name:
+            return c
+    return None
+
+
+def _parse_xml(data: bytes) -> Element | None:
+    if not isinstance(data, bytes | bytearray) or len(data) > MAX_REPLY or not data.strip():
+        return None
+    try:
+        from defusedxml import ElementTree as SafeET
+
+        root = SafeET.fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+    except Exception:
+        return None
+    return root if isinstance(root, Element) else None
+
+
+def normalise_mac(value: str) -> str | None:
+    """``58:50:ED:1F:E3:85`` / ``58-50-ed-1f-e3-85`` / ``5850ed1fe385`` -> ``58:50:ed:1f:e3:85``."""
+    value = value.strip()
+    if not _MAC_SCOPE.match(value):
+        return None
+    digits = "".join(c for c in value if c not in ":-").lower()
+    mac = ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+    if mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
+        return None
+    return mac
+
+
+def mac_from_endpoint(endpoint: str) -> str | None:
+    """The MAC at the tail of an endpoint ``urn:uuid:``, when the tail is one.
+
+    A version-1 UUID carries the node's MAC by definition. Other UUIDs (Hikvision and Dahua
+    firmware put the MAC in the last group of otherwise fixed UUIDs) are trusted only when the
+    tail is a globally administered unicast address in an IEEE-assigned block, so that a random
+    UUID does not invent a MAC.
+    """
+    m = _UUID_TAIL.match(endpoint.strip())
+    if not m:
+        return None
+    tail = m.group(5).lower()
+    mac = normalise_mac(tail)
+    if mac is None:
+        return None
+    if m.group(3)[0] == "1":
+        return mac
+    first = int(tail[:2], 16)
+    if first & 0x03:  # multicast or locally administered: not a burned-in MAC
+        return None
+    from camscan.oui import vendor_of
+
+    return mac if vendor_of(mac) else None
+
+
+def decode_scopes(match: WsdMatch) -> None:
+    """Fill ``hardware``/``name``/``location``/``mac`` from the ONVIF scope URIs."""
+    for scope in match.scopes:
+        low = scope.lower()
+        prefix = "onvif://www.onvif.org/"
+        if not low.startswith(prefix):
+            continue
+        rest = scope[len(prefix):]
+        kind, _, value = rest.partition("/")
+        kind = kind.lower()
+        decoded = unquote(value, errors="replace").strip()
+        if not decoded:
+            continue
+        if kind == "hardware":
+            match.hardware.append(decoded)
+        elif kind == "name":
+            match.name.append(decoded)
+        elif kind == "location":
+            match.location.append(decoded)
+        elif kind == "mac" and match.mac is None:
+            match.mac = normalise_mac(decoded)
+    if match.mac is None and match.endpoint:
+        match.mac = mac_from_endpoint(match.endpoint)
+
+
+def parse_probe_matches(data: bytes) -> list[WsdMatch]:
+    """Every ProbeMatch in a WS-Discovery answer; ``[]`` for anything else. Never raises."""
+    try:
+        root = _parse_xml(data)
+        if root is None:
+            return []
+        out: list[WsdMatch] = []
+        for el in root.iter():
+            if _local(el.tag) != "ProbeMatch":
+                continue
+            m = WsdMatch()
+            epr = _child(el, "EndpointReference")
+            if epr is not None:
+                m.endpoint = _text(_child(epr, "Address"))
+            m.types = _text(_child(el, "Types"))
+            m.scopes = _text(_child(el, "Scopes")).split()[:64]
+            m.xaddrs = _text(_child(el, "XAddrs")).split()[:16]
+            m.metadata_version = _text(_child(el, "MetadataVersion"))
+            decode_scopes(m)
+            if m.endpoint or m.scopes or m.xaddrs or m.types:
+                out.append(m)
+            if len(out) >= 16:
+                break
+        return out
+    except Exception:
+        return []
+
+
+def parse_fault(data: bytes) -> str | None:
+    """The reason of a SOAP Fault answer (``"MatchingRuleNotSupported: ..."``), else None."""
+    try:
+        root = _parse_xml(data)
+        if root is None:
+            return None
+        for el in root.iter():
+            if _local(el.tag) != "Fault":
+                continue
+            codes = [_text(c) for c in el.iter() if _local(c.tag) in ("Value", "faultcode")]
+            reasons = [_text(c) for c in el.iter() if _local(c.tag) in ("Text", "faultstring")]
+            code = next((c for c in reversed(codes) if c), "")
+            reason = next((r for r in reasons if r), "")
+            text = ": ".join(p for p in (code.rsplit(":", 1)[-1], reason) if p)
+            return text[:300] or "SOAP Fault"
+        return None
+    except Exception:
+        return None
+
+
+def observations(ip: str, match: WsdMatch, probe: str = NAME) -> list[Observation]:
+    """The observation rows for one ProbeMatch heard from ``ip``."""
+    mac = match.mac
+
+    def o(key: str, value: str, port: int | None = None) -> Observation:
+        return Observation(ip=ip, probe=probe, key=key, value=value, port=port, mac=mac)
+
+    out = [o("service", "ws-discovery", PORT)]
+    if match.endpoint:
+        out.append(o("wsd.endpoint", match.endpoint))
+    if match.types:
+        out.append(o("wsd.types", match.types))
+    out.extend(o("wsd.scope", s) for s in match.scopes)
+    out.extend(o("wsd.hardware", v) for v in match.hardware)
+    out.extend(o("wsd.name", v) for v in match.name)
+    out.extend(o("wsd.location", v) for v in match.location)
+    if mac:
+        out.append(o("wsd.mac", mac))
+    out.extend(o("wsd.xaddrs", x) for x in match.xaddrs)
+    return out
+
+
+async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GROUP) -> list[
+        ProbeResult]:
+    """Multicast the Probe (twice) and collect ProbeMatches for the discovery window."""
+    started = time.monotonic()
+    window = ctx.shared.settings.discovery_window
+    heard: dict[str, list[Observation]] = {}
+    faults: dict[str, str] = {}
+
+    def on_datagram(data: bytes, src: str, _sport: int) -> None:
+        matches = parse_probe_matches(data)
+        if not matches:
+            fault = parse_fault(data)
+            if fault:
+                faults.setdefault(src, fault)
+            return
+        rows = heard.setdefault(src, [])
+        for m in matches:
+            for row in observations(src, m):
+                if row not in rows:
+                    rows.append(row)
+
+    try:
+        sock = _udp.multicast_socket(ctx.source_ip, group, interface=ctx.interface)
+    except OSError as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
+    try:
+        probe = build_probe()
+        for i in range(SENDS):
+            await ctx.shared.limiter.acquire()
+            ctx.shared.attempts += 1
+            await _udp.send(sock, probe, (group, port))
+            if i + 1 < SENDS:
+                await _udp.collect(sock, min(0.25, window / 4), on_datagram)
+        await _udp.collect(sock, window, on_datagram)
+    except OSError as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
+    finally:
+        sock.close()
+    seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
+    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, port,
+                                   f"{len(heard)} device(s) answered", started))]
+    for src, rows in heard.items():
+        seen.add(src)
+        results.append(ProbeResult(outcome(src, NAME, Status.OK, port, "ProbeMatch", started),
+                                   rows))
+    for src, fault in faults.items():
+        if src not in heard:
+            results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port,
+                                               f"SOAP Fault: {fault}", started)))
+    return results
+
+
+async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICAST_WAIT) -> list[
+        ProbeResult]:
+    """Send the Probe straight to the host (routed subnets), unless it answered multicast."""
+    started = time.monotonic()
+    if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, ()):
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
+                                    "already answered the multicast probe", started))]
+    try:
+        async with ctx.permit(port):
+            answers = await _udp.unicast_exchange(
+                ctx.ip, port, build_probe(), min(wait, ctx.settings.read_timeout),
+                max_datagrams=4, stop=lambda got: any(parse_probe_matches(d) for d, _, _ in got),
+            )
+    except (TimeoutError, OSError) as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, status, port, reason, started))]
+    rows: list[Observation] = []
+    fault: str | None = None
+    for data, _src, _sport in answers:
+        matches = parse_probe_matches(data)
+        if not matches:
+            fault = fault or parse_fault(data)
+        for m in matches:
+            for row in observations(ctx.ip, m, UNICAST_NAME):
+                if row not in rows:
+                    rows.append(row)
+    if rows:
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.OK, port, "ProbeMatch",
+                                    started), rows)]
+    if fault:
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.ERROR, port,
+                                    f"SOAP Fault: {fault}", started))]
+    if answers:
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.ERROR, port,
+                                    "answer is not a ProbeMatch", started))]
+    # UDP silence is the normal answer of a host without the service: not an error
+    return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.CLOSED, port,
+                                f"no answer on udp/{port} within {wait:g}s (nothing listening,"
+                                " or filtered)", started))]
+
+
+async def _segment(ctx: SegmentContext) -> list[ProbeResult]:
+    return await run_segment(ctx)
+
+
+async def _unicast(ctx: HostContext) -> list[ProbeResult]:
+    return await run_unicast(ctx)
+
+
+PROBES = [
+    SegmentProbe(name=NAME, run=_segment, multicast=True,
+                 description="WS-Discovery Probe multicast on the segment (ONVIF devices)"),
+    HostProbe(name=UNICAST_NAME, run=_unicast, stage=1,
+              description="WS-Discovery Probe sent to each host (reaches routed subnets)"),
+]
