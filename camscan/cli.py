@@ -108,12 +108,20 @@ def _ports(value: str | None) -> tuple[int, ...] | None:
 @click.option("--dry-run", is_flag=True, help="Print what would be scanned; send nothing.")
 @click.option("--seed", type=int, help="Seed for the shuffled target order (repeatable runs).")
 @click.option("--skip-probe", multiple=True, metavar="NAME", help="Do not run this probe.")
+@click.option("--credentials", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE",
+              help="TOML file of device logins (entries: target = IP, CIDR or \"*\"; "
+                   "username; password_env = NAME of the variable holding the password). "
+                   "Turns on the credentialed ONVIF/ISAPI checks that read serial and "
+                   "firmware; one login per device, never retried. CAMSCAN_USERNAME / "
+                   "CAMSCAN_PASSWORD give a default login. Keep the file chmod 600.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes; errors only.")
 def scan(targets: tuple[str, ...], exclude: tuple[str, ...], ports: str | None, rate: float,
          host_concurrency: int, host_rate: float, timeout: float, connect_timeout: float,
          policy: str, fmt: str, output: Path | None, csv_path: Path | None,
          fp_dirs: tuple[Path, ...], interface: str | None, force: bool, dry_run: bool,
-         seed: int | None, skip_probe: tuple[str, ...], quiet: bool) -> None:
+         seed: int | None, skip_probe: tuple[str, ...], credentials: Path | None,
+         quiet: bool) -> None:
     """Sweep TARGETS and report every device with its maker, evidence and verdict.
 
     TARGETS are IPv4 addresses, CIDRs (10.1.2.0/24), ranges (10.1.2.10-40,
@@ -127,6 +135,7 @@ def scan(targets: tuple[str, ...], exclude: tuple[str, ...], ports: str | None, 
         connect_timeout=connect_timeout, policy=policy, fmt=fmt, output=output,
         csv_path=csv_path, fp_dirs=fp_dirs, interface=interface, force=force,
         dry_run=dry_run, seed=seed, skip_probes=skip_probe, quiet=quiet,
+        credentials=credentials,
     )
     sys.exit(int(run_scan_command(opts)))
 

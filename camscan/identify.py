@@ -37,10 +37,17 @@ INFORMATIVE_KEYS = frozenset(
     {
         "http.header.server", "http.realm", "http.title", "rtsp.server", "rtsp.realm",
         "tls.subject", "sdk.banner", "wsd.scope", "mdns.instance", "sadp.model",
-        "dhip.model", "onvif.manufacturer", "onvif.model", "isapi.model",
+        "dhip.model", "onvif.manufacturer", "onvif.model", "isapi.model", "mac.vendor",
+        "dhip.vendor", "sadp.oeminfo",
+        # the credentialed probes' per-device login record and the device clock's skew
+        "onvif.auth", "isapi.auth", "onvif.clock_skew",
     }
 )
 MAX_UNMATCHED_EVIDENCE = 12
+# A maker named by the device's own answer after a login (credentialed evidence) is confirmed:
+# confidence is at least this, whatever weaker unauthenticated signals say.
+CONFIRMED_CONFIDENCE = 0.99
+CONFIRMING_WEIGHT = 0.5  # rules weaker than this never confirm, even on credentialed evidence
 
 # Service names by port, for open ports no probe named.
 PORT_SERVICES = {
@@ -131,6 +138,16 @@ def maker_confidences(matches: Sequence[Match]) -> dict[str, float]:
     return {maker: combine(sigs.values()) for maker, sigs in best.items()}
 
 
+def confirmed_makers(matches: Sequence[Match]) -> set[str]:
+    """Makers named by a rule that fired on credentialed evidence (the device's own answer)."""
+    return {
+        m.manufacturer
+        for m in matches
+        if m.manufacturer and m.weight >= CONFIRMING_WEIGHT
+        and any(o.credentialed for o in m.evidence)
+    }
+
+
 def _rank(m: Match) -> tuple[bool, float]:
     return (any(o.credentialed for o in m.evidence), m.weight)
 
@@ -157,6 +174,10 @@ def build_asset(
         maker, confidence = ranked[0]
         if len(ranked) > 1:
             confidence *= 1.0 - ranked[1][1]
+    confirmed = confirmed_makers(matches)
+    if len(confirmed) == 1:  # one maker, from the device's own credentialed answer
+        maker = next(iter(confirmed))
+        confidence = max(confidences.get(maker, 0.0), CONFIRMED_CONFIDENCE)
     consistent = [m for m in matches if m.manufacturer in (None, maker)]
     if maker is None:
         confidence = max((m.weight for m in matches if m.brand or m.video), default=0.0)
@@ -269,7 +290,8 @@ def _services(observations: Iterable[Observation]) -> list[Service]:
         if o.key == "tcp.open":
             named.setdefault((o.port, "tcp"), PORT_SERVICES.get(o.port, "unknown"))
         elif o.key == "service":
-            proto = "udp" if o.probe in ("wsd", "mdns", "sadp", "dhip") else "tcp"
+            proto = "udp" if o.probe in ("wsd", "wsd-unicast", "mdns", "mdns-unicast",
+                                         "sadp", "dhip") else "tcp"
             named[(o.port, proto)] = o.value
     return [Service(port=p, proto="udp" if pr == "udp" else "tcp", service=s)
             for (p, pr), s in sorted(named.items())]

@@ -12,12 +12,15 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from camscan.exitcodes import ExitCode
 from camscan.models import Asset, ScanReport
+
+if TYPE_CHECKING:
+    from camscan.credentials import CredentialStore
 
 
 @dataclass
@@ -42,6 +45,7 @@ class ScanOptions:
     skip_probes: tuple[str, ...] = ()
     quiet: bool = False
     opt_in: tuple[str, ...] = ()
+    credentials: Path | None = None  # TOML logins for the credentialed probes (onvif, isapi)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -87,6 +91,10 @@ def run_scan_command(opts: ScanOptions) -> ExitCode:
         if path is not None and not _writable(path):
             _err(f"{path}: cannot write there (missing folder or no permission)")
             return ExitCode.USAGE
+    creds = _load_credentials(opts)
+    if creds is None:
+        return ExitCode.USAGE
+    store, opt_in = creds
     if opts.dry_run:
         for line in describe(scope):
             click.echo(line)
@@ -107,13 +115,14 @@ def run_scan_command(opts: ScanOptions) -> ExitCode:
         ports=opts.ports or DEFAULT_PORTS, rate=opts.rate,
         host_concurrency=opts.host_concurrency, host_rate=opts.host_rate,
         timeout=opts.timeout, connect_timeout=opts.connect_timeout,
-        interface=opts.interface, seed=opts.seed, extra=dict(opts.extra),
+        interface=opts.interface, seed=opts.seed,
+        extra={**opts.extra, **({"credentials": store} if store else {})},
         # keep sockets in flight (hosts x per-host connections) well under the fd limit
         max_hosts_in_flight=max(8, min(1024, (fd_limit - 64) // (opts.host_concurrency + 1))),
     )
     try:
         plan = plan_scan(scope, settings, policy=opts.policy, fingerprint_dirs=opts.fp_dirs,
-                         skip=opts.skip_probes, opt_in=opts.opt_in)
+                         skip=opts.skip_probes, opt_in=opt_in)
     except (RuleError, PolicyError) as exc:
         _err(str(exc))
         return ExitCode.USAGE
@@ -121,6 +130,8 @@ def run_scan_command(opts: ScanOptions) -> ExitCode:
         "ports": ",".join(map(str, settings.ports)), "rate": opts.rate,
         "timeout": opts.timeout, "host_concurrency": opts.host_concurrency,
         "host_rate": opts.host_rate, "seed": opts.seed, "interface": opts.interface,
+        "credentials": (str(opts.credentials or opts.extra.get("credentials_file") or "")
+                        or ("environment" if store else None)),
     }
     try:
         report = asyncio.run(_sweep(plan, opts))
@@ -135,6 +146,40 @@ def run_scan_command(opts: ScanOptions) -> ExitCode:
     if report.scan.partial:
         return ExitCode.INTERRUPTED
     return ExitCode.FLAGGED if any(a.flagged for a in report.assets) else ExitCode.OK
+
+
+CREDENTIALED_PROBES = ("onvif", "isapi")
+
+
+def _load_credentials(
+    opts: ScanOptions,
+) -> tuple[CredentialStore | None, tuple[str, ...]] | None:
+    """The credential store (or None) and the opt-in probes; None on a bad credentials file.
+
+    ``--credentials FILE``, or CAMSCAN_USERNAME/CAMSCAN_PASSWORD in the environment, turns
+    the credentialed probes on. Messages name the file and field, never a password.
+    """
+    from camscan.credentials import ENV_PASSWORD, ENV_USERNAME, CredentialsError
+    from camscan.credentials import load_credentials as load
+
+    path = opts.credentials
+    if path is None and opts.extra.get("credentials_file"):  # set by a config file's site
+        path = Path(str(opts.extra["credentials_file"]))
+    env_default = bool(os.environ.get(ENV_USERNAME)) and ENV_PASSWORD in os.environ
+    if path is None and not env_default:
+        return None, opts.opt_in
+    try:
+        store = load(path)
+    except CredentialsError as exc:
+        _err(str(exc))
+        return None
+    for warning in store.warnings:
+        click.echo(f"camscan: warning: {warning}", err=True)
+    if not store:
+        _note(opts, f"{path}: no credentials in the file")
+        return None, opts.opt_in
+    opt_in = opts.opt_in + tuple(p for p in CREDENTIALED_PROBES if p not in opts.opt_in)
+    return store, opt_in
 
 
 def raise_fd_limit(wanted: int = 65_536) -> int:

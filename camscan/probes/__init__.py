@@ -18,6 +18,13 @@ REGISTRY: tuple[str, ...] = (
     "camscan.probes.rtsp",
     "camscan.probes.sdk",
     "camscan.probes.dvrip",
+    "camscan.probes.wsd",
+    "camscan.probes.mdns",
+    "camscan.probes.sadp",
+    "camscan.probes.dhip",
+    "camscan.probes.arp",
+    "camscan.probes.onvif",  # opt-in: runs only with credentials (--credentials / env)
+    "camscan.probes.isapi",  # opt-in: runs only with credentials (--credentials / env)
 )
 
 
