@@ -52,18 +52,21 @@ class RuleError(ValueError):
 def bound_repetition(pattern: str, limit: int = MAX_REPEAT) -> str:
     """Rewrite unbounded quantifiers (``*``, ``+``, ``{n,}``) to bounded ones.
 
-    ``a+`` becomes ``a{1,250}``, ``a*`` becomes ``a{0,250}`` and ``a{3,}`` becomes
-    ``a{3,250}`` (as wappalyzergo does), so a hostile banner cannot make a rule slow.
-    Escapes and character classes are left alone.
+    ``a+`` becomes ``a{1,250}``, ``a*`` becomes ``a{0,250}``, ``a{3,}`` becomes
+    ``a{3,250}`` and an explicit upper bound above the limit is lowered to it (as
+    wappalyzergo does), so a hostile banner cannot make a rule slow. Escapes and character
+    classes are left alone; a ``+`` right after a quantifier is possessive and kept.
     """
     out: list[str] = []
     i, n = 0, len(pattern)
     in_class = False
+    quant = False  # the last thing written was a quantifier
     while i < n:
         c = pattern[i]
         if c == "\\" and i + 1 < n:
             out.append(pattern[i : i + 2])
             i += 2
+            quant = False
             continue
         if in_class:
             if c == "]":
@@ -82,30 +85,71 @@ def bound_repetition(pattern: str, limit: int = MAX_REPEAT) -> str:
                 out.append("]")
                 i += 1
             i += 1
+            quant = False
             continue
-        if c == "*":
+        if c == "*" and not quant:
             out.append(f"{{0,{limit}}}")
-        elif c == "+" and not _after_quantifier(out):
+            quant = True
+        elif c == "+" and not quant:
             out.append(f"{{1,{limit}}}")
-        elif c == "{":
-            m = re.match(r"\{(\d+),\}", pattern[i:])
-            if m:
-                out.append(f"{{{m.group(1)},{limit}}}")
-                i += m.end()
-                continue
-            out.append(c)
+            quant = True
+        elif c == "{" and (m := _BRACE_RE.match(pattern, i)) and (m.group(1) or m.group(3)):
+            lo, comma, hi = m.groups()
+            if comma and (not hi or int(hi) > limit):
+                hi = str(max(limit, int(lo or 0)))
+            out.append(f"{{{lo}{comma}{hi}}}")
+            i = m.end()
+            quant = True
+            continue
         else:
             out.append(c)
+            # '?' after an atom is a quantifier (or a lazy mark after one), not in "(?"
+            quant = c == "?" and len(out) > 1 and out[-2] != "("
         i += 1
     return "".join(out)
 
 
-def _after_quantifier(out: list[str]) -> bool:
-    """A '+' right after a quantifier is possessive (``a*+``), not a repeat."""
-    if not out:
+_BRACE_RE = re.compile(r"\{(\d*)(,?)(\d*)\}")
+
+
+def nested_repeat(pattern: str, limit: int = MAX_REPEAT) -> bool:
+    """True when a long repeat (upper bound >= ``limit``) contains another repeat: the shape
+    that backtracks exponentially (``(a+)+``, ``(\\w+\\s?)*``) even with bounded quantifiers.
+    Rules with such a pattern are rejected on load."""
+    import re._constants as sre_c  # type: ignore[import-not-found]
+    import re._parser as sre_parse  # type: ignore[import-not-found]
+
+    repeats = {sre_c.MAX_REPEAT, sre_c.MIN_REPEAT}
+    if hasattr(sre_c, "POSSESSIVE_REPEAT"):
+        repeats.add(sre_c.POSSESSIVE_REPEAT)
+
+    def walk(items: Any, outer_big: bool) -> bool:
+        for op, av in items:
+            if op in repeats:
+                _lo, hi, sub = av
+                unbounded = hi is sre_c.MAXREPEAT
+                if outer_big and (unbounded or hi > 1):
+                    return True
+                if walk(sub, outer_big or unbounded or hi >= limit):
+                    return True
+            elif op is sre_c.SUBPATTERN:
+                if walk(av[-1], outer_big):
+                    return True
+            elif op is sre_c.BRANCH:
+                if any(walk(b, outer_big) for b in av[1]):
+                    return True
+            elif op in (sre_c.ASSERT, sre_c.ASSERT_NOT):
+                if walk(av[1], outer_big):
+                    return True
+            elif op is getattr(sre_c, "ATOMIC_GROUP", None):
+                if walk(av, outer_big):
+                    return True
         return False
-    last = out[-1]
-    return (last.endswith("}") and not last.startswith("\\")) or last in ("?", "*", "+")
+
+    try:
+        return walk(sre_parse.parse(pattern), False)
+    except Exception:  # an unparsable pattern is reported by re.compile
+        return False
 
 
 # --------------------------------------------------------------------------------- matchers
@@ -476,6 +520,9 @@ def _parse_matcher(fail: Any, index: int, raw: Any) -> Matcher:
             compiled = re.compile(bound_repetition(pat), flags)
         except re.error as exc:
             raise fail(f"{name}.regex", f"does not compile: {exc}") from None
+        if nested_repeat(bound_repetition(pat)):
+            raise fail(f"{name}.regex", "a repeat inside a long repeat backtracks "
+                       "exponentially on hostile input; rewrite it")
         bad = set(compiled.groupindex) - EXTRACTABLE_FIELDS
         if bad:
             raise fail(f"{name}.regex", f"group {sorted(bad)[0]!r} is not an extractable field")

@@ -172,8 +172,11 @@ def build_asset(
     confidence = 0.0
     if ranked:
         maker, confidence = ranked[0]
-        if len(ranked) > 1:
-            confidence *= 1.0 - ranked[1][1]
+        # an affiliate (Hikmicro for Hikvision, Huacheng for Dahua) is not a rival maker
+        rivals = [c for m, c in ranked[1:]
+                  if m not in vocab.affiliates_of(maker) and maker not in vocab.affiliates_of(m)]
+        if rivals:
+            confidence *= 1.0 - rivals[0]
     confirmed = confirmed_makers(matches)
     if len(confirmed) == 1:  # one maker, from the device's own credentialed answer
         maker = next(iter(confirmed))
