@@ -12,12 +12,14 @@ from typing import Any, NoReturn
 import click
 
 from camscan import __version__
+from camscan.cli_inventory import inventory_scan_options, register
 from camscan.exitcodes import ExitCode
 
 EPILOG = """\b
 Exit codes: 0 finished, nothing flagged; 3 finished, at least one device to remove or
 review; 1 runtime failure; 2 usage error (bad targets, options, rules or policy);
-130 interrupted (partial results were written).
+4 another sweep holds the inventory's lock; 5 finished, and a flagged device that was
+gone or marked removed is back (inventory); 130 interrupted (partial results were written).
 """
 
 
@@ -75,7 +77,7 @@ def _ports(value: str | None) -> tuple[int, ...] | None:
 
 
 @main.command(epilog=EPILOG)
-@click.argument("targets", nargs=-1, required=True)
+@click.argument("targets", nargs=-1)
 @click.option("-x", "--exclude", multiple=True, metavar="TARGET",
               help="Never probe these (same forms as targets; repeatable).")
 @click.option("-p", "--ports", metavar="LIST",
@@ -116,18 +118,21 @@ def _ports(value: str | None) -> tuple[int, ...] | None:
                    "firmware; one login per device, never retried. CAMSCAN_USERNAME / "
                    "CAMSCAN_PASSWORD give a default login. Keep the file chmod 600.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes; errors only.")
+@inventory_scan_options
 def scan(targets: tuple[str, ...], exclude: tuple[str, ...], ports: str | None, rate: float,
          host_concurrency: int, host_rate: float, timeout: float, connect_timeout: float,
          policy: str, fmt: str, output: Path | None, csv_path: Path | None,
          fp_dirs: tuple[Path, ...], interface: str | None, force: bool, dry_run: bool,
          seed: int | None, skip_probe: tuple[str, ...], credentials: Path | None,
-         quiet: bool) -> None:
+         quiet: bool, **inventory: Any) -> None:
     """Sweep TARGETS and report every device with its maker, evidence and verdict.
 
     TARGETS are IPv4 addresses, CIDRs (10.1.2.0/24), ranges (10.1.2.10-40,
     10.1.2.10-10.1.3.20), host names, or @FILE (one per line, # comments).
+    Without TARGETS, sweeps the sites of the config file (--config, --site).
     """
-    from camscan.scanrun import ScanOptions, run_scan_command
+    from camscan.cli_inventory import run_scans
+    from camscan.scanrun import ScanOptions
 
     opts = ScanOptions(
         targets=targets, excludes=exclude, ports=_ports(ports), rate=rate,
@@ -137,7 +142,7 @@ def scan(targets: tuple[str, ...], exclude: tuple[str, ...], ports: str | None, 
         dry_run=dry_run, seed=seed, skip_probes=skip_probe, quiet=quiet,
         credentials=credentials,
     )
-    sys.exit(int(run_scan_command(opts)))
+    sys.exit(run_scans(opts, **inventory))
 
 
 @main.group()
@@ -222,6 +227,9 @@ def schema() -> None:
     from camscan.schema import schema_text
 
     click.echo(schema_text())
+
+
+register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

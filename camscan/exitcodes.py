@@ -12,5 +12,9 @@ class ExitCode(IntEnum):
     """A usage error: bad targets, options, rule or policy files. Nothing was sent."""
     FLAGGED = 3
     """The sweep finished and at least one device has a ``remove`` or ``review`` verdict."""
+    LOCKED = 4
+    """Another sweep holds the inventory's lock; this one sent nothing."""
+    REAPPEARED = 5
+    """The sweep finished, and a flagged device that was gone or marked removed is back."""
     INTERRUPTED = 130
     """Interrupted (Ctrl-C / SIGTERM); what was found so far was written, marked partial."""

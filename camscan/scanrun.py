@@ -47,6 +47,9 @@ class ScanOptions:
     opt_in: tuple[str, ...] = ()
     credentials: Path | None = None  # TOML logins for the credentialed probes (onvif, isapi)
     extra: dict[str, object] = field(default_factory=dict)
+    db: Path | None = None  # record into this inventory (None: no inventory)
+    site: str | None = None  # the site the sweep is recorded under
+    gone_after: int | None = None  # N for "gone" (None: the inventory's stored N)
 
 
 def _err(message: str) -> None:
@@ -60,10 +63,18 @@ def _note(opts: ScanOptions, message: str) -> None:
 
 @contextlib.contextmanager
 def atomic_output(path: Path | None) -> Iterator[TextIO]:
-    """stdout, or a file written whole (temp file + rename) so readers never see half."""
+    """stdout, or a file written whole (temp file + rename) so readers never see half.
+
+    A path that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is
+    written in place: renaming over it would replace the device with a file.
+    """
     if path is None:
         yield sys.stdout
         sys.stdout.flush()
+        return
+    if path.exists() and not path.is_file():
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            yield fh
         return
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
@@ -77,7 +88,7 @@ def atomic_output(path: Path | None) -> Iterator[TextIO]:
         raise
 
 
-def run_scan_command(opts: ScanOptions) -> ExitCode:
+def run_scan_command(opts: ScanOptions) -> int:
     from camscan.fingerprints import RuleError
     from camscan.policy import PolicyError
     from camscan.targets import TargetError, build_scope, describe
@@ -133,19 +144,28 @@ def run_scan_command(opts: ScanOptions) -> ExitCode:
         "credentials": (str(opts.credentials or opts.extra.get("credentials_file") or "")
                         or ("environment" if store else None)),
     }
-    try:
-        report = asyncio.run(_sweep(plan, opts))
-    except OSError as exc:
-        _err(f"sweep failed: {exc.strerror or exc}")
-        return ExitCode.FAILURE
-    try:
-        _write_outputs(report, opts)
-    except OSError as exc:
-        _err(f"cannot write output: {exc.strerror or exc}")
-        return ExitCode.FAILURE
-    if report.scan.partial:
-        return ExitCode.INTERRUPTED
-    return ExitCode.FLAGGED if any(a.flagged for a in report.assets) else ExitCode.OK
+    from camscan.cli_inventory import ScanRecorder
+
+    recorder = ScanRecorder.for_options(opts)
+    failed = recorder.open()  # takes the inventory's lock before anything is sent
+    if failed is not None:
+        return failed
+    with recorder:
+        try:
+            report = asyncio.run(_sweep(plan, opts))
+        except OSError as exc:
+            _err(f"sweep failed: {exc.strerror or exc}")
+            return ExitCode.FAILURE
+        recorder.record(report, scope)
+        try:
+            _write_outputs(report, opts)
+        except OSError as exc:
+            _err(f"cannot write output: {exc.strerror or exc}")
+            return ExitCode.FAILURE
+        if report.scan.partial:
+            return recorder.exit_code(ExitCode.INTERRUPTED)
+        flagged = any(a.flagged for a in report.assets)
+        return recorder.exit_code(ExitCode.FLAGGED if flagged else ExitCode.OK)
 
 
 CREDENTIALED_PROBES = ("onvif", "isapi")

@@ -1,0 +1,685 @@
+"""The inventory commands (``diff``, ``worklist``, ``mark``, ``export``, ``import``,
+``history``, ``sweeps``) and what ``camscan scan`` needs to record into the inventory:
+config sites, the write lock, JSON-lines logging and the exit code rule.
+
+``register(main)`` adds the commands to the main group; ``inventory_scan_options`` adds the
+inventory options to ``scan``; ``run_scans`` runs one sweep per site (or the targets given);
+:class:`ScanRecorder` is used by :func:`camscan.scanrun.run_scan_command` around the sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+import click
+
+from camscan.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from camscan.config import Config
+    from camscan.inventory import Diff, DiffEntry, Inventory, RecordResult
+    from camscan.models import ScanReport
+    from camscan.scanrun import ScanOptions
+    from camscan.targets import Scope
+
+# The inventory's exit codes (camscan.exitcodes.ExitCode):
+EXIT_LOCKED = int(ExitCode.LOCKED)
+"""Another camscan sweep or import holds the inventory's write lock; nothing was done."""
+EXIT_REAPPEARED = int(ExitCode.REAPPEARED)
+"""The sweep finished and a flagged device that was gone or marked removed is back."""
+
+log = logging.getLogger("camscan")
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _err(message: str) -> None:
+    click.echo(f"camscan: error: {message}", err=True)
+
+
+def _fail(message: str, code: int = int(ExitCode.FAILURE)) -> None:
+    _err(message)
+    log_event("error", message=message, exit=code)
+    sys.exit(code)
+
+
+def clean(value: object) -> str:
+    """Device-supplied text made safe for a terminal: no control characters, bounded."""
+    text = str(value)[:300]
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            doc.update(fields)
+        return json.dumps(doc, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+_LOG_HANDLERS: list[logging.Handler] = []
+
+
+def setup_json_logging(path: Path | None) -> None:
+    """Append one JSON object per line to ``path`` for each event (``None``: no log)."""
+    for h in _LOG_HANDLERS:
+        log.removeHandler(h)
+        h.close()
+    _LOG_HANDLERS.clear()
+    if path is None:
+        return
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8", delay=False)
+    except OSError as exc:
+        _fail(f"--log-file {path}: cannot write: {exc.strerror or exc}", int(ExitCode.USAGE))
+        return
+    handler.setFormatter(_JsonLines())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    _LOG_HANDLERS.append(handler)
+
+
+def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
+    if _LOG_HANDLERS:
+        log.log(level, event, extra={"fields": fields})
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    from camscan.scanrun import atomic_output
+
+    try:
+        with atomic_output(path) as out:
+            yield out
+    except OSError as exc:
+        _fail(f"{path}: cannot write: {exc.strerror or exc}")
+
+
+# --- where the inventory and the config are --------------------------------------------------
+
+
+def load_config_option(path: Path | None) -> Config | None:
+    """The ``--config`` file (required when given) or the default one (when it exists)."""
+    from camscan.config import ConfigError, load_config
+
+    try:
+        return load_config(path, required=path is not None)
+    except ConfigError as exc:
+        _fail(str(exc), int(ExitCode.USAGE))
+    return None  # pragma: no cover
+
+
+def resolve_db(db: Path | None, config: Config | None) -> Path:
+    """``--db``, else the config's ``db``, else the default under the user's data folder."""
+    from camscan.config import default_db_path
+
+    if db is not None:
+        return db
+    if config is not None and config.db is not None:
+        return config.db
+    path = default_db_path()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _open(db: Path | None, config_path: Path | None, *, write: bool) -> Inventory:
+    from camscan.inventory import Inventory, InventoryError, InventoryLocked
+
+    config = load_config_option(config_path)
+    path = resolve_db(db, config)
+    gone_after = config.gone_after if config is not None else None
+    try:
+        return Inventory.open(path, write=write, create=write, lock=write,
+                              gone_after=gone_after if write else None)
+    except InventoryLocked as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    except InventoryError as exc:  # missing, foreign, damaged: a bad --db, like scan's
+        _fail(str(exc), int(ExitCode.USAGE))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _db_options(f: F) -> F:
+    f = click.option("--config", "config_path", type=click.Path(dir_okay=False,
+                     path_type=Path), help="Config file (default: ~/.config/camscan/"
+                     "config.toml when it exists).")(f)
+    f = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Inventory file (default: the config's db, else "
+                          "~/.local/share/camscan/inventory.db).")(f)
+    return f
+
+
+# --- camscan scan: options, config sites, recording ------------------------------------------
+
+
+def inventory_scan_options(f: F) -> F:
+    """The inventory options of ``camscan scan`` (they arrive as keyword arguments)."""
+    f = click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Append events (start, end, recorded, errors) as JSON lines.")(f)
+    f = click.option("--site", help="Sweep only this site of the config (or: the site "
+                                    "name to record TARGETS under).")(f)
+    f = click.option("--config", "config_path", type=click.Path(dir_okay=False,
+                     path_type=Path), help="Config file with sites (default: "
+                     "~/.config/camscan/config.toml when it exists).")(f)
+    f = click.option("--no-db", is_flag=True, help="Do not record into the inventory.")(f)
+    f = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Record the sweep into this inventory (default: the config's db, "
+                          "or ~/.local/share/camscan/inventory.db when a config is in use; "
+                          "none otherwise).")(f)
+    return f
+
+
+_PRECEDENCE = (int(ExitCode.INTERRUPTED), int(ExitCode.FAILURE), int(ExitCode.USAGE),
+               EXIT_LOCKED, EXIT_REAPPEARED, int(ExitCode.FLAGGED), int(ExitCode.OK))
+
+
+def combine_exit_codes(codes: list[int]) -> int:
+    """The most important of several sweeps' exit codes."""
+    for code in _PRECEDENCE:
+        if code in codes:
+            return code
+    return max(codes) if codes else int(ExitCode.OK)
+
+
+def _explicit(name: str) -> bool:
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
+                                              ParameterSource.ENVIRONMENT)
+
+
+def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
+              config_path: Path | None = None, site: str | None = None,
+              log_file: Path | None = None) -> list[ScanOptions]:
+    """The sweeps ``camscan scan`` is to run: the TARGETS given (recorded under ``--site``),
+    or every site of the config (or the one named by ``--site``)."""
+    from camscan.config import ConfigError
+
+    config = load_config_option(config_path)
+    if no_db:
+        db_path = None
+    elif db is not None:
+        db_path = db
+    elif config is not None:
+        db_path = resolve_db(None, config)
+    else:
+        db_path = None
+    gone_after = config.gone_after if config is not None else None
+    common = {"db": db_path, "gone_after": gone_after}
+    setup_json_logging(log_file or (config.log_file if config is not None else None))
+    if base.targets:
+        if site is not None and not _site_ok(site):
+            _fail(f"--site {site!r}: site names are letters, digits, '.', '_', '-'",
+                  int(ExitCode.USAGE))
+        opts = _inventory_fields(dataclasses.replace(base), site=site, **common)
+        if config is not None and not _explicit("policy") and config.policy:
+            opts.policy = config.policy
+        if config is not None and not _explicit("rate") and config.rate is not None:
+            opts.rate = config.rate
+        return [opts]
+    if config is None:
+        _fail("give TARGETS to sweep, or a --config file with sites", int(ExitCode.USAGE))
+        raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        sites = config.selected(site)
+    except ConfigError as exc:
+        _fail(str(exc), int(ExitCode.USAGE))
+        raise AssertionError("unreachable") from None  # pragma: no cover
+    if not sites:
+        _fail(f"{config.path}: no [sites.NAME] defined; nothing to sweep",
+              int(ExitCode.USAGE))
+    runs: list[ScanOptions] = []
+    for s in sites:
+        policy = base.policy if _explicit("policy") else (config.policy_for(s) or base.policy)
+        rate = base.rate if _explicit("rate") else (config.rate_for(s) or base.rate)
+        extra = dict(base.extra)
+        creds = config.credentials_for(s)
+        if creds is not None and getattr(base, "credentials", None) is None:
+            # read by scanrun like --credentials (which wins over the config)
+            extra["credentials_file"] = str(creds)
+        runs.append(_inventory_fields(dataclasses.replace(
+            base, targets=s.targets, excludes=tuple(base.excludes) + s.excludes,
+            policy=policy, rate=rate, extra=extra,
+            output=_per_site(base.output, s.name, len(sites)),
+            csv_path=_per_site(base.csv_path, s.name, len(sites)),
+        ), site=s.name, **common))
+    return runs
+
+
+def _per_site(path: Path | None, site: str, n_sites: int) -> Path | None:
+    """With several sites, ``-o last.json`` becomes ``last.SITE.json`` for each site."""
+    if path is None or n_sites < 2:
+        return path
+    return path.with_name(f"{path.stem}.{site}{path.suffix}")
+
+
+def _inventory_fields(opts: ScanOptions, **fields: Any) -> ScanOptions:
+    """Set ``db``, ``site`` and ``gone_after`` on the options (fields of ScanOptions)."""
+    for name, value in fields.items():
+        setattr(opts, name, value)
+    return opts
+
+
+def _site_ok(name: str) -> bool:
+    from camscan.config import _SITE_NAME
+
+    return bool(_SITE_NAME.match(name))
+
+
+def run_scans(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
+              config_path: Path | None = None, site: str | None = None,
+              log_file: Path | None = None) -> int:
+    """Run ``camscan scan``: one sweep per planned run, the most important exit code."""
+    from camscan.scanrun import run_scan_command
+
+    runs = plan_runs(base, db=db, no_db=no_db, config_path=config_path, site=site,
+                     log_file=log_file)
+    codes: list[int] = []
+    for opts in runs:
+        site_name, db_path = getattr(opts, "site", None), getattr(opts, "db", None)
+        log_event("scan.start", site=site_name, targets=list(opts.targets),
+                  policy=opts.policy, db=str(db_path) if db_path else None,
+                  dry_run=opts.dry_run)
+        code = int(run_scan_command(opts))
+        log_event("scan.end", site=site_name, exit=code)
+        codes.append(code)
+        if code in (int(ExitCode.INTERRUPTED), EXIT_LOCKED):
+            break
+    return combine_exit_codes(codes)
+
+
+class ScanRecorder:
+    """Holds the inventory (and its write lock) for one sweep and records the result.
+
+    Use in :func:`camscan.scanrun.run_scan_command`::
+
+        recorder = ScanRecorder.for_options(opts)
+        code = recorder.open()          # None, or the exit code (message already printed)
+        if code is not None:
+            return code
+        with recorder:
+            report = ... the sweep ...
+            recorder.record(report, scope)
+            ... write outputs ...
+            return recorder.exit_code(code_without_inventory)
+    """
+
+    def __init__(self, db: Path | None, *, site: str | None = None,
+                 gone_after: int | None = None, quiet: bool = False) -> None:
+        self.db = db
+        self.site = site
+        self.gone_after = gone_after
+        self.quiet = quiet
+        self.inventory: Inventory | None = None
+        self.result: RecordResult | None = None
+        self.failed = False
+
+    @classmethod
+    def for_options(cls, opts: ScanOptions) -> ScanRecorder:
+        return cls(getattr(opts, "db", None), site=getattr(opts, "site", None),
+                   gone_after=getattr(opts, "gone_after", None), quiet=opts.quiet)
+
+    def open(self) -> int | None:
+        """Open the inventory and take its lock before anything is sent."""
+        if self.db is None:
+            return None
+        from camscan.inventory import Inventory, InventoryError, InventoryLocked
+
+        try:
+            self.inventory = Inventory.open(self.db, lock=True, gone_after=self.gone_after)
+        except InventoryLocked as exc:
+            _err(str(exc))
+            log_event("error", logging.ERROR, message=str(exc), exit=EXIT_LOCKED)
+            return EXIT_LOCKED
+        except InventoryError as exc:
+            _err(str(exc))
+            log_event("error", logging.ERROR, message=str(exc), exit=int(ExitCode.USAGE))
+            return int(ExitCode.USAGE)
+        return None
+
+    def __enter__(self) -> ScanRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.inventory is not None:
+            self.inventory.close()
+            self.inventory = None
+
+    def record(self, report: ScanReport, scope: Scope | None = None) -> None:
+        if self.inventory is None:
+            return
+        from camscan.inventory import InventoryError
+
+        coverage = None
+        if scope is not None:
+            coverage = [(int(r.first), int(r.last)) for r in scope.addresses.iter_ipranges()]
+            coverage += [(ip, ip) for ip in _asset_ints(report)]
+            coverage = _merge(coverage)
+        try:
+            self.result = self.inventory.record_sweep(report, self.site, coverage=coverage)
+        except InventoryError as exc:
+            self.failed = True
+            _err(f"sweep not recorded: {exc}")
+            log_event("error", logging.ERROR, message=f"sweep not recorded: {exc}")
+            return
+        r = self.result
+        log_event("sweep.recorded", db=str(self.db), site=self.site, sweep=r.sweep_id,
+                  uuid=r.uuid, complete=r.complete, devices=len(report.assets),
+                  flagged=sum(1 for a in report.assets if a.flagged), new=r.new,
+                  reappeared=r.reappeared, gone=r.gone, remaining=r.remaining)
+        if not self.quiet:
+            click.echo(
+                f"camscan: recorded sweep {r.sweep_id} in {self.db}"
+                + (f" (site {self.site})" if self.site else "")
+                + f": {r.new} new device(s), {len(r.reappeared)} reappeared, "
+                f"{len(r.gone)} gone; {r.remaining} flagged device(s) remain"
+                + ("" if r.complete else "; partial sweep: nothing marked gone"),
+                err=True,
+            )
+
+    def exit_code(self, code: int) -> int:
+        """The sweep's exit code, adjusted: a failed record is a failure; a flagged device
+        that reappeared outranks "flagged"."""
+        code = int(code)
+        if code in (int(ExitCode.INTERRUPTED), int(ExitCode.FAILURE)):
+            return code
+        if self.failed:
+            return int(ExitCode.FAILURE)
+        if self.result is not None and self.result.reappeared:
+            return EXIT_REAPPEARED
+        return code
+
+
+def _asset_ints(report: ScanReport) -> list[int]:
+    from camscan.inventory import _ip_int
+
+    return [v for a in report.assets if a.in_scope and (v := _ip_int(a.ip)) is not None]
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+# --- the inventory commands ------------------------------------------------------------------
+
+
+def _describe(e: DiffEntry) -> str:
+    who = " ".join(clean(x) for x in (e.brand or e.manufacturer or "unknown",
+                                     e.model or "") if x)
+    extra = []
+    if e.serial:
+        extra.append(f"serial {clean(e.serial)}")
+    if e.mac:
+        extra.append(clean(e.mac))
+    tail = f" ({', '.join(extra)})" if extra else ""
+    site = f" site {clean(e.site)}" if e.site else ""
+    return f"{clean(e.ip):15}  {who}{tail}  [{e.verdict}, {e.status}]  asset {e.asset_id}{site}"
+
+
+def diff_text(d: Diff) -> str:
+    def head(s: Any) -> str:
+        state = "complete" if s.complete else "partial"
+        site = f", site {clean(s.site)}" if s.site else ""
+        return f"sweep {s.id} ({clean(s.started)}{site}, {state})"
+
+    lines = [f"{head(d.a)} -> {head(d.b)}"]
+    groups: list[tuple[str, str, list[DiffEntry]]] = [
+        ("new", "+", d.new), ("gone", "-", d.gone), ("reappeared", "!", d.reappeared),
+        ("changed", "~", d.changed),
+        ("not seen (sweep partial or did not cover them)", "?", d.unseen),
+    ]
+    for title, sign, entries in groups:
+        if not entries:
+            continue
+        lines.append(f"{title} ({len(entries)}):")
+        for e in entries:
+            lines.append(f"  {sign} {_describe(e)}")
+            for ch in e.changes:
+                lines.append(f"      {ch.field}: {clean(ch.old or '-')} -> {clean(ch.new or '-')}")
+    lines.append(f"unchanged: {d.unchanged}")
+    return "\n".join(lines) + "\n"
+
+
+def diff_dict(d: Diff) -> dict[str, Any]:
+    def entry(e: DiffEntry) -> dict[str, Any]:
+        out = dataclasses.asdict(e)
+        out["changes"] = [dataclasses.asdict(c) for c in e.changes]
+        return out
+
+    def sweep(s: Any) -> dict[str, Any]:
+        return {"id": s.id, "uuid": s.uuid, "site": s.site, "started": s.started,
+                "finished": s.finished, "complete": s.complete}
+
+    return {"a": sweep(d.a), "b": sweep(d.b), "new": [entry(e) for e in d.new],
+            "gone": [entry(e) for e in d.gone],
+            "reappeared": [entry(e) for e in d.reappeared],
+            "changed": [entry(e) for e in d.changed],
+            "unseen": [entry(e) for e in d.unseen], "unchanged": d.unchanged}
+
+
+def register(main: click.Group) -> None:
+    """Add the inventory commands to the ``camscan`` group."""
+    for cmd in (diff_cmd, worklist_cmd, mark_cmd, export_cmd, import_cmd, history_cmd,
+                sweeps_cmd):
+        main.add_command(cmd)
+
+
+@click.command("diff")
+@click.argument("sweeps", nargs=-1, metavar="[SCAN_A SCAN_B]")
+@_db_options
+@click.option("--site", help="Compare the last two complete sweeps of this site.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
+             site: str | None, fmt: str) -> None:
+    """What changed between two sweeps: new, gone, reappeared, changed devices.
+
+    SCAN_A and SCAN_B are sweep ids or uuids (see `camscan sweeps`); by default the last two
+    complete sweeps (of --site, else of the site swept last)."""
+    from camscan.inventory import InventoryError
+
+    if len(sweeps) not in (0, 2):
+        raise click.UsageError("give two sweeps (SCAN_A SCAN_B) or none")
+    with _open(db, config_path, write=False) as inv:
+        try:
+            d = inv.diff(*sweeps, site=site) if sweeps else inv.diff(site=site)
+        except InventoryError as exc:
+            _fail(str(exc))
+            return
+    if fmt == "json":
+        click.echo(json.dumps(diff_dict(d), indent=2, ensure_ascii=False))
+    else:
+        click.echo(diff_text(d), nl=False)
+
+
+@click.command("worklist")
+@_db_options
+@click.option("--site", help="Only this site.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["csv", "html", "json"]),
+              default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here (whole, atomically) instead of stdout.")
+def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fmt: str,
+                 output: Path | None) -> None:
+    """The removal worklist: one row per flagged device still present (open or reappeared).
+
+    The HTML form is one self-contained file: totals, devices by site and brand, a
+    burn-down chart across sweeps and the evidence for every device."""
+    from camscan.inventory import InventoryError, now_iso
+
+    with _open(db, config_path, write=False) as inv:
+        try:
+            items = inv.worklist(site)
+            points = inv.burndown(site)
+            all_sweeps = inv.sweeps(site)
+        except InventoryError as exc:
+            _fail(str(exc))
+            return
+    with _output(output) as out:
+        if fmt == "csv":
+            from camscan.render.worklist import write_worklist_csv
+
+            write_worklist_csv(items, out)
+        elif fmt == "json":
+            from camscan.render.worklist import write_worklist_json
+
+            write_worklist_json(items, out, generated=now_iso(), site=site)
+        else:
+            from camscan.render.html import SweepPoint, write_html
+
+            write_html(items, [SweepPoint(s, n) for s, n in points], out,
+                       generated=now_iso(), site=site, sweeps=len(all_sweeps),
+                       last_sweep=all_sweeps[-1].started if all_sweeps else None)
+
+
+@click.command("mark")
+@click.argument("asset")
+@click.argument("status", type=click.Choice(["removed", "exempt", "open"]))
+@click.option("-n", "--note", default="", help="Why (who pulled it, ticket, exemption).")
+@click.option("--site", help="Resolve ASSET (an address) within this site.")
+@_db_options
+def mark_cmd(asset: str, status: str, note: str, site: str | None, db: Path | None,
+             config_path: Path | None) -> None:
+    """Mark ASSET (id, serial, MAC or current address) removed or exempt; `open` undoes.
+
+    A mark survives rescans: an exempt device stays exempt; a removed device stays removed
+    while it is absent, and becomes `reappeared` if it is seen again."""
+    from camscan.inventory import InventoryError, InventoryLocked
+
+    with _open(db, config_path, write=True) as inv:
+        try:
+            aid = inv.resolve_asset(asset, site)
+            inv.mark(aid, status, note)
+            now = inv.asset_status(aid)
+        except InventoryLocked as exc:
+            _fail(str(exc), EXIT_LOCKED)
+            return
+        except InventoryError as exc:
+            _fail(str(exc))
+            return
+    log_event("mark", asset=aid, status=status, note=note)
+    click.echo(f"asset {aid}: {now}")
+
+
+@click.command("export")
+@_db_options
+@click.option("--site", help="Only this site's sweeps.")
+@click.option("--since", metavar="ISO-TIME", help="Only sweeps started at or after this.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here (whole, atomically) instead of stdout.")
+def export_cmd(db: Path | None, config_path: Path | None, site: str | None,
+               since: str | None, output: Path | None) -> None:
+    """Write sweep results (and marks) as JSON lines, for `camscan import` elsewhere."""
+    from camscan.inventory import InventoryError
+
+    with _open(db, config_path, write=False) as inv, _output(output) as out:
+        try:
+            n = inv.export_jsonl(out, site=site, since=since)
+        except InventoryError as exc:
+            _fail(str(exc))
+            return
+    click.echo(f"camscan: exported {n} line(s)", err=True)
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=False, dir_okay=False, allow_dash=True, path_type=Path))
+@_db_options
+def import_cmd(files: tuple[Path, ...], db: Path | None, config_path: Path | None) -> None:
+    """Merge sweep results exported by other sensors (FILES, or - for stdin) into this
+    inventory. Each file is all or nothing; importing the same file twice changes nothing."""
+    from camscan.inventory import InventoryError
+
+    with _open(db, config_path, write=True) as inv:
+        for f in files:
+            try:
+                if str(f) == "-":
+                    res = inv.import_jsonl(sys.stdin, name="<stdin>")
+                else:
+                    with f.open(encoding="utf-8") as fh:
+                        res = inv.import_jsonl(fh, name=str(f))
+            except OSError as exc:
+                _fail(f"{f}: cannot read: {exc.strerror or exc}")
+                return
+            except InventoryError as exc:
+                _fail(str(exc))
+                return
+            log_event("import", file=str(f), **dataclasses.asdict(res))
+            click.echo(f"{clean(f)}: {res.sweeps_added} sweep(s) added, {res.sweeps_skipped} "
+                       f"already there; {res.marks_added} mark(s) added, {res.marks_skipped} "
+                       f"already there, {res.marks_unmatched} for unknown devices")
+
+
+@click.command("history")
+@click.argument("asset")
+@click.option("--site", help="Resolve ASSET (an address) within this site.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@_db_options
+def history_cmd(asset: str, site: str | None, fmt: str, db: Path | None,
+                config_path: Path | None) -> None:
+    """One device's addresses over time and its status changes."""
+    from camscan.inventory import InventoryError
+
+    with _open(db, config_path, write=False) as inv:
+        try:
+            h = inv.history(inv.resolve_asset(asset, site))
+        except InventoryError as exc:
+            _fail(str(exc))
+            return
+    if fmt == "json":
+        click.echo(json.dumps(h, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"asset {h['asset_id']}: {h['status']}")
+    for a in h["addresses"]:
+        click.echo(f"  {clean(a['ip']):15}  {clean(a['first_seen'])} .. {clean(a['last_seen'])}  "
+                   f"({a['sweeps']} sweep(s))")
+    for ch in h["changes"]:
+        note = f"  {clean(ch['note'])} ({clean(ch['who'])})" if ch["note"] else ""
+        how = f"sweep {ch['sweep_id']}" if ch["sweep_id"] else "mark"
+        click.echo(f"  {clean(ch['at'])}  {ch['old'] or '-'} -> {ch['new']}  [{how}]{note}")
+
+
+@click.command("sweeps")
+@click.option("--site", help="Only this site.")
+@_db_options
+def sweeps_cmd(site: str | None, db: Path | None, config_path: Path | None) -> None:
+    """List the recorded sweeps (ids for `camscan diff`)."""
+    from camscan.inventory import InventoryError
+
+    with _open(db, config_path, write=False) as inv:
+        try:
+            rows = inv.sweeps(site)
+        except InventoryError as exc:
+            _fail(str(exc))
+            return
+    for s in rows:
+        state = "complete" if s.complete else f"partial ({clean(s.partial_reason or '?')})"
+        click.echo(f"{s.id:5}  {s.uuid[:8]}  {clean(s.started)}  site={clean(s.site) or '-'}  "
+                   f"{state}  devices={s.devices} flagged={s.flagged} "
+                   f"remaining={s.remaining if s.remaining is not None else '-'}"
+                   + ("  imported" if s.imported else ""))
+

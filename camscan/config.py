@@ -1,0 +1,243 @@
+"""The TOML configuration file: the inventory, defaults and the sites a sensor sweeps.
+
+```toml
+db = "/var/lib/camscan/inventory.db"    # optional; default ~/.local/share/camscan/inventory.db
+gone_after = 2                          # complete sweeps absent before a device is "gone"
+log_file = "/var/log/camscan.jsonl"     # optional; JSON lines
+policy = "canada-2025"                  # default for every site
+rate = 200                              # default for every site (packets/s)
+credentials = "/etc/camscan/credentials.toml"
+
+[sites.hq]
+targets = ["10.1.0.0/24", "10.1.5.10-40"]
+excludes = ["10.1.0.1"]
+policy = "ndaa-889"
+rate = 100
+credentials = "/etc/camscan/hq-credentials.toml"
+```
+
+Validation is strict: an unknown key or a value of the wrong type is an error naming the key,
+so a typo never silently sweeps the wrong thing. Relative paths are taken from the folder of
+the config file; ``~`` is expanded.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP = "camscan"
+MAX_CONFIG_BYTES = 1024 * 1024
+_SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used; the message is one line naming the file and key."""
+
+
+def default_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/camscan/config.toml`` (``~/.config/camscan/config.toml``)."""
+    return Path(platformdirs.user_config_dir(APP, appauthor=False)) / "config.toml"
+
+
+def default_db_path() -> Path:
+    """``$XDG_DATA_HOME/camscan/inventory.db`` (``~/.local/share/camscan/inventory.db``)."""
+    return Path(platformdirs.user_data_dir(APP, appauthor=False)) / "inventory.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    name: str
+    targets: tuple[str, ...]
+    excludes: tuple[str, ...] = ()
+    policy: str | None = None
+    rate: float | None = None
+    credentials: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    db: Path | None = None
+    gone_after: int | None = None
+    log_file: Path | None = None
+    policy: str | None = None
+    rate: float | None = None
+    credentials: Path | None = None
+    sites: dict[str, Site] = field(default_factory=dict)
+
+    def site(self, name: str) -> Site:
+        try:
+            return self.sites[name]
+        except KeyError:
+            known = ", ".join(sorted(self.sites)) or "none defined"
+            raise ConfigError(f"{self.path}: no site named {name!r} (sites: {known})") from None
+
+    def selected(self, name: str | None) -> list[Site]:
+        """One site by name, or every site in file order."""
+        if name is not None:
+            return [self.site(name)]
+        return list(self.sites.values())
+
+    def policy_for(self, site: Site) -> str | None:
+        return site.policy or self.policy
+
+    def rate_for(self, site: Site) -> float | None:
+        return site.rate if site.rate is not None else self.rate
+
+    def credentials_for(self, site: Site) -> Path | None:
+        return site.credentials or self.credentials
+
+
+_TOP_KEYS = ("db", "gone_after", "log_file", "policy", "rate", "credentials", "sites")
+_SITE_KEYS = ("targets", "excludes", "policy", "rate", "credentials")
+
+
+def _type_name(value: object) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "table"}.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.base = path.parent
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {message}")
+
+    def unknown(self, table: dict[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
+        for key in table:
+            if key not in allowed:
+                name = f"{prefix}{key}"
+                raise self.fail(name, f"unknown key (allowed here: {', '.join(allowed)})")
+
+    def string(self, table: dict[str, Any], key: str, name: str) -> str | None:
+        if key not in table:
+            return None
+        v = table[key]
+        if not isinstance(v, str):
+            raise self.fail(name, f"expected a string, got {_type_name(v)}")
+        if not v.strip():
+            raise self.fail(name, "must not be empty")
+        return v
+
+    def path_value(self, table: dict[str, Any], key: str, name: str) -> Path | None:
+        text = self.string(table, key, name)
+        if text is None:
+            return None
+        if "\x00" in text:
+            raise self.fail(name, "not a valid path")
+        p = Path(text).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+    def number(self, table: dict[str, Any], key: str, name: str, *, lo: float,
+               hi: float) -> float | None:
+        if key not in table:
+            return None
+        v = table[key]
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise self.fail(name, f"expected a number, got {_type_name(v)}")
+        if not lo <= v <= hi:
+            raise self.fail(name, f"{v} is out of range ({lo:g} to {hi:g})")
+        return float(v)
+
+    def integer(self, table: dict[str, Any], key: str, name: str, *, lo: int,
+                hi: int) -> int | None:
+        if key not in table:
+            return None
+        v = table[key]
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(name, f"expected an integer, got {_type_name(v)}")
+        if not lo <= v <= hi:
+            raise self.fail(name, f"{v} is out of range ({lo} to {hi})")
+        return v
+
+    def strings(self, table: dict[str, Any], key: str, name: str) -> tuple[str, ...] | None:
+        if key not in table:
+            return None
+        v = table[key]
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list):
+            raise self.fail(name, f"expected an array of strings, got {_type_name(v)}")
+        out: list[str] = []
+        for i, item in enumerate(v):
+            if not isinstance(item, str):
+                raise self.fail(f"{name}[{i}]", f"expected a string, got {_type_name(item)}")
+            if not item.strip():
+                raise self.fail(f"{name}[{i}]", "must not be empty")
+            out.append(item.strip())
+        return tuple(out)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Parse and validate config text (``path`` is used in messages and for relative paths)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    r = _Reader(path)
+    r.unknown(data, _TOP_KEYS, "")
+    sites_raw = data.get("sites", {})
+    if not isinstance(sites_raw, dict):
+        raise r.fail("sites", f"expected a table of sites, got {_type_name(sites_raw)}")
+    sites: dict[str, Site] = {}
+    for name, table in sites_raw.items():
+        prefix = f"sites.{name}"
+        if not _SITE_NAME.match(name):
+            raise r.fail(prefix, "site names are letters, digits, '.', '_', '-' (max 64)")
+        if not isinstance(table, dict):
+            raise r.fail(prefix, f"expected a table, got {_type_name(table)}")
+        r.unknown(table, _SITE_KEYS, prefix + ".")
+        targets = r.strings(table, "targets", f"{prefix}.targets")
+        if not targets:
+            raise r.fail(f"{prefix}.targets", "required: at least one target")
+        sites[name] = Site(
+            name=name, targets=targets,
+            excludes=r.strings(table, "excludes", f"{prefix}.excludes") or (),
+            policy=r.string(table, "policy", f"{prefix}.policy"),
+            rate=r.number(table, "rate", f"{prefix}.rate", lo=1, hi=100_000),
+            credentials=r.path_value(table, "credentials", f"{prefix}.credentials"),
+        )
+    return Config(
+        path=path,
+        db=r.path_value(data, "db", "db"),
+        gone_after=r.integer(data, "gone_after", "gone_after", lo=1, hi=1000),
+        log_file=r.path_value(data, "log_file", "log_file"),
+        policy=r.string(data, "policy", "policy"),
+        rate=r.number(data, "rate", "rate", lo=1, hi=100_000),
+        credentials=r.path_value(data, "credentials", "credentials"),
+        sites=sites,
+    )
+
+
+def load_config(path: Path | None = None, *, required: bool = True) -> Config | None:
+    """Read the config at ``path`` (default: :func:`default_config_path`).
+
+    A missing file is an error when ``required`` (an explicit ``--config``) and ``None``
+    otherwise (the default path, not created yet)."""
+    target = path if path is not None else default_config_path()
+    try:
+        with target.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{target}: config file not found") from None
+        return None
+    except IsADirectoryError:
+        raise ConfigError(f"{target}: is a folder, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{target}: larger than {MAX_CONFIG_BYTES} bytes; not a config file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{target}: not UTF-8 text") from None
+    return parse_config(text, target)

@@ -1,0 +1,586 @@
+"""The inventory over time: identity, statuses, diffs, worklists, import/export and safety."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camscan.inventory import (
+    Inventory,
+    InventoryError,
+    InventoryLocked,
+    WriteLock,
+    asset_from_dict,
+    coverage_of,
+)
+from camscan.models import Asset
+from camscan.render.jsonout import asset_dict
+from tests.unit.inventory_helpers import cam, report
+
+SERIAL_A = "DS-2CD2042WD-I20160516AACH571496385"
+MAC_B = "44:19:b6:00:00:0b"
+
+
+def a_cam(ip: str) -> Asset:
+    return cam(ip, serial=SERIAL_A)
+
+
+def b_cam(ip: str) -> Asset:
+    return cam(ip, mac=MAC_B.upper().replace(":", "-"), model="DH-IPC-HFW1320S",
+               brand="Dahua", manufacturer="Dahua")
+
+
+def c_cam(fw: str = "V3.4") -> Asset:
+    # identified only by its address: no serial, no MAC (behind a router)
+    return cam("10.77.0.12", firmware=fw, model="LTN8708", brand="LTS",
+               manufacturer="Hikvision")
+
+
+def d_keep() -> Asset:
+    return cam("10.77.0.20", verdict="keep", brand="Axis", manufacturer="Axis",
+               model="M3045", firmware="9.80")
+
+
+def day(n: int) -> str:
+    return f"2026-11-{n:02d}T02:00:00+00:00"
+
+
+@pytest.fixture
+def inv(tmp_path: Path):
+    with Inventory.open(tmp_path / "inv.db") as store:
+        yield store
+
+
+def ids_by_ip(store: Inventory) -> dict[str, int]:
+    return {row["ip"]: int(row["id"]) for row in store.assets()}
+
+
+def statuses(store: Inventory) -> dict[int, str]:
+    return {int(row["id"]): str(row["status"]) for row in store.assets()}
+
+
+def ips(entries) -> list[str]:
+    return [e.ip for e in entries]
+
+
+# --- the lab over time ----------------------------------------------------------------------
+
+
+def test_removal_move_and_return_over_sweeps(inv: Inventory) -> None:
+    r1 = inv.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.11"), c_cam(), d_keep()],
+                                 started=day(1)))
+    assert r1.new == 4 and r1.complete
+    a, b, c, d = (ids_by_ip(inv)[ip] for ip in ("10.77.0.10", "10.77.0.11", "10.77.0.12",
+                                               "10.77.0.20"))
+    # day 2: A pulled by a technician, B moved to another address by DHCP, C upgraded
+    r2 = inv.record_sweep(report([b_cam("10.77.0.31"), c_cam("V3.5"), d_keep()],
+                                 started=day(2)))
+    assert r2.new == 0, "a device that moved is not a new device"
+    d12 = inv.diff()
+    assert (d12.a.id, d12.b.id) == (r1.sweep_id, r2.sweep_id)
+    assert [e.asset_id for e in d12.gone] == [a]
+    assert d12.new == [] and d12.reappeared == []
+    changed = {e.asset_id: {ch.field: (ch.old, ch.new) for ch in e.changes}
+               for e in d12.changed}
+    assert changed == {b: {"ip": ("10.77.0.11", "10.77.0.31")},
+                       c: {"firmware": ("V3.4", "V3.5")}}
+    assert d12.unchanged == 1
+    # one absence is not enough (N = 2 by default)
+    assert statuses(inv)[a] == "open"
+
+    # day 3: an interrupted sweep sees only D: nothing may be marked gone
+    r3 = inv.record_sweep(report([d_keep()], started=day(3), partial=True))
+    assert not r3.complete and r3.gone == []
+    assert statuses(inv)[a] == "open"
+
+    # day 4: second complete sweep without A: gone
+    r4 = inv.record_sweep(report([b_cam("10.77.0.31"), c_cam("V3.5"), d_keep()],
+                                 started=day(4)))
+    assert r4.gone == [a]
+    assert statuses(inv) == {a: "gone", b: "open", c: "open", d: "open"}
+    assert {w.asset_id for w in inv.worklist()} == {b, c}
+
+    # day 5: A is back, at a new address; C is missing once
+    r5 = inv.record_sweep(report([a_cam("10.77.0.40"), b_cam("10.77.0.31"), d_keep()],
+                                 started=day(5)))
+    assert r5.reappeared == [a] and r5.new == 0
+    d45 = inv.diff()
+    assert [e.asset_id for e in d45.reappeared] == [a]
+    assert [e.asset_id for e in d45.gone] == [c]
+    assert d45.new == [] and d45.changed == []
+    assert statuses(inv) == {a: "reappeared", b: "open", c: "open", d: "open"}
+    hist = inv.history(a)
+    assert [x["ip"] for x in hist["addresses"]] == ["10.77.0.10", "10.77.0.40"]
+    assert [(ch["old"], ch["new"]) for ch in hist["changes"]] == [
+        (None, "open"), ("open", "gone"), ("gone", "reappeared")]
+
+    work = {w.asset_id: w for w in inv.worklist()}
+    assert set(work) == {a, b, c}, "keep verdicts are not on the worklist"
+    wa = work[a]
+    assert (wa.ip, wa.serial, wa.status, wa.verdict) == ("10.77.0.40", SERIAL_A,
+                                                          "reappeared", "remove")
+    assert (wa.first_seen, wa.last_seen) == (day(1), day(5))
+    assert wa.addresses == ["10.77.0.10", "10.77.0.40"]
+    assert "App-webs/" in wa.why and wa.evidence
+    assert work[b].mac == MAC_B.upper().replace(":", "-")  # as the device reported it
+    # burn-down: flagged devices still present after each complete sweep
+    assert [n for _, n in inv.burndown()] == [3, 3, 2, 3]
+
+
+def test_three_sweeps_gone_after_one(tmp_path: Path) -> None:
+    with Inventory.open(tmp_path / "inv.db", gone_after=1) as store:
+        store.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.11")], started=day(1)))
+        ids = ids_by_ip(store)
+        a, b = ids["10.77.0.10"], ids["10.77.0.11"]
+        r2 = store.record_sweep(report([b_cam("10.77.0.50")], started=day(2)))
+        assert r2.gone == [a]
+        assert statuses(store) == {a: "gone", b: "open"}
+        r3 = store.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.50")],
+                                       started=day(3)))
+        assert r3.reappeared == [a]
+        assert statuses(store) == {a: "reappeared", b: "open"}
+        assert len(store.assets()) == 2
+    # N is stored in the inventory: a later writer without an explicit N keeps it
+    with Inventory.open(tmp_path / "inv.db") as again:
+        assert again.gone_after == 1
+
+
+def test_sweep_that_did_not_cover_the_address_does_not_count(inv: Inventory) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    a = ids_by_ip(inv)["10.77.0.10"]
+    for n in (2, 3, 4):  # complete sweeps of another range
+        inv.record_sweep(report([], started=day(n), targets=["10.77.1.0/24"]))
+    assert statuses(inv)[a] == "open"
+    # excluded address: not covered either
+    for n in (5, 6):
+        inv.record_sweep(report([], started=day(n), excludes=["10.77.0.10"]))
+    assert statuses(inv)[a] == "open"
+    for n in (7, 8):
+        inv.record_sweep(report([], started=day(n)))
+    assert statuses(inv)[a] == "gone"
+
+
+def test_sites_keep_addresses_apart(inv: Inventory) -> None:
+    inv.record_sweep(report([c_cam()], started=day(1)), "hq")
+    inv.record_sweep(report([c_cam()], started=day(1)), "branch")
+    rows = inv.assets()
+    assert sorted(r["site"] for r in rows) == ["branch", "hq"], \
+        "one address at two sites is two devices"
+    # sweeps of the branch never make the hq device gone
+    for n in (2, 3):
+        inv.record_sweep(report([], started=day(n)), "branch")
+    by_site = {r["site"]: r["status"] for r in inv.assets()}
+    assert by_site == {"hq": "open", "branch": "gone"}
+    assert [w.site for w in inv.worklist("hq")] == ["hq"]
+    assert inv.worklist("branch") == []
+
+
+def test_identity_serial_beats_mac_beats_address(inv: Inventory) -> None:
+    inv.record_sweep(report([cam("10.77.0.10", serial="S1", mac="00:11:22:33:44:55"),
+                             cam("10.77.0.11", mac="00:11:22:33:44:66")], started=day(1)))
+    ids = ids_by_ip(inv)
+    # the two devices swap addresses; serial and MAC keep them apart
+    inv.record_sweep(report([cam("10.77.0.11", serial="s1 "),
+                             cam("10.77.0.10", mac="00-11-22-33-44-66")], started=day(2)))
+    after = ids_by_ip(inv)
+    assert after == {"10.77.0.11": ids["10.77.0.10"], "10.77.0.10": ids["10.77.0.11"]}
+    # a different serial at a known MAC is another device
+    inv.record_sweep(report([cam("10.77.0.12", serial="S2", mac="00:11:22:33:44:55")],
+                            started=day(3)))
+    assert len(inv.assets()) == 3
+    # a different model at a known address (no serial, no MAC) is another device
+    inv.record_sweep(report([cam("10.77.0.10", model="Other-1")], started=day(4)))
+    assert len(inv.assets()) == 4
+
+
+def test_marks_survive_rescans(inv: Inventory) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10"), c_cam(), b_cam("10.77.0.11")],
+                            started=day(1)))
+    ids = ids_by_ip(inv)
+    a, b, c = ids["10.77.0.10"], ids["10.77.0.11"], ids["10.77.0.12"]
+    inv.mark(a, "removed", "pulled by J. Tech, ticket 4411", at="2026-11-01T09:00:00+00:00")
+    inv.mark(c, "exempt", "evidence locker, approved", at="2026-11-01T09:05:00+00:00")
+    # rescans: A absent (stays removed, never gone), C present (stays exempt)
+    for n in (2, 3, 4):
+        inv.record_sweep(report([c_cam(), b_cam("10.77.0.11")], started=day(n)))
+    assert statuses(inv) == {a: "removed", b: "open", c: "exempt"}
+    assert {w.asset_id for w in inv.worklist()} == {b}
+    # a device marked removed that shows up again is flagged as reappeared
+    r = inv.record_sweep(report([a_cam("10.77.0.10"), c_cam(), b_cam("10.77.0.11")],
+                                started=day(5)))
+    assert r.reappeared == [a]
+    assert statuses(inv)[a] == "reappeared"
+    changes = inv.history(a)["changes"]
+    assert any(ch["new"] == "removed" and ch["note"].startswith("pulled") for ch in changes)
+    with pytest.raises(InventoryError, match="a mark is one of"):
+        inv.mark(a, "gone")
+    with pytest.raises(InventoryError, match="no such asset"):
+        inv.mark(999, "removed")
+
+
+def test_resolve_asset_by_serial_mac_address(inv: Inventory) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.11")], started=day(1)))
+    ids = ids_by_ip(inv)
+    assert inv.resolve_asset(SERIAL_A.lower()) == ids["10.77.0.10"]
+    assert inv.resolve_asset("44-19-B6-00-00-0B") == ids["10.77.0.11"]
+    assert inv.resolve_asset("10.77.0.11") == ids["10.77.0.11"]
+    assert inv.resolve_asset(str(ids["10.77.0.10"])) == ids["10.77.0.10"]
+    with pytest.raises(InventoryError, match="no such asset"):
+        inv.resolve_asset("10.9.9.9")
+
+
+def test_diff_explicit_and_not_enough(inv: Inventory) -> None:
+    r1 = inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    with pytest.raises(InventoryError, match="fewer than two complete sweeps"):
+        inv.diff()
+    r2 = inv.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(2)))
+    d = inv.diff(str(r1.sweep_id), r2.uuid)
+    assert ips(d.new) == ["10.77.0.12"] and d.unchanged == 1
+    # a partial B: absent devices are "unseen", not gone
+    r3 = inv.record_sweep(report([], started=day(3), partial=True))
+    d = inv.diff(r2.sweep_id, r3.sweep_id)
+    assert d.gone == [] and sorted(ips(d.unseen)) == ["10.77.0.10", "10.77.0.12"]
+    with pytest.raises(InventoryError, match="no such sweep"):
+        inv.diff("1", "42")
+
+
+def test_coverage_of_targets_and_excludes() -> None:
+    r = report([cam("192.0.2.9")], started=day(1), targets=["10.77.0.0/30", "printer.example"],
+               excludes=["10.77.0.2"])
+    # host names are not resolved: they count through the devices found
+    assert coverage_of(r.scan, r.assets) == [
+        (0x0A4D0000, 0x0A4D0001), (0x0A4D0003, 0x0A4D0003), (0xC0000209, 0xC0000209)]
+
+
+# --- export / import ------------------------------------------------------------------------
+
+
+def _snapshot(store: Inventory) -> tuple[Any, ...]:
+    return (
+        [(s.uuid, s.site, s.complete, s.devices, s.remaining) for s in store.sweeps()],
+        sorted((r["site"], r["ip"], r["status"], r["serial"] or "") for r in store.assets()),
+        store.conn.execute("SELECT count(*) FROM sightings").fetchone()[0],
+        store.conn.execute("SELECT count(*) FROM marks").fetchone()[0],
+    )
+
+
+def test_export_import_twice_is_idempotent(tmp_path: Path) -> None:
+    with Inventory.open(tmp_path / "hq.db") as hq:
+        hq.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(1)), "hq")
+        hq.record_sweep(report([c_cam()], started=day(2)), "hq")
+        hq.mark(hq.resolve_asset(SERIAL_A), "removed", "pulled")
+        buf = io.StringIO()
+        assert hq.export_jsonl(buf) == 3
+        hq_snapshot = _snapshot(hq)
+    exported = buf.getvalue()
+    with Inventory.open(tmp_path / "central.db") as central:
+        central.record_sweep(report([b_cam("10.77.0.11")], started=day(1)), "branch")
+        first = central.import_jsonl(io.StringIO(exported))
+        assert (first.sweeps_added, first.sweeps_skipped, first.marks_added) == (2, 0, 1)
+        once = _snapshot(central)
+        second = central.import_jsonl(io.StringIO(exported))
+        assert (second.sweeps_added, second.sweeps_skipped, second.marks_added,
+                second.marks_skipped) == (0, 2, 0, 1)
+        assert _snapshot(central) == once
+        hq_part = [s for s in once[0] if s[1] == "hq"]
+        assert hq_part == hq_snapshot[0]
+        statuses_hq = sorted(x for x in once[1] if x[0] == "hq")
+        assert statuses_hq == hq_snapshot[1]
+        assert {s.imported for s in central.sweeps("hq")} == {True}
+
+
+def test_import_out_of_order_gives_same_statuses(tmp_path: Path) -> None:
+    with Inventory.open(tmp_path / "a.db") as src:
+        src.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+        src.record_sweep(report([], started=day(2)))
+        src.record_sweep(report([], started=day(3)))
+        buf = io.StringIO()
+        src.export_jsonl(buf)
+        expected = statuses(src)
+    lines = buf.getvalue().splitlines(keepends=True)
+    with Inventory.open(tmp_path / "b.db") as dst:
+        dst.import_jsonl(io.StringIO(lines[2]))  # newest first
+        dst.import_jsonl(io.StringIO(lines[0] + lines[1]))
+        assert list(statuses(dst).values()) == list(expected.values()) == ["gone"]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("not json", "not a camscan export line"),
+    ('{"type": "camscan-sweep", "format": 99, "uuid": "x"}', "unknown export format"),
+    ('{"type": "other", "format": 1, "uuid": "6f1c6a55-8a43-4c39-9f0e-1f6c1f0b6d10"}',
+     "unknown line type"),
+])
+def test_import_rejects_bad_lines_all_or_nothing(inv: Inventory, line: str,
+                                                 message: str) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    good = io.StringIO()
+    with Inventory.open(inv.path.with_name("other.db")) as other:
+        other.record_sweep(report([c_cam()], started=day(2)))
+        other.export_jsonl(good)
+    before = _snapshot(inv)
+    with pytest.raises(InventoryError, match=message):
+        inv.import_jsonl(io.StringIO(good.getvalue() + line + "\n"), name="x.jsonl")
+    assert _snapshot(inv) == before, "a bad line imports nothing"
+
+
+def test_asset_round_trip() -> None:
+    a = a_cam("10.77.0.10")
+    assert asset_from_dict(json.loads(json.dumps(asset_dict(a)))) == a
+    with pytest.raises(ValueError, match="verdict"):
+        asset_from_dict({"ip": "10.0.0.1", "verdict": "burn"})
+    with pytest.raises(ValueError, match="not an IPv4"):
+        asset_from_dict({"ip": "<script>"})
+
+
+# --- bad files and locks --------------------------------------------------------------------
+
+
+def test_not_sqlite_file_refused_untouched(tmp_path: Path) -> None:
+    p = tmp_path / "notes.db"
+    data = b"meeting notes, do not delete\n" * 100
+    p.write_bytes(data)
+    with pytest.raises(InventoryError, match="not a SQLite database"):
+        Inventory.open(p)
+    assert p.read_bytes() == data
+    assert not p.with_name("notes.db-wal").exists()
+
+
+def test_foreign_sqlite_refused_untouched(tmp_path: Path) -> None:
+    p = tmp_path / "app.db"
+    conn = sqlite3.connect(p)
+    conn.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+    conn.execute("INSERT INTO customers VALUES (1, 'x')")
+    conn.commit()
+    conn.close()
+    data = p.read_bytes()
+    with pytest.raises(InventoryError, match="not a camscan inventory"):
+        Inventory.open(p)
+    with pytest.raises(InventoryError, match="not a camscan inventory"):
+        Inventory.open(p, write=False)
+    assert p.read_bytes() == data
+
+
+def test_damaged_inventory_refused_untouched(tmp_path: Path) -> None:
+    p = tmp_path / "inv.db"
+    with Inventory.open(p) as store:
+        for n in range(1, 4):
+            store.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(n)))
+    raw = bytearray(p.read_bytes())
+    assert len(raw) > 8192
+    for i in range(4096, len(raw)):  # keep the header page, garble the rest
+        raw[i] = (raw[i] * 7 + 13) % 256
+    p.write_bytes(bytes(raw))
+    with pytest.raises(InventoryError, match="damaged"):
+        Inventory.open(p)
+    assert p.read_bytes() == bytes(raw)
+
+
+def test_empty_file_becomes_inventory(tmp_path: Path) -> None:
+    p = tmp_path / "new.db"
+    p.write_bytes(b"")
+    with Inventory.open(p) as store:
+        assert store.sweeps() == []
+    assert p.read_bytes().startswith(b"SQLite format 3\x00")
+    fresh = tmp_path / "fresh.db"
+    Inventory.open(fresh).close()
+    assert fresh.stat().st_mode & 0o077 == 0, "a new inventory is private to its owner"
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    p = tmp_path / "inv.db"
+    Inventory.open(p).close()
+    conn = sqlite3.connect(p)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(InventoryError, match="newer camscan"):
+        Inventory.open(p)
+
+
+def test_missing_inventory_for_readers(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="no inventory there"):
+        Inventory.open(tmp_path / "none.db", write=False)
+    assert not (tmp_path / "none.db").exists()
+    with pytest.raises(InventoryError, match="folder does not exist"):
+        Inventory.open(tmp_path / "nope" / "inv.db")
+
+
+def test_wal_and_schema_version(tmp_path: Path) -> None:
+    p = tmp_path / "inv.db"
+    Inventory.open(p).close()
+    conn = sqlite3.connect(p)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x43414D53
+    conn.close()
+
+
+def test_write_lock_is_exclusive(tmp_path: Path) -> None:
+    p = tmp_path / "inv.db"
+    holder = Inventory.open(p, lock=True)
+    try:
+        with pytest.raises(InventoryLocked, match="another camscan sweep"):
+            Inventory.open(p, lock=True)
+        # readers are not blocked by a sweep in progress
+        with Inventory.open(p, write=False) as reader:
+            assert reader.sweeps() == []
+    finally:
+        holder.close()
+    with Inventory.open(p, lock=True):
+        pass
+
+
+def test_write_lock_held_by_another_process(tmp_path: Path) -> None:
+    p = tmp_path / "inv.db"
+    Inventory.open(p).close()
+    code = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from camscan.inventory import WriteLock
+        lock = WriteLock(Path({str(p)!r}))
+        lock.acquire()
+        print("locked", flush=True)
+        time.sleep(30)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(InventoryLocked):
+            Inventory.open(p, lock=True)
+    finally:
+        child.kill()
+        child.wait()
+    # the lock dies with its process
+    lock = WriteLock(p)
+    lock.acquire()
+    lock.release()
+
+
+def test_database_locked_by_another_program(tmp_path: Path) -> None:
+    p = tmp_path / "inv.db"
+    with Inventory.open(p) as store:
+        store.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    other = sqlite3.connect(p, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with Inventory.open(p, timeout=0.2) as store:
+            before = len(store.sweeps())
+            with pytest.raises(InventoryError, match="locked by another program"):
+                store.record_sweep(report([c_cam()], started=day(2)))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with Inventory.open(p) as store:
+        assert len(store.sweeps()) == before == 1
+
+
+_KILL_CHILD = """
+import os, sys, time
+from pathlib import Path
+from typing import Any
+sys.path.insert(0, {root!r})
+from camscan.inventory import Inventory
+from tests.unit.inventory_helpers import cam, report
+
+db = Path({db!r})
+store = Inventory.open(db, lock=True)
+wal = db.with_name(db.name + "-wal")
+big = report([cam(f"10.{{i // 65536 % 256}}.{{i // 256 % 256}}.{{i % 256}}", serial=f"SN{{i:08d}}")
+              for i in range(40_000)], started="2026-11-09T02:00:00+00:00",
+             targets=["10.0.0.0/8"])
+said = False
+
+def handler() -> int:
+    global said
+    if not said and store.conn.in_transaction and wal.exists() \\
+            and wal.stat().st_size > 4 * 1024 * 1024:
+        said = True
+        print("in-transaction", wal.stat().st_size, flush=True)
+        time.sleep(60)
+    return 0
+
+store.conn.set_progress_handler(handler, 5000)
+store.record_sweep(big)
+print("committed", flush=True)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_sigkill_mid_transaction_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "inv.db"
+    with Inventory.open(db) as store:
+        store.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(1)))
+        store.record_sweep(report([c_cam()], started=day(2)))
+        store.mark(store.resolve_asset(SERIAL_A), "removed", "pulled")
+        before = _snapshot(store)
+        worklist_before = [(w.asset_id, w.status) for w in store.worklist()]
+    root = str(Path(__file__).resolve().parents[2])
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILL_CHILD.format(root=root, db=str(db))],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if not line.startswith("in-transaction"):
+        child.kill()
+        _, err = child.communicate()
+        pytest.fail(f"child never reached the big transaction: {line!r} {err[-2000:]}")
+    assert int(line.split()[1]) > 4 * 1024 * 1024, "uncommitted pages were on disk"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL
+    # a reader right after the crash sees the previous state
+    with Inventory.open(db, write=False) as reader:
+        assert _snapshot(reader) == before
+    # the dead writer's lock is gone and the previous state is intact
+    with Inventory.open(db, lock=True) as store:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert _snapshot(store) == before
+        assert [(w.asset_id, w.status) for w in store.worklist()] == worklist_before
+        r = store.record_sweep(report([c_cam()], started=day(3)))
+        assert r.sweep_id == 3
+
+
+def test_record_is_one_transaction_on_error(inv: Inventory, monkeypatch) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    before = _snapshot(inv)
+
+    def boom(c) -> None:
+        raise RuntimeError("replay failed")
+
+    monkeypatch.setattr(inv, "_replay", boom)
+    with pytest.raises(RuntimeError):
+        inv.record_sweep(report([c_cam(), a_cam("10.77.0.10")], started=day(2)))
+    monkeypatch.undo()
+    assert _snapshot(inv) == before
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("started", "\x1b[2Jyesterday", "started is not an ISO 8601 time"),
+    ("site", "../../etc", "site is not a site name"),
+    ("cover", [["10.0.0.9", "10.0.0.1"]], "bad address range"),
+])
+def test_import_validates_sweep_fields(inv: Inventory, field: str, value: object,
+                                       message: str) -> None:
+    buf = io.StringIO()
+    with Inventory.open(inv.path.with_name("src.db")) as src:
+        src.record_sweep(report([a_cam("10.77.0.10")], started=day(1)), "hq")
+        src.export_jsonl(buf)
+    line = json.loads(buf.getvalue())
+    if field == "started":
+        line["scan"]["started"] = value
+    else:
+        line[field] = value
+    with pytest.raises(InventoryError, match=message):
+        inv.import_jsonl(io.StringIO(json.dumps(line) + "\n"))
+    assert inv.sweeps() == []
