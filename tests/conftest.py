@@ -1,0 +1,45 @@
+"""Shared pytest fixtures.
+
+``namespace_lab``: the namespace device lab (tests/lab/netns.py) with every profile, built once
+per session and always torn down. Without root (or ``ip``, or namespaces) it skips with the
+reason, except in CI (``CI`` set), where a lab test that cannot run is a failure.
+``CAMSCAN_LAB_PROFILE_DIR`` points it at another folder of profiles.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.lab.netns import LabError, NamespaceLab, unavailable_reason
+
+
+def lab_unavailable(reason: str) -> None:
+    """Skip outside CI; fail in CI (a skipped lab test in CI would hide a broken lab)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and the namespace lab cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def namespace_lab() -> Iterator[NamespaceLab]:
+    reason = unavailable_reason()
+    if reason:
+        lab_unavailable(reason)
+    from tests.lab.netns import host_link_names
+    from tests.lab.profiles import ProfileError
+
+    before = host_link_names()
+    try:
+        lab = NamespaceLab()
+        lab.host_links_before = before
+        lab.start()
+    except (LabError, ProfileError, OSError) as exc:
+        lab_unavailable(f"the namespace lab could not be built: {exc}")
+        raise  # not reached: lab_unavailable skips or fails
+    try:
+        yield lab
+    finally:
+        lab.close()

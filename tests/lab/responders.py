@@ -1,0 +1,513 @@
+"""Segment-wide discovery responders of one emulated device (namespace lab only).
+
+Runs inside a device's network namespace and answers what the real device answers on its
+segment, from the ``discovery:`` section of the device's profile:
+
+* ``wsd``: ONVIF WS-Discovery on UDP 3702 (group 239.255.255.250). A Probe gets the
+  profile's ProbeMatch template, sent to the probe's source address and port (WS-Discovery
+  answers by unicast), with ``{{relates_to}}`` set to the probe's MessageID.
+* ``mdns``: the profile's DNS-SD service, registered through python-zeroconf as a real
+  responder registers it; zeroconf answers multicast browsing and RFC 6762 §5.5 one-shot
+  queries sent from ephemeral ports (unicast back to the asker, RFC 6762 §6.7).
+* ``sadp``: Hikvision SADP on UDP 37020 (group 239.255.255.250). An ``inquiry`` Probe gets the
+  profile's ProbeMatch template with ``{{relates_to}}`` set to the probe's ``Uuid``. By default
+  the answer goes to the group 239.255.255.250:37020, as devices do (which is how SADPTool finds
+  recorders in another subnet of the same LAN); ``reply: sender`` or ``reply: both`` change that.
+* ``dhip``: Dahua DHIP on UDP 37810 (group 239.255.255.251 and broadcast). Only a DHIP-framed
+  ``DHDiscover.search`` is answered (field reports say bare JSON gets no answer); the answer is
+  the 32-byte DHIP header plus the profile's JSON body, sent back to the source port.
+
+Each entry may carry ``unicast: false`` (answer only probes sent to the group or broadcast,
+like units that ignore directed probes) and ``multicast: false`` (answer only directed
+probes). ``wsd`` may carry ``reject_newlines: true`` (Hikvision firmware that refuses a probe
+containing newlines) with an optional ``fault: {capture: ...}`` sent instead of a match.
+
+Every probe is hostile: reads are bounded, XML goes through defusedxml, nothing a probe
+sends can stop the responder. Run as
+``python -m tests.lab.responders --profile-dir DIR --profile ID --ip ADDR --mac MAC
+[--services]`` (``--services``: also serve the profile's TCP services through the loopback
+lab's emulator, in the same event loop: the namespace lab runs one such process per device);
+it prints ``READY <id> <ip> udp=... tcp=...`` once everything listens, and stops on
+SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import random
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import yaml
+from defusedxml import ElementTree
+
+from tests.lab.profiles import (
+    PROFILE_DIR,
+    MdnsSpec,
+    Profile,
+    capture_bytes,
+    load_profile,
+    render,
+    stable_uuid,
+    template_values,
+)
+
+WSD_GROUP, WSD_PORT = "239.255.255.250", 3702
+SADP_GROUP, SADP_PORT = "239.255.255.250", 37020
+DHIP_GROUP, DHIP_PORT = "239.255.255.251", 37810
+MAX_DATAGRAM = 65_535
+MAX_ID_LEN = 256  # longest MessageID / Uuid echoed back
+
+# Linux socket option numbers the stdlib does not name on every Python version.
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
+
+
+
+# --------------------------------------------------------------------------- helpers
+
+def safe_id(text: str | None) -> str:
+    """A probe-supplied identifier made safe to echo inside XML or JSON (bounded, escaped)."""
+    if not text:
+        return ""
+    cleaned = "".join(ch for ch in text.strip()[:MAX_ID_LEN] if ch.isprintable())
+    return escape(cleaned, {'"': "&quot;"})
+
+
+# --------------------------------------------------------------------------- parsers
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def parse_wsd_probe(data: bytes) -> tuple[str, list[str]] | None:
+    """(MessageID, Types local names) of a WS-Discovery Probe; None when it is not one."""
+    try:
+        root = ElementTree.fromstring(data[:MAX_DATAGRAM])
+    except Exception:
+        return None
+    message_id = ""
+    probe = None
+    for el in root.iter():
+        name = _local(el.tag)
+        if name == "MessageID" and not message_id:
+            message_id = (el.text or "").strip()
+        elif name == "Probe" and probe is None:
+            probe = el
+    if probe is None:
+        return None
+    types: list[str] = []
+    for el in probe.iter():
+        if _local(el.tag) == "Types" and el.text:
+            types.extend(t.rsplit(":", 1)[-1] for t in el.text.split()[:32])
+    return message_id, types
+
+
+def parse_sadp_inquiry(data: bytes) -> str | None:
+    """The Uuid of a SADP ``inquiry`` Probe; None when the datagram is not one."""
+    try:
+        root = ElementTree.fromstring(data[:MAX_DATAGRAM])
+    except Exception:
+        return None
+    if _local(root.tag) != "Probe":
+        return None
+    fields = {_local(el.tag): (el.text or "").strip() for el in root}
+    if not fields.get("Types", "").lower().startswith("inquiry"):
+        return None
+    return fields.get("Uuid", "")
+
+
+DHIP_MAGIC = b"DHIP"
+
+
+def dhip_frame(body: bytes, request_id: int = 0) -> bytes:
+    """32-byte DHIP header (``20 00 00 00 'DHIP'``, session, id, length, 0, length, 0) + body."""
+    return struct.pack("<I4sIIIIII", 0x20, DHIP_MAGIC, 0, request_id, len(body), 0,
+                       len(body), 0) + body
+
+
+def parse_dhip_search(data: bytes) -> int | None:
+    """The request id of a DHIP-framed ``DHDiscover.search``; None for anything else."""
+    if len(data) < 32 or data[4:8] != DHIP_MAGIC:
+        return None
+    (length,) = struct.unpack_from("<I", data, 16)
+    body = data[32:32 + min(length, MAX_DATAGRAM)]
+    try:
+        doc = json.loads(body.decode("utf-8", "replace").strip().rstrip("\x00"))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("method") != "DHDiscover.search":
+        return None
+    (request_id,) = struct.unpack_from("<I", data, 12)
+    return int(request_id)
+
+
+# --------------------------------------------------------------------------- UDP plumbing
+
+@dataclass
+class Datagram:
+    data: bytes
+    source: tuple[str, int]
+    destination: str  # the address the datagram was sent to (group, broadcast or ours)
+
+
+def destination_kind(dest: str, own_ip: str) -> str:
+    first = int(dest.split(".", 1)[0]) if dest[:1].isdigit() else 0
+    if 224 <= first <= 239:
+        return "multicast"
+    if dest == own_ip:
+        return "unicast"
+    return "broadcast"
+
+
+def open_udp(port: int, group: str | None, ip: str) -> socket.socket:
+    """A socket on 0.0.0.0:port that learns each datagram's destination (IP_PKTINFO), joined
+    to ``group`` on the device interface, sending multicast out of that interface."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(ip))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        sock.bind(("0.0.0.0", port))
+        if group:
+            mreq = socket.inet_aton(group) + socket.inet_aton(ip)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def recv_datagram(sock: socket.socket) -> Datagram | None:
+    try:
+        data, ancdata, _flags, addr = sock.recvmsg(MAX_DATAGRAM, socket.CMSG_SPACE(12))
+    except (BlockingIOError, InterruptedError):
+        return None
+    dest = ""
+    for level, kind, payload in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(payload) >= 12:
+            dest = socket.inet_ntoa(payload[8:12])
+    return Datagram(data=data, source=(str(addr[0]), int(addr[1])), destination=dest)
+
+
+Handler = Callable[[Datagram], list[tuple[bytes, tuple[str, int]]]]
+
+
+@dataclass
+class UdpResponder:
+    """One protocol's socket, answering each datagram through ``handler``."""
+
+    name: str
+    sock: socket.socket
+    handler: Handler
+    jitter: float = 0.0
+    answered: int = 0
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.add_reader(self.sock.fileno(), self._readable, loop)
+
+    def _readable(self, loop: asyncio.AbstractEventLoop) -> None:
+        for _ in range(64):  # drain a burst, bounded
+            try:
+                dgram = recv_datagram(self.sock)
+            except OSError:
+                return
+            if dgram is None:
+                return
+            try:
+                replies = self.handler(dgram)
+            except Exception as exc:  # a hostile probe must never stop the responder
+                print(f"{self.name}: ignored probe from {dgram.source[0]}: "
+                      f"{type(exc).__name__}", file=sys.stderr)
+                continue
+            if replies:
+                task = loop.create_task(self._send(replies))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, replies: list[tuple[bytes, tuple[str, int]]]) -> None:
+        if self.jitter:
+            await asyncio.sleep(random.uniform(0, self.jitter))
+        for payload, dest in replies:
+            with contextlib.suppress(OSError):
+                self.sock.sendto(payload, dest)
+                self.answered += 1
+
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        with contextlib.suppress(Exception):
+            loop.remove_reader(self.sock.fileno())
+        for task in list(self._tasks):
+            task.cancel()
+        self.sock.close()
+
+
+# --------------------------------------------------------------------------- the device
+
+@dataclass
+class Device:
+    """What the responders need to know about one emulated device."""
+
+    profile: Profile
+    ip: str
+    # the raw ``discovery:`` mapping, for the per-protocol switches (unicast, multicast,
+    # reply, reject_newlines, fault) beside each capture
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def profile_id(self) -> str:
+        return self.profile.id
+
+    def entry(self, name: str) -> dict[str, Any] | None:
+        """The settings of one protocol, or None when the device does not speak it."""
+        capture = getattr(self.profile.discovery, name, None)
+        if capture is None:
+            return None
+        raw = self.options.get(name)
+        entry = dict(raw) if isinstance(raw, dict) else {}
+        entry["capture"] = capture
+        return entry
+
+    def capture(self, entry: Mapping[str, Any]) -> bytes:
+        rel = entry.get("capture")
+        if not isinstance(rel, str) or not rel:
+            raise ValueError(f"{self.profile_id}: discovery entry without a capture")
+        return capture_bytes(rel)
+
+    def fill(self, template: bytes, relates_to: str = "") -> bytes:
+        return render(template, template_values(self.profile, self.ip, relates_to=relates_to))
+
+
+def _accepts(entry: Mapping[str, Any], dgram: Datagram, own_ip: str) -> bool:
+    kind = destination_kind(dgram.destination, own_ip)
+    if kind == "unicast":
+        return bool(entry.get("unicast", True))
+    return bool(entry.get("multicast", True))
+
+
+def wsd_handler(dev: Device, entry: Mapping[str, Any]) -> Handler:
+    template = dev.capture(entry)
+    fault_entry = entry.get("fault")
+    fault = dev.capture(fault_entry) if isinstance(fault_entry, dict) else None
+    wanted = {"NetworkVideoTransmitter", "Device"}
+
+    def handle(dgram: Datagram) -> list[tuple[bytes, tuple[str, int]]]:
+        if not _accepts(entry, dgram, dev.ip):
+            return []
+        parsed = parse_wsd_probe(dgram.data)
+        if parsed is None:
+            return []
+        message_id, types = parsed
+        if entry.get("reject_newlines") and b"\n" in dgram.data:
+            return [(dev.fill(fault, safe_id(message_id)), dgram.source)] if fault else []
+        if types and not wanted.intersection(types):
+            return []
+        return [(dev.fill(template, safe_id(message_id)), dgram.source)]
+
+    return handle
+
+
+def sadp_handler(dev: Device, entry: Mapping[str, Any]) -> Handler:
+    template = dev.capture(entry)
+    reply = str(entry.get("reply", "group"))
+    if reply not in ("group", "sender", "both"):
+        raise ValueError(f"{dev.profile_id}: sadp reply must be group, sender or both")
+
+    def handle(dgram: Datagram) -> list[tuple[bytes, tuple[str, int]]]:
+        if not _accepts(entry, dgram, dev.ip):
+            return []
+        probe_uuid = parse_sadp_inquiry(dgram.data)
+        if probe_uuid is None:
+            return []
+        payload = dev.fill(template, safe_id(probe_uuid))
+        dests: list[tuple[str, int]] = []
+        if reply in ("group", "both"):
+            dests.append((SADP_GROUP, SADP_PORT))
+        if reply in ("sender", "both"):
+            dests.append(dgram.source)
+        return [(payload, d) for d in dests]
+
+    return handle
+
+
+def dhip_body(capture: bytes) -> bytes:
+    """The JSON body of a DHIP capture: the file itself, or what follows its 32-byte header
+    when the capture is a whole datagram."""
+    if len(capture) >= 32 and capture[4:8] == DHIP_MAGIC:
+        (length,) = struct.unpack_from("<I", capture, 16)
+        return capture[32:32 + length]
+    return capture
+
+
+def dhip_handler(dev: Device, entry: Mapping[str, Any]) -> Handler:
+    template = dhip_body(dev.capture(entry))
+
+    def handle(dgram: Datagram) -> list[tuple[bytes, tuple[str, int]]]:
+        if not _accepts(entry, dgram, dev.ip):
+            return []
+        request_id = parse_dhip_search(dgram.data)
+        if request_id is None:
+            return []
+        return [(dhip_frame(dev.fill(template), request_id), dgram.source)]
+
+    return handle
+
+
+class Responders:
+    """Every discovery responder of one device, started together and closed together."""
+
+    def __init__(self, dev: Device) -> None:
+        self.dev = dev
+        self.udp: list[UdpResponder] = []
+        self.zeroconf: Any = None
+        self.mdns_info: Any = None
+
+    @property
+    def protocols(self) -> list[str]:
+        names = [u.name for u in self.udp]
+        if self.zeroconf is not None:
+            names.append("mdns")
+        return names
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        table: list[tuple[str, int, str, Callable[[Device, Mapping[str, Any]], Handler], float]]
+        table = [("wsd", WSD_PORT, WSD_GROUP, wsd_handler, 0.1),
+                 ("sadp", SADP_PORT, SADP_GROUP, sadp_handler, 0.05),
+                 ("dhip", DHIP_PORT, DHIP_GROUP, dhip_handler, 0.05)]
+        try:
+            for name, port, group, make, jitter in table:
+                entry = self.dev.entry(name)
+                if entry is None:
+                    continue
+                handler = make(self.dev, entry)
+                sock = open_udp(port, group, self.dev.ip)
+                resp = UdpResponder(name, sock, handler, jitter=jitter)
+                resp.start(loop)
+                self.udp.append(resp)
+            if self.dev.profile.discovery.mdns is not None:
+                await self._start_mdns(self.dev.profile.discovery.mdns)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start_mdns(self, spec: MdnsSpec) -> None:
+        from zeroconf import IPVersion, ServiceInfo
+        from zeroconf.asyncio import AsyncZeroconf
+
+        info = ServiceInfo(
+            spec.type, f"{spec.instance}.{spec.type}", port=spec.port,
+            properties=dict(spec.txt), server=spec.server,
+            addresses=[socket.inet_aton(self.dev.ip)],
+        )
+        azc = AsyncZeroconf(interfaces=[self.dev.ip], ip_version=IPVersion.V4Only)
+        self.zeroconf = azc
+        # Probing and announcing as a real responder does (RFC 6762 section 8), then READY.
+        await (await azc.async_register_service(info))
+        self.mdns_info = info
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for resp in self.udp:
+            resp.close(loop)
+        self.udp.clear()
+        azc, self.zeroconf = self.zeroconf, None
+        if azc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(azc.async_unregister_all_services(), timeout=2)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(azc.async_close(), timeout=2)
+
+
+# --------------------------------------------------------------------------- profiles
+
+def device_for(profile_dir: Path, profile_id: str, ip: str, mac: str | None = None) -> Device:
+    """The validated profile ``profile_id`` (through tests.lab.profiles) as a lab device."""
+    if not profile_id or "/" in profile_id or profile_id.startswith("."):
+        raise ValueError(f"bad profile id {profile_id!r}")
+    profile = load_profile(profile_dir / f"{profile_id}.yaml")
+    if mac and mac.lower() != profile.mac:
+        mac = mac.lower()
+        profile = dataclasses.replace(profile, mac=mac, uuid=stable_uuid(mac))
+    raw = yaml.safe_load(profile.path.read_text(encoding="utf-8")) or {}
+    options = raw.get("discovery") if isinstance(raw, dict) else None
+    return Device(profile=profile, ip=ip, options=options if isinstance(options, dict) else {})
+
+
+async def serve(dev: Device, ready: Callable[[Responders], None] | None = None, *,
+                services: bool = False) -> None:
+    """Run the responders (and, with ``services``, the profile's TCP services through the
+    loopback lab's emulator, bound to the device's address) until SIGTERM/SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    emulator = None
+    resp = Responders(dev)
+    try:
+        if services and dev.profile.services:
+            from tests.lab.emulator import Emulator
+
+            emulator = Emulator([(dev.ip, dev.profile)])
+            await emulator.start()
+        await resp.start()
+        if ready is not None:
+            ready(resp)
+        await stop.wait()
+    finally:
+        await resp.close()
+        if emulator is not None:
+            await emulator.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.lab.responders", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile-dir", type=Path, default=PROFILE_DIR)
+    ap.add_argument("--profile", required=True, help="profile id (file name without .yaml)")
+    ap.add_argument("--ip", required=True, help="the device's address in its namespace")
+    ap.add_argument("--mac", help="the device's MAC (default: the profile's)")
+    ap.add_argument("--services", action="store_true",
+                    help="also serve the profile's TCP services (tests.lab.emulator)")
+    args = ap.parse_args(argv)
+    try:
+        dev = device_for(args.profile_dir, args.profile, args.ip, args.mac)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"responders: {exc}", file=sys.stderr)
+        return 2
+
+    def ready(resp: Responders) -> None:
+        tcp = ",".join(map(str, dev.profile.ports)) if args.services else ""
+        print(f"READY {dev.profile_id} {dev.ip} udp={','.join(resp.protocols) or '-'} "
+              f"tcp={tcp or '-'}", flush=True)
+
+    try:
+        asyncio.run(serve(dev, ready, services=args.services))
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, RuntimeError) as exc:  # the emulator's LabError is a RuntimeError
+        print(f"responders: {dev.profile_id}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
