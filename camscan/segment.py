@@ -139,20 +139,19 @@ def system_routes() -> list[Route]:
 
 
 def is_privileged(euid: int | None = None, status_text: str | None = None) -> bool:
-    """Root, or CAP_NET_RAW in the effective capability set."""
-    if (os.geteuid() if euid is None else euid) == 0:
-        return True
+    """CAP_NET_RAW in the effective capability set (root normally has it; root in a
+    container or under a cleared bounding set may not). Without /proc, root is assumed to."""
     if status_text is None:
         try:
             with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
                 status_text = fh.read(1 << 16)
         except OSError:
-            return False
+            return (os.geteuid() if euid is None else euid) == 0
     for line in status_text.splitlines():
         if line.startswith("CapEff:"):
             with contextlib.suppress(ValueError, IndexError):
                 return bool(int(line.split()[1], 16) >> CAP_NET_RAW & 1)
-    return False
+    return (os.geteuid() if euid is None else euid) == 0
 
 
 def choose(

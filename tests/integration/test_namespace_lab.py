@@ -666,3 +666,59 @@ def test_unbuildable_lab_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.Mon
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="needs root"):
         lab_unavailable("the namespace lab needs root")
+
+
+# --------------------------------------------------------------------- scope and privilege
+
+def _devices_sorted(lab: NamespaceLab) -> list[LabDevice]:
+    return sorted(lab.devices, key=lambda d: d.host)
+
+
+@pytest.mark.slow
+def test_multicast_answerers_outside_the_targets_are_reported_not_probed(
+        namespace_lab: NamespaceLab) -> None:
+    """Targets: the first six devices, one of them excluded. Devices answering multicast from
+    outside (or from the excluded address) appear as seen on the segment, out of scope, with
+    no evidence from any per-host probe (nothing was sent to them)."""
+    lab = namespace_lab
+    devs = _devices_sorted(lab)
+    inside, excluded = devs[:6], devs[2]
+    target = f"{inside[0].ip}-{inside[-1].ip.rsplit('.', 1)[1]}"
+    proc = lab.scan(target, "--exclude", excluded.ip, "--format", "json", "--quiet",
+                    "--seed", "2")
+    assert proc.returncode in (0, 3), proc.stderr[-2000:]
+    assets = {a["ip"]: a for a in json.loads(proc.stdout)["assets"]}
+    per_host = {"tcp", "http", "tls", "rtsp", "sdk", "dvrip", "wsd-unicast", "mdns-unicast",
+                "neighbours"}
+    for d in inside:
+        if d is excluded or d.ip not in assets:
+            continue
+        assert assets[d.ip]["in_scope"] is True
+    outside = [a for ip, a in assets.items()
+               if ip not in {d.ip for d in inside if d is not excluded}]
+    assert outside, "multicast discovery should hear devices outside the targets"
+    for a in outside:
+        assert a["in_scope"] is False, a["ip"]
+        probes = {e["probe"] for e in a["evidence"]} | {e["probe"] for e in a["probe_errors"]}
+        assert not probes & per_host, (a["ip"], probes & per_host)
+        assert not a["services"] or all(s["proto"] == "udp" for s in a["services"]), a["ip"]
+
+
+@pytest.mark.slow
+def test_without_raw_socket_privilege_the_sweep_works_and_says_what_was_skipped(
+        namespace_lab: NamespaceLab) -> None:
+    """No CAP_NET_RAW (bounding set cleared): the ARP sweep is skipped with the reason, the
+    MACs still come from the kernel neighbour table, and every device is still found."""
+    lab = namespace_lab
+    cmd = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--",
+           lab.python, "-m", "camscan", "scan", lab.subnet, "--format", "json", "--quiet",
+           "--seed", "3"]
+    proc = lab.run_in_scanner(cmd, timeout=240)
+    assert proc.returncode in (0, 3), proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert "raw sockets" in report["scan"]["skipped_probes"].get("arp", "")
+    assets = {a["ip"]: a for a in report["assets"]}
+    for d in lab.devices:
+        assert d.ip in assets, d.profile_id
+        if d.profile.expect.loopback:  # has TCP services: the neighbour table knows its MAC
+            assert assets[d.ip]["mac"] == d.mac, d.profile_id

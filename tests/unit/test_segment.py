@@ -128,7 +128,8 @@ def test_parse_ip_addr_json() -> None:
 
 
 def test_is_privileged() -> None:
-    assert is_privileged(euid=0, status_text="")
+    assert is_privileged(euid=0, status_text="")  # no CapEff line: root is assumed to
+    assert not is_privileged(euid=0, status_text="CapEff:\t0000000000000000\n")  # caps dropped
     assert is_privileged(euid=1000, status_text="Name:\tx\nCapEff:\t0000000000002000\n")
     assert not is_privileged(euid=1000, status_text="CapEff:\t0000000000001000\n")
     assert not is_privileged(euid=1000, status_text="CapEff:\tzz\n")
