@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import importlib.util
 import json
 import os
 import subprocess
@@ -38,12 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "camscan" / "data" / "scan-report.schema.json"
 PROFILES = load_profiles()
 LOOPBACK = [p for p in PROFILES if p.expect.loopback]
-# The per-host TCP probes the lab exercises. Those already in camscan's registry run anyway;
-# the others are added when their module exists, so the lab tests the probes as they land.
-TCP_PROBES = ("camscan.probes.tcp", "camscan.probes.http", "camscan.probes.tls",
-              "camscan.probes.rtsp", "camscan.probes.sdk", "camscan.probes.dvrip")
-PROBE_MODULES = tuple(dict.fromkeys(
-    [*REGISTRY, *(m for m in TCP_PROBES if importlib.util.find_spec(m) is not None)]))
+PROBE_MODULES = REGISTRY
 
 
 def lab_settings(lab: LoopbackLab) -> Settings:
