@@ -114,7 +114,6 @@ def observations(fields: dict[str, str], source: str) -> list[Observation]:
 async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GROUP) -> list[
         ProbeResult]:
     started = time.monotonic()
-    window = ctx.shared.settings.discovery_window
     heard: dict[str, list[Observation]] = {}
 
     def on_datagram(data: bytes, src: str, _sport: int) -> None:
@@ -126,29 +125,11 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
         bucket.extend(r for r in rows if r not in bucket)
 
     try:
-        try:
-            sock = _udp.multicast_socket(ctx.source_ip, group, bind_port=port, join=True,
-                                         interface=ctx.interface)
-        except OSError:
-            # the port is taken (another SADP client): answers to our own port still arrive
-            sock = _udp.multicast_socket(ctx.source_ip, group, interface=ctx.interface)
+        await _udp.multicast_round(ctx, build_inquiry(), group, port, on_datagram,
+                                   sends=SENDS, bind_group_port=True)
     except OSError as exc:
         status, reason = failure_status(exc)
         return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
-    try:
-        inquiry = build_inquiry()
-        for i in range(SENDS):
-            await ctx.shared.limiter.acquire()
-            ctx.shared.attempts += 1
-            await _udp.send(sock, inquiry, (group, port))
-            if i + 1 < SENDS:
-                await _udp.collect(sock, min(0.25, window / 4), on_datagram)
-        await _udp.collect(sock, window, on_datagram)
-    except OSError as exc:
-        status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
-    finally:
-        sock.close()
     results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, port,
                                    f"{len(heard)} device(s) answered", started))]
     for ip, rows in heard.items():

@@ -255,7 +255,6 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
         ProbeResult]:
     """Multicast the Probe (twice) and collect ProbeMatches for the discovery window."""
     started = time.monotonic()
-    window = ctx.shared.settings.discovery_window
     heard: dict[str, list[Observation]] = {}
     faults: dict[str, str] = {}
 
@@ -273,24 +272,10 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
                     rows.append(row)
 
     try:
-        sock = _udp.multicast_socket(ctx.source_ip, group, interface=ctx.interface)
+        await _udp.multicast_round(ctx, build_probe(), group, port, on_datagram, sends=SENDS)
     except OSError as exc:
         status, reason = failure_status(exc)
         return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
-    try:
-        probe = build_probe()
-        for i in range(SENDS):
-            await ctx.shared.limiter.acquire()
-            ctx.shared.attempts += 1
-            await _udp.send(sock, probe, (group, port))
-            if i + 1 < SENDS:
-                await _udp.collect(sock, min(0.25, window / 4), on_datagram)
-        await _udp.collect(sock, window, on_datagram)
-    except OSError as exc:
-        status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
-    finally:
-        sock.close()
     seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
     results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, port,
                                    f"{len(heard)} device(s) answered", started))]
