@@ -232,6 +232,13 @@ class Sweep:
             )
             live = self.shared.cache.get(LIVENESS_KEY)
             liveness = live if isinstance(live, Liveness) else None
+            max_in_flight = self.settings.max_hosts_in_flight
+            if ctx is not None and ctx.on_link and liveness is None:
+                # no ARP sweep decided who is there: every on-link address we connect to
+                # takes a kernel neighbour entry; stay well inside the table (gc_thresh3)
+                from camscan.segment import neighbour_table_limit
+
+                max_in_flight = max(8, min(max_in_flight, neighbour_table_limit() // 4))
             for ip in self.scope.iter_addresses(randomise=self.settings.randomise,
                                                 seed=self.settings.seed):
                 if self.scope.is_excluded(ip):
@@ -240,7 +247,7 @@ class Sweep:
                     self.result.skipped_hosts += 1
                     done += 1
                     continue
-                while len(in_flight) >= self.settings.max_hosts_in_flight:
+                while len(in_flight) >= max_in_flight:
                     finished, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED
                     )

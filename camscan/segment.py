@@ -233,3 +233,14 @@ def default_segment_context(shared: SweepShared) -> SegmentContext | None:
     except Exception as exc:  # never let interface discovery break a sweep
         shared.cache[REASON_CACHE] = f"{type(exc).__name__}: {exc}"[:200]
         return None
+
+
+def neighbour_table_limit(path: str = "/proc/sys/net/ipv4/neigh/default/gc_thresh3") -> int:
+    """The kernel's hard cap on neighbour (ARP) entries: every on-link address we connect to
+    takes one, incomplete ones included, until garbage collection. Past it, connects fail."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            return max(int(fh.read(32).strip()), 16)
+    except (OSError, ValueError):
+        return 1024
+

@@ -498,3 +498,33 @@ def test_rtt_estimator_adapts_within_bounds() -> None:
     for rtt in (0.3, 0.5, 0.2, 0.6):
         slow.add(rtt)
     assert 0.3 < slow.timeout() <= 1.5
+
+
+async def test_on_link_without_arp_stays_inside_the_neighbour_table(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import camscan.segment
+    from camscan.probes.base import SegmentContext, SegmentProbe
+
+    monkeypatch.setattr(camscan.segment, "neighbour_table_limit", lambda: 40)
+    running = peak = 0
+
+    async def count(ctx: HostContext) -> list[ProbeResult]:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return []
+
+    async def nothing(ctx: SegmentContext) -> list[ProbeResult]:
+        return []
+
+    def seg_ctx(shared: SweepShared) -> SegmentContext:
+        return SegmentContext(shared=shared, interface="eth0", source_ip="127.0.0.9",
+                              on_link=True, privileged=False)
+
+    probes: list[Probe] = [SegmentProbe(name="quiet", run=nothing),
+                           HostProbe(name="count", run=count, stage=0)]
+    await Sweep(scope_of("127.0.1.0/26"), settings(max_hosts_in_flight=256), probes,
+                segment_context=seg_ctx).run()
+    assert peak == 10  # 40 // 4

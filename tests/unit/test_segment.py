@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 from camscan.probes.base import RateLimiter, Settings, SweepShared
 from camscan.segment import (
@@ -134,3 +135,14 @@ def test_is_privileged() -> None:
     assert not is_privileged(euid=1000, status_text="CapEff:\t0000000000001000\n")
     assert not is_privileged(euid=1000, status_text="CapEff:\tzz\n")
     assert not is_privileged(euid=1000, status_text="")
+
+
+def test_neighbour_table_limit(tmp_path: Path) -> None:
+    from camscan.segment import neighbour_table_limit
+
+    f = tmp_path / "gc_thresh3"
+    f.write_text("2048\n")
+    assert neighbour_table_limit(str(f)) == 2048
+    f.write_text("junk")
+    assert neighbour_table_limit(str(f)) == 1024
+    assert neighbour_table_limit(str(tmp_path / "missing")) == 1024
