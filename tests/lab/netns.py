@@ -491,6 +491,9 @@ class NamespaceLab:
         env["PYTHONPATH"] = os.pathsep.join(
             [str(REPO), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        # device processes keep their temporary files (TLS keys) in the lab's own folder, so
+        # teardown removes them even when a device had to be killed
+        env["TMPDIR"] = str(self._logdir)
         pending: list[tuple[LabDevice, subprocess.Popen[bytes], Path, str]] = []
         for d in self.devices:
             for role, argv in self._device_commands(d):
