@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,3 +46,16 @@ def test_bad_target_is_one_line_exit_2() -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "10.0.0.300" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script (a pty)")
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    args = (f"{sys.executable} -m camscan scan 127.0.0.0/29 --ports 1,2 --rate 50 -f json "
+            f"-o {tmp_path}/o.json")
+    typescript = tmp_path / "typescript"
+    subprocess.run(["script", "-qec", args, str(typescript)], capture_output=True, timeout=60,
+                   check=True)
+    assert "sweeping" in typescript.read_text(errors="replace")  # a terminal: a bar
+    piped = subprocess.run(args.split(), capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0
+    assert piped.stderr == ""  # not a terminal: silent
