@@ -166,17 +166,27 @@ class Matcher:
 
     def test(self, value: str) -> dict[str, str] | None:
         """Fields extracted if ``value`` satisfies the (positive) matcher, else None."""
+        found = self.search(value)
+        return None if found is None else found[0]
+
+    def search(self, value: str) -> tuple[dict[str, str], tuple[int, int]] | None:
+        """Like :meth:`test`, plus where in ``value`` the match is (to show it as evidence)."""
         value = value[:MATCH_VALUE_CHARS]
         if self.kind == "regex":
             assert self.pattern is not None
             m = self.pattern.search(value)
             if m is None:
                 return None
-            return {k: v.strip() for k, v in m.groupdict().items() if v and v.strip()}
+            fields = {k: v.strip() for k, v in m.groupdict().items() if v and v.strip()}
+            return fields, m.span()
         hay = value if self.case_sensitive else value.casefold()
         if self.kind == "word":
-            return {} if any(w in hay for w in self.words) else None
-        return {} if hay.strip() in self.words else None  # equals
+            for w in self.words:
+                at = hay.find(w)
+                if at >= 0:
+                    return {}, (at, at + len(w))
+            return None
+        return ({}, (0, len(value))) if hay.strip() in self.words else None  # equals
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,15 +220,18 @@ class Rule:
         """Return a :class:`Match` if the rule fires on these observations (indexed by key)."""
         extracted: dict[str, str] = {}
         evidence: list[Observation] = []
+        spans: list[tuple[int, int]] = []
         positive_hit = False
         for m in self.matchers:
             hit = False
             for obs in by_key.get(m.key, ()):
-                got = m.test(obs.value)
-                if got is not None:
+                found = m.search(obs.value)
+                if found is not None:
                     hit = True
                     if not m.negative:
+                        got, span = found
                         evidence.append(obs)
+                        spans.append(span)
                         for k, v in got.items():
                             extracted.setdefault(k, v)
                     break
@@ -243,6 +256,7 @@ class Rule:
             video=self.video or fields.get("device_type") in VIDEO_DEVICE_TYPES,
             fields=fields,
             evidence=tuple(evidence),
+            spans=tuple(spans),
         )
 
 

@@ -256,7 +256,15 @@ def _first_mac(observations: Iterable[Observation]) -> str | None:
     return None
 
 
-def _cut(value: str) -> str:
+def _cut(value: str, span: tuple[int, int] | None = None) -> str:
+    """Evidence text: the value, or, when it is long, a window around where the rule matched
+    (so a marker deep in a page body is what the user sees)."""
+    if span is not None and len(value) > EVIDENCE_VALUE_CHARS:
+        start, end = span
+        room = max(EVIDENCE_VALUE_CHARS - (end - start), 0) // 2
+        lo, hi = max(start - room, 0), min(end + room, len(value))
+        snippet = " ".join(value[lo:hi].split())[: EVIDENCE_VALUE_CHARS - 2]
+        return ("…" if lo > 0 else "") + snippet + ("…" if hi < len(value) else "")
     value = " ".join(value.split())
     if len(value) > EVIDENCE_VALUE_CHARS:
         return value[: EVIDENCE_VALUE_CHARS - 1] + "…"
@@ -267,9 +275,10 @@ def _evidence(matches: Sequence[Match], observations: Sequence[Observation]) -> 
     out: list[Evidence] = []
     used: set[tuple[str, str, int | None]] = set()
     for m in sorted(matches, key=lambda m: m.weight, reverse=True):
-        for o in m.evidence:
+        spans: list[tuple[int, int] | None] = list(m.spans) or [None] * len(m.evidence)
+        for o, span in zip(m.evidence, spans, strict=False):
             out.append(
-                Evidence(probe=o.probe, key=o.key, value=_cut(o.value), rule=m.rule_id,
+                Evidence(probe=o.probe, key=o.key, value=_cut(o.value, span), rule=m.rule_id,
                          port=o.port, credentialed=o.credentialed)
             )
             used.add((o.key, o.value, o.port))

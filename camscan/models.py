@@ -95,6 +95,7 @@ class Match:
     video: bool
     fields: dict[str, str]
     evidence: tuple[Observation, ...]
+    spans: tuple[tuple[int, int], ...] = ()  # where in each evidence value the rule matched
 
 
 @dataclass(frozen=True, slots=True)

@@ -360,3 +360,19 @@ def test_oui_alone_is_not_a_video_claim() -> None:
     assert a.manufacturer == "Dahua"
     assert a.device_type == "other"
     assert a.confidence == pytest.approx(0.4)
+
+
+def test_evidence_shows_where_a_long_value_matched() -> None:
+    from camscan.fingerprints import shipped_database
+
+    body = ("<html>" + "x" * 5000 + "<script>location.href='/doc/page/login.asp?_'+"
+            "(new Date()).getTime();</script>" + "y" * 5000 + "</html>")
+    obs = [Observation(ip="192.0.2.5", probe="http", key="http.body", value=body, port=80),
+           Observation(ip="192.0.2.5", probe="http", key="http.header.server", value="Webs",
+                       port=80)]
+    asset = build_asset(obs, [], shipped_database())
+    shown = [e.value for e in asset.evidence if e.key == "http.body" and e.rule]
+    assert shown, [e.rule for e in asset.evidence]
+    assert "/doc/page/login.asp" in shown[0]
+    assert shown[0].startswith("…") and shown[0].endswith("…")
+    assert len(shown[0]) <= 242
