@@ -34,6 +34,11 @@ unit: $(STAMP)
 demo: $(STAMP) sysdeps
 	$(BIN)/python -m tests.lab.demo
 
+# Long property-based fuzz run of every device-reply parser (the short run is part of
+# `make test`); CAMSCAN_FUZZ_EXAMPLES inputs per property; prints how many inputs were tried.
+fuzz: $(STAMP)
+	CAMSCAN_FUZZ_EXAMPLES=$${CAMSCAN_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
+
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema
 

@@ -179,7 +179,7 @@ def parse_ip_neigh_json(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the stack
         return out
     if not isinstance(doc, list):
         return out
@@ -189,6 +189,8 @@ def parse_ip_neigh_json(text: str) -> dict[str, str]:
         states = entry.get("state") or []
         if isinstance(states, str):
             states = [states]
+        if not isinstance(states, list):  # a number, an object: not a state list
+            states = []
         if any(s in ("FAILED", "INCOMPLETE") for s in states if isinstance(s, str)):
             continue
         dst, lladdr = entry.get("dst"), entry.get("lladdr")

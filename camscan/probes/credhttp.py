@@ -164,6 +164,11 @@ async def send_authenticated(
             return AuthReply(None, scheme, False, str(exc))
         sent = True if req is None or scheme == "basic" else _carried_credentials(req)
         return AuthReply(None, scheme, sent, _describe(exc))
+    except (ValueError, LookupError, NotImplementedError) as exc:
+        # httpx's Digest flow raises these on a challenge it cannot answer (a field without
+        # "=", an unknown algorithm, qop=auth-int only), before any credential is sent.
+        return AuthReply(None, scheme, scheme == "basic",
+                         f"unusable Digest challenge ({type(exc).__name__})")
     sent = _carried_credentials(response.request)
     return AuthReply(response, scheme, sent)
 

@@ -58,7 +58,11 @@ def permissive_context() -> ssl.SSLContext:
 
 def _name(name_getter: Any) -> str:
     try:
-        return str(name_getter().rfc4514_string())
+        # cryptography warns (UserWarning) on over-long attribute values; a device's
+        # certificate is data, not a reason to print to the user's terminal
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return str(name_getter().rfc4514_string())
     except Exception:
         return ""
 

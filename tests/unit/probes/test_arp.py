@@ -40,6 +40,15 @@ def test_parse_ip_neigh_json() -> None:
     assert arp.parse_ip_neigh_json('{"a": 1}') == {}
 
 
+def test_parse_ip_neigh_json_odd_shapes_do_not_raise() -> None:
+    """Found by tests/fuzz/test_arp.py: nesting deeper than the stack raised RecursionError,
+    and a ``state`` that is a number raised TypeError."""
+    assert arp.parse_ip_neigh_json("[" * 100_000) == {}
+    assert arp.parse_ip_neigh_json(
+        '[{"dst": "192.0.2.70", "lladdr": "4c:11:bf:c2:0b:9d", "state": 5}]'
+    ) == {"192.0.2.70": "4c:11:bf:c2:0b:9d"}
+
+
 def test_keep_answers_only_for_asked_addresses() -> None:
     pairs = [("192.0.2.64", "C0:56:E3:FE:42:92"), ("192.0.2.99", "c0:56:e3:fe:42:99"),
              ("192.0.2.64", "00:11:22:33:44:55"), ("192.0.2.65", "ff:ff:ff:ff:ff:ff"),
