@@ -66,3 +66,14 @@ def test_keep_answers(pairs: list[tuple[str, str]]) -> None:
     for ip, mac in kept.items():
         assert normalise_mac(mac) == mac
         assert arp.mac_observations(ip, mac, "arp")[0].value == mac
+
+
+@fuzz_settings()
+@given(frame=st.binary(max_size=80) | mutated([arp.build_arp_request(
+    b"\x02" * 6, b"\xc0\x00\x02\x02", b"\xc0\x00\x02\x40")[:20] + b"\x00\x02" + bytes(20)]))
+@counted
+def test_parse_arp_reply_any_frame(frame: bytes) -> None:
+    got = arp.parse_arp_reply(frame)
+    if got is not None:
+        ip, mac = got
+        assert ip.count(".") == 3 and normalise_mac(mac) == mac

@@ -181,3 +181,50 @@ def test_scapy_sweep_builds_who_has_and_reads_is_at(monkeypatch) -> None:
     assert seen["dst"] == {"ff:ff:ff:ff:ff:ff"}
     assert (seen["iface"], seen["timeout"], seen["inter"], seen["verbose"]) == (
         "lab0", 0.5, 0.01, 0)
+
+
+# --- the raw AF_PACKET sweep's frames ----------------------------------------------------
+
+OWN_MAC = bytes.fromhex("020000000002")
+OWN_IP = bytes([192, 0, 2, 2])
+
+
+def test_build_arp_request_is_a_who_has_scapy_agrees() -> None:
+    from scapy.layers.l2 import ARP, Ether
+
+    frame = arp.build_arp_request(OWN_MAC, OWN_IP, bytes([192, 0, 2, 64]))
+    assert len(frame) == 42
+    pkt = Ether(frame)
+    assert pkt.dst == "ff:ff:ff:ff:ff:ff" and pkt.src == "02:00:00:00:00:02"
+    a = pkt[ARP]
+    assert (int(a.op), a.psrc, a.pdst, a.hwsrc) == (1, "192.0.2.2", "192.0.2.64",
+                                                    "02:00:00:00:00:02")
+
+
+def test_parse_arp_reply_reads_a_reply_to_us_only() -> None:
+    from scapy.layers.l2 import ARP, Ether
+
+    reply = bytes(Ether(dst="02:00:00:00:00:02", src="c0:56:e3:fe:42:92") / ARP(
+        op=2, psrc="192.0.2.64", hwsrc="c0:56:e3:fe:42:92", pdst="192.0.2.2",
+        hwdst="02:00:00:00:00:02"))
+    assert arp.parse_arp_reply(reply, OWN_IP) == ("192.0.2.64", "c0:56:e3:fe:42:92")
+    assert arp.parse_arp_reply(reply) == ("192.0.2.64", "c0:56:e3:fe:42:92")
+    # a reply to someone else, a who-has, a short or non-ARP frame: not an answer to us
+    assert arp.parse_arp_reply(reply, bytes([192, 0, 2, 3])) is None
+    assert arp.parse_arp_reply(arp.build_arp_request(OWN_MAC, OWN_IP, OWN_IP)) is None
+    assert arp.parse_arp_reply(reply[:41]) is None
+    assert arp.parse_arp_reply(reply[:12] + b"\x08\x00" + reply[14:]) is None
+
+
+def test_raw_sweep_without_interface_or_targets_sends_nothing(monkeypatch) -> None:
+    calls: list[object] = []
+
+    def fake_scapy(*a: object) -> list[tuple[str, str]]:
+        calls.append(a)
+        return []
+
+    monkeypatch.setattr(arp, "scapy_sweep", fake_scapy)
+    assert arp.raw_sweep([], "eth0", 0.001, 0.1) == []
+    assert calls == []
+    assert arp.raw_sweep(["192.0.2.64"], None, 0.001, 0.1) == []  # no interface: scapy's job
+    assert calls == [(["192.0.2.64"], None, 0.001, 0.1)]
