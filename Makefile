@@ -22,7 +22,7 @@ sysdeps:
 	@bash scripts/sysdeps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check camscan tests
+	$(BIN)/ruff check camscan tests bench
 	$(BIN)/mypy
 
 test: $(STAMP) sysdeps lint
@@ -38,6 +38,12 @@ demo: $(STAMP) sysdeps
 # `make test`); CAMSCAN_FUZZ_EXAMPLES inputs per property; prints how many inputs were tried.
 fuzz: $(STAMP)
 	CAMSCAN_FUZZ_EXAMPLES=$${CAMSCAN_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
+
+# Speed at scale, side by side with nmap -sV (root: builds namespace topologies; installs nmap).
+# Prints the table and writes bench/results/latest.json. See docs/performance.md.
+bench: $(STAMP)
+	@bash scripts/sysdeps.sh bench
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema

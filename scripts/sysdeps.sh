@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages camscan's lab and tests need, when missing and when root.
+# With the argument `bench`, also nmap (make bench compares camscan with nmap -sV).
 set -euo pipefail
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# `sysdeps.sh bench`: also what the benchmark compares against (Debian's nmap)
+if [ "${1:-}" = "bench" ]; then
+  command -v nmap >/dev/null 2>&1 || need+=(nmap)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "sysdeps: missing ${need[*]} (not root: the namespace lab tests will skip)" >&2
