@@ -218,3 +218,55 @@ async def unicast_exchange(
     finally:
         sock.close()
     return answers
+
+
+MAX_REJECTED_SOURCES = 256
+MAX_REASONS = 3
+
+
+class Rejections:
+    """Answers a discovery probe heard but could not use, per source address: how many, and
+    the first few distinct reasons. Bounded (sources, reasons, reason length). Probes turn
+    each source into an ``error`` outcome, so a device that answers only with garbage is
+    reported with why instead of being dropped in silence."""
+
+    def __init__(self) -> None:
+        self._by_source: dict[str, tuple[list[int], list[str]]] = {}
+
+    def add(self, source: str, reason: Callable[[], str | None]) -> None:
+        """Count one unusable answer from ``source``; ``reason()`` (a pure parser call that
+        never raises) says why, or None when the datagram is not an answer at all (another
+        client's request): then it is not counted."""
+        entry = self._by_source.get(source)
+        if entry is not None and len(entry[1]) >= MAX_REASONS:
+            entry[0][0] += 1  # enough reasons kept: do not parse again
+            return
+        why = reason()
+        if why is None:
+            return
+        if entry is None:
+            if len(self._by_source) >= MAX_REJECTED_SOURCES:
+                return
+            entry = ([0], [])
+            self._by_source[source] = entry
+        entry[0][0] += 1
+        why = why[:200]
+        if why not in entry[1]:
+            entry[1].append(why)
+
+    def __contains__(self, source: object) -> bool:
+        return source in self._by_source
+
+    def summaries(self) -> dict[str, str]:
+        """source -> ``"<n> answer(s) rejected: <reason>[; <reason>...]"``."""
+        return {src: f"{count[0]} answer(s) rejected: " + "; ".join(reasons)
+                for src, (count, reasons) in self._by_source.items()}
+
+
+def looks_binary(data: bytes) -> bool:
+    """Whether the first bytes of ``data`` are mostly not text (NULs, control bytes)."""
+    head = data[:256]
+    if not head:
+        return False
+    bad = sum(1 for b in head if b < 9 or 13 < b < 32 or b == 127)
+    return b"\0" in head or bad * 10 > len(head)

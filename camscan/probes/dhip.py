@@ -96,6 +96,55 @@ def parse_reply(data: bytes) -> dict[str, str] | None:
         return None
 
 
+def reject_reason(data: bytes) -> str | None:
+    """Why a datagram heard on the DHIP port is not a usable ``notifyDevInfo`` answer (the
+    header's lengths are checked against each other and the datagram); None when it is not an
+    answer at all (another client's ``DHDiscover.search``) or is a usable one. Never raises."""
+    try:
+        if not isinstance(data, bytes | bytearray):
+            return "not bytes"
+        data = bytes(data)
+        if len(data) < HEADER + 2:
+            return f"{len(data)} bytes, shorter than a DHIP header and body"
+        if data[:8] != MAGIC:
+            kind = "binary data" if _udp.looks_binary(data) else "text"
+            return f"no DHIP header ({len(data)} bytes of {kind})"
+        length1, _zero1, length2, _zero2 = struct.unpack_from("<IIII", data, 16)
+        available = len(data) - HEADER
+        if length1 == 0:
+            return "DHIP header length is 0"
+        if length1 > MAX_BODY:
+            return f"DHIP header length {length1} is over the {MAX_BODY}-byte limit"
+        if length1 > available:
+            return (f"DHIP header length {length1} is larger than the {available}-byte body"
+                    " the datagram holds")
+        if length2 not in (0, length1):
+            return f"DHIP header lengths disagree ({length1} and {length2})"
+        body = data[HEADER : HEADER + length1].rstrip(b"\x00\r\n\t ")
+        cut = (f"; the header length {length1} is shorter than the {available}-byte body"
+               if length1 < available else "")
+        try:
+            text = body.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            return f"DHIP body is not valid UTF-8 (byte {exc.start}){cut}"
+        try:
+            doc = json.loads(text)
+        except RecursionError:
+            return f"DHIP body JSON is nested too deeply{cut}"
+        except ValueError as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid"
+            return f"DHIP body is not JSON ({msg[:60]}){cut}"
+        if not isinstance(doc, dict):
+            return f"DHIP body is JSON but not an object{cut}"
+        if doc.get("method") == "DHDiscover.search":
+            return None
+        if parse_reply(data) is not None:
+            return None
+        return "DHIP JSON without params.deviceInfo"
+    except Exception:
+        return "unreadable answer"
+
+
 def _ipv4(value: str) -> str | None:
     try:
         addr = ipaddress.IPv4Address(value.strip())
@@ -136,10 +185,13 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
         ProbeResult]:
     started = time.monotonic()
     heard: dict[str, list[Observation]] = {}
+    rejected = _udp.Rejections()
 
     def on_datagram(data: bytes, src: str, _sport: int) -> None:
         fields = parse_reply(data)
         if fields is None:
+            # filed under the packet's source: nothing in a refused answer is believed
+            rejected.add(src, lambda: reject_reason(data))
             return
         rows = observations(fields, src)
         bucket = heard.setdefault(rows[0].ip, [])
@@ -156,6 +208,10 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
     for ip, rows in heard.items():
         results.append(ProbeResult(outcome(ip, NAME, Status.OK, port, "notifyDevInfo",
                                            started), rows))
+    for src, summary in rejected.summaries().items():
+        if src not in heard:
+            results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port, summary,
+                                               started)))
     return results
 
 

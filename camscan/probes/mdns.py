@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import random
 import time
@@ -67,13 +68,24 @@ class MdnsFacts:
     srv: dict[str, tuple[str, int]] = field(default_factory=dict)  # instance -> (target, port)
     txt: dict[str, list[str]] = field(default_factory=dict)  # instance -> ["k=v", ...]
     addresses: dict[str, list[str]] = field(default_factory=dict)  # host name -> IPv4s
+    overflow: int = 0  # records ignored because a limit (types, instances, answers) was hit
 
     def merge(self, other: MdnsFacts) -> None:
+        """Add ``other``'s facts, within the same limits as one answer (what is over them is
+        counted in ``overflow``)."""
+        self.overflow += other.overflow
         for s in other.services:
             if s.lower() not in {x.lower() for x in self.services}:
-                self.services.append(s)
+                if len(self.services) < MAX_TYPES:
+                    self.services.append(s)
+                else:
+                    self.overflow += 1
         for k, v in other.instances.items():
-            self.instances.setdefault(k, v)
+            if k not in self.instances:
+                if len(self.instances) < MAX_INSTANCES:
+                    self.instances[k] = v
+                else:
+                    self.overflow += 1
         for k, sv in other.srv.items():
             self.srv.setdefault(k, sv)
         for k, t in other.txt.items():
@@ -120,17 +132,25 @@ def parse_response(data: bytes) -> MdnsFacts:
         msg = DNSIncoming(bytes(data))
         if not msg.valid or not msg.is_response():
             return facts
-        for rec in msg.answers()[:512]:
+        answers = msg.answers()
+        facts.overflow += max(len(answers) - 512, 0)
+        for rec in answers[:512]:
             rtype = getattr(rec, "type", None)
             name = str(getattr(rec, "name", ""))[:255]
             if rtype == TYPE_PTR:
                 alias = str(getattr(rec, "alias", ""))[:255]
                 if _lower_eq(name, SERVICES_META):
-                    if len(facts.services) < MAX_TYPES and alias.lower() not in {
-                            s.lower() for s in facts.services}:
+                    if alias.lower() in {s.lower() for s in facts.services}:
+                        continue
+                    if len(facts.services) < MAX_TYPES:
                         facts.services.append(alias)
-                elif len(facts.instances) < MAX_INSTANCES and alias:
-                    facts.instances.setdefault(alias, name)
+                    else:
+                        facts.overflow += 1
+                elif alias and alias not in facts.instances:
+                    if len(facts.instances) < MAX_INSTANCES:
+                        facts.instances[alias] = name
+                    else:
+                        facts.overflow += 1
             elif rtype == TYPE_SRV:
                 facts.srv.setdefault(name, (str(getattr(rec, "server", ""))[:255],
                                             int(getattr(rec, "port", 0))))
@@ -148,6 +168,37 @@ def parse_response(data: bytes) -> MdnsFacts:
         return facts
     except Exception:
         return MdnsFacts()
+
+
+def reject_reason(data: bytes) -> str | None:
+    """Why an answer gave no DNS-SD facts, in a few words; None for a DNS query (another
+    querier's, not an answer). Never raises."""
+    try:
+        if not isinstance(data, bytes | bytearray):
+            return "not bytes"
+        if len(data) > MAX_REPLY:
+            return (f"{len(data)} bytes, over the {MAX_REPLY}-byte limit of an mDNS message"
+                    " (RFC 6762 section 17)")
+        if len(data) < 12:
+            return f"{len(data)} bytes, shorter than a DNS header"
+        from zeroconf import DNSIncoming  # type: ignore[attr-defined]
+
+        msg = DNSIncoming(bytes(data))
+        if not msg.valid:
+            kind = "binary data" if _udp.looks_binary(bytes(data)) else "text"
+            return f"not a well-formed DNS message ({len(data)} bytes of {kind})"
+        if not msg.is_response():
+            return None
+        if not msg.answers():
+            return "a DNS response without answers"
+        return "a DNS response without DNS-SD records"
+    except Exception:
+        return "unreadable answer"
+
+
+def _over_limits(count: int) -> str:
+    return (f"{count} DNS-SD record(s) over the limits ignored (at most {MAX_INSTANCES}"
+            f" instances and {MAX_TYPES} service types are kept)")
 
 
 def build_query(names: list[tuple[str, int]], query_id: int | None = None) -> bytes:
@@ -203,7 +254,8 @@ def observations_for(ip: str, facts: MdnsFacts, probe: str,
 
 # --- per-host one-shot unicast -------------------------------------------------------------
 
-async def _ask(ip: str, port: int, names: list[tuple[str, int]], wait: float) -> MdnsFacts:
+async def _ask(ip: str, port: int, names: list[tuple[str, int]], wait: float,
+               rejected: _udp.Rejections | None = None) -> MdnsFacts:
     facts = MdnsFacts()
     query = build_query(names)
     if not query:
@@ -211,7 +263,10 @@ async def _ask(ip: str, port: int, names: list[tuple[str, int]], wait: float) ->
     answers = await _udp.unicast_exchange(ip, port, query, wait, max_datagrams=8,
                                           linger=0.2)
     for data, _src, _sport in answers:
-        facts.merge(parse_response(data))
+        got = parse_response(data)
+        if rejected is not None and got == MdnsFacts():
+            rejected.add(ip, functools.partial(reject_reason, data))
+        facts.merge(got)
     return facts
 
 
@@ -225,11 +280,12 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
                                     "already answered the multicast browse", started))]
     wait = min(wait, ctx.settings.read_timeout)
     facts = MdnsFacts()
+    rejected = _udp.Rejections()
     try:
         async with ctx.permit(port):
             facts.merge(await _ask(ctx.ip, port,
                                    [(SERVICES_META, TYPE_PTR)]
-                                   + [(t, TYPE_PTR) for t in CAMERA_TYPES], wait))
+                                   + [(t, TYPE_PTR) for t in CAMERA_TYPES], wait, rejected))
         extra_types = [s for s in facts.services
                        if s.lower() not in {t.lower() for t in CAMERA_TYPES}][:8]
         if extra_types:
@@ -250,12 +306,20 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, status, port, reason, started))]
     rows = observations_for(ctx.ip, facts, UNICAST_NAME, only_ip=True).get(ctx.ip, [])
     if not rows:
+        why = rejected.summaries().get(ctx.ip)
+        if why:  # it answered, with nothing usable: say what came back
+            return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.ERROR, port, why,
+                                        started))]
         # UDP silence is the normal answer of a host without mDNS: not an error
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.CLOSED, port,
                                     f"no DNS-SD answer on udp/{port} (nothing listening, or"
                                     " filtered)", started))]
-    return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.OK, port,
-                                f"{len(facts.instances)} instance(s)", started), rows)]
+    results = [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.OK, port,
+                                   f"{len(facts.instances)} instance(s)", started), rows)]
+    if facts.overflow:
+        results.append(ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.ERROR, port,
+                                           _over_limits(facts.overflow), started)))
+    return results
 
 
 # --- segment-wide multicast (python-zeroconf) ----------------------------------------------
@@ -272,13 +336,25 @@ async def run_segment(ctx: SegmentContext) -> list[ProbeResult]:
         return [ProbeResult(outcome("0.0.0.0", NAME, status, PORT, reason, started))]
     by_ip = observations_for("0.0.0.0", facts, NAME)
     seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
+    over = f"; {_over_limits(facts.overflow)}" if facts.overflow else ""
     results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, PORT,
                                    f"{len(facts.instances)} instance(s) on "
                                    f"{len(by_ip)} device(s); types: "
-                                   + ", ".join(facts.services[:12]), started))]
+                                   + ", ".join(facts.services[:12]) + over, started))]
     for ip, rows in by_ip.items():
-        seen.add(ip)
+        if not facts.overflow:
+            # a flooded browse saw only part of the segment (a flood can crowd a device out of
+            # the limits): then every host still gets its one-shot unicast queries
+            seen.add(ip)
         results.append(ProbeResult(outcome(ip, NAME, Status.OK, PORT, "DNS-SD", started), rows))
+        announced = sum(1 for o in rows if o.key == "mdns.instance")
+        if facts.overflow and announced >= MAX_INSTANCES // 2:
+            # the limits were hit and this device holds many of the instances kept: the
+            # likely flooder (browse answers do not say who sent them)
+            results.append(ProbeResult(outcome(
+                ip, NAME, Status.ERROR, PORT,
+                f"announced {announced} of the {len(facts.instances)} instances kept; "
+                + _over_limits(facts.overflow), started)))
     return results
 
 
@@ -287,13 +363,19 @@ def added(facts: MdnsFacts, browsing: set[str], new_types: list[str], service_ty
     """Book-keeping for one browse answer: a service type from the meta query (queued for
     browsing when new and well-formed) or an instance of a browsed type. Bounded."""
     if _lower_eq(service_type, SERVICES_META):
-        if len(facts.services) < MAX_TYPES and name.lower() not in {
-                s.lower() for s in facts.services}:
-            facts.services.append(name)
-            if name.lower() not in browsing and type_of_instance("x." + name) is not None:
-                new_types.append(name)
-    elif len(facts.instances) < MAX_INSTANCES:
-        facts.instances.setdefault(name, service_type)
+        if name.lower() in {s.lower() for s in facts.services}:
+            return
+        if len(facts.services) >= MAX_TYPES:
+            facts.overflow += 1
+            return
+        facts.services.append(name)
+        if name.lower() not in browsing and type_of_instance("x." + name) is not None:
+            new_types.append(name)
+    elif name not in facts.instances:
+        if len(facts.instances) < MAX_INSTANCES:
+            facts.instances[name] = service_type
+        else:
+            facts.overflow += 1
 
 
 async def browse(ctx: SegmentContext) -> MdnsFacts:

@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element
 from camscan.models import Observation, ProbeResult, Status
 from camscan.probes import _udp
 from camscan.probes.base import SegmentContext, SegmentProbe, failure_status, outcome
-from camscan.probes.wsd import normalise_mac
+from camscan.probes.wsd import datagram_problem, normalise_mac
 
 NAME = "sadp"
 GROUP = "239.255.255.250"
@@ -69,6 +69,27 @@ def parse_probe_match(data: bytes) -> dict[str, str] | None:
         return None
 
 
+def reject_reason(data: bytes) -> str | None:
+    """Why a datagram heard on the SADP port is not a usable ProbeMatch; None when it is not
+    an answer at all (another SADP client's inquiry). Never raises."""
+    try:
+        problem = datagram_problem(data, MAX_REPLY)
+        if problem:
+            return problem
+        from defusedxml import ElementTree as SafeET
+
+        root = SafeET.fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+        name = _local(root.tag) if isinstance(root, Element) else "?"
+        if name == "Probe":
+            return None
+        if name == "ProbeMatch":
+            return "ProbeMatch without fields"
+        return f"XML, but not a ProbeMatch (root <{name[:40]}>)"
+    except Exception:
+        return "unreadable answer"
+
+
 def _ipv4(value: str) -> str | None:
     try:
         addr = ipaddress.IPv4Address(value.strip())
@@ -115,10 +136,13 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
         ProbeResult]:
     started = time.monotonic()
     heard: dict[str, list[Observation]] = {}
+    rejected = _udp.Rejections()
 
     def on_datagram(data: bytes, src: str, _sport: int) -> None:
         fields = parse_probe_match(data)
         if fields is None:
+            # filed under the packet's source: nothing in a refused answer is believed
+            rejected.add(src, lambda: reject_reason(data))
             return
         rows = observations(fields, src)
         bucket = heard.setdefault(rows[0].ip, [])
@@ -135,6 +159,10 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
     for ip, rows in heard.items():
         results.append(ProbeResult(outcome(ip, NAME, Status.OK, port, "ProbeMatch", started),
                                    rows))
+    for src, summary in rejected.summaries().items():
+        if src not in heard:
+            results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port, summary,
+                                               started)))
     return results
 
 

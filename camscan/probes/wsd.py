@@ -15,6 +15,7 @@ data (``parse_fault``), never an exception.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -117,6 +118,63 @@ def _parse_xml(data: bytes) -> Element | None:
     except Exception:
         return None
     return root if isinstance(root, Element) else None
+
+
+def xml_problem(data: bytes) -> str | None:
+    """What makes ``data`` unusable as XML, in a few words (None when it parses safely):
+    binary data, a DTD or entities (refused, never expanded or fetched), not well-formed.
+    Shared by the discovery probes that read XML. Never raises."""
+    try:
+        if not isinstance(data, bytes | bytearray) or not bytes(data).strip():
+            return "empty datagram"
+        data = bytes(data)
+        if not data.lstrip().startswith((b"<", b"\xef\xbb\xbf<")):
+            kind = "binary data" if _udp.looks_binary(data) else "text"
+            return f"not XML ({len(data)} bytes of {kind})"
+        from defusedxml import (
+            DTDForbidden,
+            EntitiesForbidden,
+            ExternalReferenceForbidden,
+        )
+        from defusedxml import ElementTree as SafeET
+
+        try:
+            SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
+                              forbid_external=True)
+        except DTDForbidden:
+            return ("refused: XML with a DTD (entity declarations and external references"
+                    " are never expanded or fetched)")
+        except EntitiesForbidden:
+            return "refused: XML declares entities (never expanded)"
+        except ExternalReferenceForbidden:
+            return "refused: XML refers to an external resource (never fetched)"
+        except RecursionError:
+            return "refused: XML nested too deeply"
+        except SafeET.ParseError as exc:
+            return f"not well-formed XML ({str(exc)[:120]})"
+        return None
+    except Exception as exc:
+        return f"unreadable XML ({type(exc).__name__})"
+
+
+def datagram_problem(data: bytes, limit: int) -> str | None:
+    """Over ``limit`` bytes, or :func:`xml_problem`; None for a safe XML datagram."""
+    if isinstance(data, bytes | bytearray) and len(data) > limit:
+        return f"{len(data)} bytes, over the {limit}-byte limit"
+    return xml_problem(data)
+
+
+def reject_reason(data: bytes) -> str:
+    """Why an answer to the Probe is neither a ProbeMatch nor a SOAP Fault. Never raises."""
+    try:
+        problem = datagram_problem(data, MAX_REPLY)
+        if problem:
+            return problem
+        root = _parse_xml(data)
+        name = _local(root.tag) if root is not None else "?"
+        return f"XML without a ProbeMatch (root <{name[:40]}>)"
+    except Exception:
+        return "unreadable answer"
 
 
 def normalise_mac(value: str) -> str | None:
@@ -257,6 +315,7 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
     started = time.monotonic()
     heard: dict[str, list[Observation]] = {}
     faults: dict[str, str] = {}
+    rejected = _udp.Rejections()
 
     def on_datagram(data: bytes, src: str, _sport: int) -> None:
         matches = parse_probe_matches(data)
@@ -264,6 +323,8 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
             fault = parse_fault(data)
             if fault:
                 faults.setdefault(src, fault)
+            else:
+                rejected.add(src, lambda: reject_reason(data))
             return
         rows = heard.setdefault(src, [])
         for m in matches:
@@ -287,6 +348,10 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
         if src not in heard:
             results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port,
                                                f"SOAP Fault: {fault}", started)))
+    for src, summary in rejected.summaries().items():
+        if src not in heard and src not in faults:
+            results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port, summary,
+                                               started)))
     return results
 
 
@@ -308,10 +373,12 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, status, port, reason, started))]
     rows: list[Observation] = []
     fault: str | None = None
+    rejected = _udp.Rejections()
     for data, _src, _sport in answers:
         matches = parse_probe_matches(data)
         if not matches:
             fault = fault or parse_fault(data)
+            rejected.add(ctx.ip, functools.partial(reject_reason, data))
         for m in matches:
             for row in observations(ctx.ip, m, UNICAST_NAME):
                 if row not in rows:
@@ -323,8 +390,8 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.ERROR, port,
                                     f"SOAP Fault: {fault}", started))]
     if answers:
-        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.ERROR, port,
-                                    "answer is not a ProbeMatch", started))]
+        why = rejected.summaries().get(ctx.ip, "answer is not a ProbeMatch")
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.ERROR, port, why, started))]
     # UDP silence is the normal answer of a host without the service: not an error
     return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.CLOSED, port,
                                 f"no answer on udp/{port} within {wait:g}s (nothing listening,"

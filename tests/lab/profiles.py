@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid as uuidlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -462,11 +462,18 @@ def _expect(path: Path, value: Any) -> Expect:
 _PROFILE_KEYS = {"id", "about", "mac", "oui", "expect", "services", "discovery"}
 
 
-def load_profile(path: Path) -> Profile:
+def _read_yaml(path: Path) -> Any:
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path.name}: cannot read: {exc}") from None
+
+
+def load_profile(path: Path) -> Profile:
+    return _profile_from(path, _read_yaml(path))
+
+
+def _profile_from(path: Path, data: Any) -> Profile:
     data = _mapping(path, data, "profile")
     _check_keys(path, data, _PROFILE_KEYS, "profile")
     pid = data.get("id")
@@ -502,10 +509,103 @@ def load_profile(path: Path) -> Profile:
 
 def load_profiles(directory: Path = PROFILE_DIR, ids: Sequence[str] = ()) -> list[Profile]:
     """Every profile in ``directory`` (sorted by id), or only ``ids`` (in that order)."""
-    profiles = {p.id: p for p in (load_profile(f) for f in sorted(directory.glob("*.yaml")))}
+    return _load_all(directory, ids, load_profile)
+
+
+def _load_all(directory: Path, ids: Sequence[str],
+              load: Callable[[Path], Profile]) -> list[Profile]:
+    profiles = {p.id: p for p in (load(f) for f in sorted(directory.glob("*.yaml")))}
     if not ids:
         return [profiles[k] for k in sorted(profiles)]
     missing = [i for i in ids if i not in profiles]
     if missing:
         raise ProfileError(f"no profile {missing[0]!r} in {directory}")
     return [profiles[i] for i in ids]
+
+
+# --------------------------------------------------------------------------- hostile devices
+#
+# A hostile profile (``tests/lab/profiles-hostile/<id>.yaml``) is an ordinary profile plus a
+# top-level ``hostile:`` section saying how the device answers badly on purpose (read by the
+# namespace lab's responders). Ordinary profiles must not carry that section: the ordinary
+# loaders above refuse it, so hostile devices never join a lab by accident.
+
+HOSTILE_PROFILE_DIR = LAB_DIR / "profiles-hostile"
+# generated answers per discovery protocol (instead of, or without, a capture)
+HOSTILE_SENDS: dict[str, frozenset[str]] = {
+    "wsd": frozenset({"garbage", "oversized"}),
+    "sadp": frozenset({"garbage", "oversized"}),
+    # lying-lengths: three answers whose header length is larger than the body, smaller
+    # than it, and 0xffffffff
+    "dhip": frozenset({"garbage", "oversized", "lying-lengths"}),
+    "mdns": frozenset({"garbage", "oversized", "flood"}),
+}
+# probe names whose recorded reasons a hostile profile may state (``report``)
+HOSTILE_REPORT_PROBES = frozenset({"wsd", "wsd-unicast", "sadp", "dhip", "mdns",
+                                   "mdns-unicast"})
+
+
+@dataclass(frozen=True, slots=True)
+class HostileSpec:
+    """How a hostile device misbehaves, and what camscan must record about it."""
+
+    sends: Mapping[str, str] = field(default_factory=dict)  # protocol -> generated answer
+    canary_port: int | None = None  # TCP listener that records every request (XXE canary)
+    flood_packets: int = 40  # mdns flood: datagrams sent per query
+    # probe -> regex one recorded reason of that probe (or of its per-host twin, e.g.
+    # mdns-unicast for mdns) about this device must match
+    report: Mapping[str, str] = field(default_factory=dict)
+
+
+def _hostile(path: Path, value: Any) -> HostileSpec:
+    data = _mapping(path, value, "hostile")
+    _check_keys(path, data, {*HOSTILE_SENDS, "canary_port", "flood_packets", "report"},
+                "hostile")
+    sends: dict[str, str] = {}
+    for proto, kinds in HOSTILE_SENDS.items():
+        if proto in data:
+            if data[proto] not in kinds:
+                raise _err(path, f"hostile.{proto}: one of {', '.join(sorted(kinds))}")
+            sends[proto] = str(data[proto])
+    canary = data.get("canary_port")
+    if canary is not None and (not isinstance(canary, int) or not 1024 < canary < 65536
+                               or canary in FORBIDDEN_PORTS):
+        raise _err(path, "hostile.canary_port: a TCP port above 1024")
+    flood = data.get("flood_packets", 40)
+    if not isinstance(flood, int) or not 1 <= flood <= 500:
+        raise _err(path, "hostile.flood_packets: 1 to 500")
+    report = _mapping(path, data.get("report", {}), "hostile.report")
+    _check_keys(path, report, set(HOSTILE_REPORT_PROBES), "hostile.report")
+    for probe, pattern in report.items():
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise _err(path, f"hostile.report.{probe}: not a regex ({exc})") from None
+    if not sends and canary is None and not report:
+        raise _err(path, "hostile: says nothing hostile")
+    return HostileSpec(sends=sends, canary_port=canary, flood_packets=flood,
+                       report={str(k): str(v) for k, v in report.items()})
+
+
+def load_hostile_profile(path: Path) -> Profile:
+    """A profile that may carry a ``hostile:`` section (validated, then set aside: read it
+    with :func:`hostile_spec`); a profile without one loads as :func:`load_profile` does."""
+    data = _read_yaml(path)
+    if isinstance(data, dict) and "hostile" in data:
+        data = dict(data)
+        _hostile(path, data.pop("hostile"))
+    return _profile_from(path, data)
+
+
+def load_hostile_profiles(directory: Path = HOSTILE_PROFILE_DIR,
+                          ids: Sequence[str] = ()) -> list[Profile]:
+    """Every profile in ``directory`` (default tests/lab/profiles-hostile), hostile or not."""
+    return _load_all(directory, ids, load_hostile_profile)
+
+
+def hostile_spec(profile: Profile) -> HostileSpec | None:
+    """The ``hostile:`` section of a profile's file, or None for an ordinary device."""
+    data = _read_yaml(profile.path)
+    if not isinstance(data, dict) or "hostile" not in data:
+        return None
+    return _hostile(profile.path, data["hostile"])

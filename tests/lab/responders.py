@@ -22,6 +22,17 @@ like units that ignore directed probes) and ``multicast: false`` (answer only di
 probes). ``wsd`` may carry ``reject_newlines: true`` (Hikvision firmware that refuses a probe
 containing newlines) with an optional ``fault: {capture: ...}`` sent instead of a match.
 
+Hostile devices (``tests/lab/profiles-hostile``, loaded with
+``tests.lab.profiles.load_hostile_profile``) add a top-level ``hostile:`` section; an ordinary
+profile has none and is served exactly as before. ``hostile.<wsd|sadp|dhip|mdns>`` replaces the
+answer to that protocol's request by a generated one (``garbage``: binary noise plus a datagram
+that is not valid UTF-8; ``oversized``: one 64 KiB datagram; ``lying-lengths`` (dhip): three
+answers whose header length is larger than the body, smaller, and 0xffffffff; ``flood``
+(mdns): a raw responder on 5353 that answers every DNS-SD browse with ``flood_packets``
+datagrams of ~8.9 kB full of PTR/SRV/TXT/A records). XML bombs, XXE and SOAP Faults need no
+code: they are the profile's ordinary captures. ``hostile.canary_port`` starts a TCP listener
+that prints ``CANARY <peer> <request line>`` for every connection (the XXE target).
+
 Every probe is hostile: reads are bounded, XML goes through defusedxml, nothing a probe
 sends can stop the responder. Run as
 ``python -m tests.lab.responders --profile-dir DIR --profile ID --ip ADDR --mac MAC
@@ -54,10 +65,12 @@ from defusedxml import ElementTree
 
 from tests.lab.profiles import (
     PROFILE_DIR,
+    HostileSpec,
     MdnsSpec,
     Profile,
     capture_bytes,
-    load_profile,
+    hostile_spec,
+    load_hostile_profile,
     render,
     stable_uuid,
     template_values,
@@ -66,6 +79,7 @@ from tests.lab.profiles import (
 WSD_GROUP, WSD_PORT = "239.255.255.250", 3702
 SADP_GROUP, SADP_PORT = "239.255.255.250", 37020
 DHIP_GROUP, DHIP_PORT = "239.255.255.251", 37810
+MDNS_GROUP, MDNS_PORT = "224.0.0.251", 5353
 MAX_DATAGRAM = 65_535
 MAX_ID_LEN = 256  # longest MessageID / Uuid echoed back
 
@@ -270,6 +284,8 @@ class Device:
     # the raw ``discovery:`` mapping, for the per-protocol switches (unicast, multicast,
     # reply, reject_newlines, fault) beside each capture
     options: dict[str, Any] = field(default_factory=dict)
+    # how a hostile device misbehaves (None: an ordinary device)
+    hostile: HostileSpec | None = None
 
     @property
     def profile_id(self) -> str:
@@ -370,6 +386,274 @@ def dhip_handler(dev: Device, entry: Mapping[str, Any]) -> Handler:
     return handle
 
 
+# --------------------------------------------------------------------------- hostile answers
+#
+# Generated answers of the hostile lab devices (tests/lab/profiles-hostile): each is a pure
+# function of its inputs, so the unit tests can check exactly what goes on the wire.
+
+UDP_MAX_PAYLOAD = 65_507  # the largest UDP payload IPv4 can carry (a 64 KiB datagram)
+MDNS_FLOOD_PACKET = 8_900  # each flood answer stays under zeroconf's 8966-byte limit
+MAX_FLOOD_PACKETS = 4_000  # over the device's whole life
+INVALID_UTF8 = b"\xff\xfe\xc3\x28\xa0\xa1\xe2\x28\xa1\xe2\x82\x28\xf0\x28\x8c\xbc\xf8\xa1"
+
+
+def garbage(seed: int, size: int = 512) -> bytes:
+    """``size`` bytes of seeded binary noise (NULs, control bytes, no structure)."""
+    rng = random.Random(seed)
+    return bytes(rng.randrange(256) for _ in range(size))
+
+
+def invalid_utf8_text(proto: str) -> bytes:
+    """A datagram that starts like the protocol's answer but is not valid UTF-8."""
+    if proto in ("wsd", "sadp"):
+        return (b'<?xml version="1.0" encoding="UTF-8"?><ProbeMatch><Uuid>' + INVALID_UTF8
+                + b"</Uuid><DeviceDescription>" + INVALID_UTF8 * 4
+                + b"</DeviceDescription></ProbeMatch>")
+    if proto == "dhip":
+        return dhip_frame(b'{"method":"client.notifyDevInfo","params":{"deviceInfo":{"Vendor":"'
+                          + INVALID_UTF8 + b'"}}}')
+    # mdns: a DNS response header claiming 65535 answers, then invalid UTF-8 noise
+    return struct.pack("!HHHHHH", 0, 0x8400, 0, 0xFFFF, 0, 0) + INVALID_UTF8 * 8
+
+
+def oversized(proto: str) -> bytes:
+    """A 64 KiB datagram (the largest UDP payload) shaped like the protocol's answer: deeply
+    nested XML (WSD, SADP), deeply nested JSON behind a correct DHIP header, or a DNS
+    response seven times larger than mDNS allows, full of PTR records."""
+    if proto in ("wsd", "sadp"):
+        head = b'<?xml version="1.0" encoding="UTF-8"?>'
+        depth = (UDP_MAX_PAYLOAD - len(head)) // 7  # "<a>" + "</a>"
+        doc = head + b"<a>" * depth + b"</a>" * depth
+        return doc + b" " * (UDP_MAX_PAYLOAD - len(doc))
+    if proto == "dhip":
+        depth = (UDP_MAX_PAYLOAD - 32) // 2
+        return dhip_frame(b"[" * depth + b"]" * depth)
+    out = bytearray(struct.pack("!HHHHHH", 0, 0x8400, 0, 0, 0, 0))
+    count = 0
+    while True:
+        rec = dns_record("_http._tcp.local.", 12, 1, 120,
+                         dns_name(f"big-{count:05d}._http._tcp.local."))
+        if len(out) + len(rec) > UDP_MAX_PAYLOAD:
+            break
+        out += rec
+        count += 1
+    struct.pack_into("!H", out, 6, count)
+    return bytes(out)
+
+
+def dhip_lying(body: bytes, request_id: int = 0) -> list[bytes]:
+    """Three DHIP answers whose header lies about the body: a length 4000 bytes larger than
+    the datagram, one half of the body (cutting the JSON), and 0xffffffff."""
+    def framed(length: int) -> bytes:
+        return struct.pack("<I4sIIIIII", 0x20, DHIP_MAGIC, 0, request_id, length, 0, length,
+                           0) + body
+
+    return [framed(len(body) + 4000), framed(len(body) // 2), framed(0xFFFFFFFF)]
+
+
+
+
+# ----- DNS (mDNS) -----
+
+def dns_name(name: str) -> bytes:
+    """A domain name in DNS wire form (no compression); labels cut to 63 bytes."""
+    out = b""
+    for label in name.rstrip(".").split("."):
+        raw = label.encode("utf-8")[:63]
+        out += bytes([len(raw)]) + raw
+    return out + b"\0"
+
+
+def dns_record(name: str, rtype: int, rclass: int, ttl: int, rdata: bytes) -> bytes:
+    return dns_name(name) + struct.pack("!HHIH", rtype, rclass, ttl, len(rdata)) + rdata
+
+
+def _read_name(data: bytes, offset: int) -> tuple[str, int]:
+    """(name, offset after it) of the name at ``offset``; follows at most 16 pointers."""
+    labels: list[str] = []
+    end = -1
+    jumps = 0
+    while True:
+        if offset >= len(data):
+            raise ValueError("name runs past the packet")
+        n = data[offset]
+        if n & 0xC0 == 0xC0:
+            if offset + 1 >= len(data) or jumps >= 16:
+                raise ValueError("bad pointer")
+            if end < 0:
+                end = offset + 2
+            offset = ((n & 0x3F) << 8) | data[offset + 1]
+            jumps += 1
+            continue
+        if n == 0:
+            return ".".join(labels) + ".", (end if end >= 0 else offset + 1)
+        labels.append(data[offset + 1:offset + 1 + n].decode("utf-8", "replace"))
+        offset += 1 + n
+        if len(labels) > 64:
+            raise ValueError("too many labels")
+
+
+def parse_mdns_query(data: bytes) -> tuple[int, list[tuple[str, int]]] | None:
+    """(id, [(name, qtype)...]) of a DNS query; None for responses and anything malformed."""
+    if len(data) < 12:
+        return None
+    qid, flags, qdcount = struct.unpack_from("!HHH", data, 0)
+    if flags & 0x8000 or qdcount == 0:
+        return None
+    questions: list[tuple[str, int]] = []
+    offset = 12
+    try:
+        for _ in range(min(qdcount, 64)):
+            name, offset = _read_name(data, offset)
+            if offset + 4 > len(data):
+                return None
+            (qtype,) = struct.unpack_from("!H", data, offset)
+            offset += 4
+            questions.append((name, qtype))
+    except ValueError:
+        return None
+    return qid, questions
+
+
+def wants_browse(questions: list[tuple[str, int]]) -> bool:
+    """Whether a query browses service types (PTR or ANY of ``_x._tcp.local.``-like names),
+    as DNS-SD browsers do; a responder's own probing (ANY of its instance name) is not."""
+    return any(qtype in (12, 255) and name.startswith("_") for name, qtype in questions)
+
+
+def mdns_flood_packets(ip: str, start: int, count: int, qid: int = 0,
+                       size: int = MDNS_FLOOD_PACKET) -> list[bytes]:
+    """``count`` DNS responses of at most ``size`` bytes each, full of DNS-SD records: a new
+    service type in ``_services._dns-sd._udp.local.``, then per instance ``flood-N`` a PTR in
+    ``_http._tcp.local.``, its SRV, a TXT and the A record of its host (``ip``). Instance
+    numbers start at ``start`` and keep growing, so every packet is news to a cache."""
+    addr = socket.inet_aton(ip)
+    packets = []
+    n = start
+    for p in range(count):
+        out = bytearray(struct.pack("!HHHHHH", qid, 0x8400, 0, 0, 0, 0))
+        records = 0
+        stype = f"_flood{(start + p) % 100_000:05d}._tcp.local."
+        out += dns_record("_services._dns-sd._udp.local.", 12, 1, 120, dns_name(stype))
+        records += 1
+        while True:
+            inst = f"flood-{n:07d}._http._tcp.local."
+            host = f"flood-{n:07d}.local."
+            txt = b"".join(bytes([len(kv)]) + kv for kv in (
+                b"path=/", b"model=FLOOD-" + str(n).encode(), b"pad=" + b"x" * 40))
+            group = (dns_record("_http._tcp.local.", 12, 1, 120, dns_name(inst))
+                     + dns_record(inst, 33, 0x8001, 120,
+                                  struct.pack("!HHH", 0, 0, 80) + dns_name(host))
+                     + dns_record(inst, 16, 0x8001, 120, txt)
+                     + dns_record(host, 1, 0x8001, 120, addr))
+            if len(out) + len(group) > size:
+                break
+            out += group
+            records += 4
+            n += 1
+        struct.pack_into("!H", out, 6, records)
+        packets.append(bytes(out))
+    return packets
+
+
+def hostile_payloads(dev: Device, proto: str, kind: str, request_id: int = 0,
+                     flood_start: int = 0) -> list[bytes]:
+    """What a hostile device sends in answer to one request of ``proto``."""
+    if kind == "garbage":
+        seed = sum(proto.encode()) * 7919 + request_id
+        return [garbage(seed), invalid_utf8_text(proto)]
+    if kind == "oversized":
+        return [oversized(proto)]
+    if proto == "dhip" and kind == "lying-lengths":
+        entry = dev.entry("dhip")
+        if entry is None:
+            raise ValueError(f"{dev.profile_id}: lying-lengths needs discovery.dhip (the body)")
+        return dhip_lying(dev.fill(dhip_body(dev.capture(entry))), request_id)
+    if proto == "mdns" and kind == "flood":
+        count = dev.hostile.flood_packets if dev.hostile is not None else 40
+        return mdns_flood_packets(dev.ip, flood_start, count, request_id)
+    raise ValueError(f"{dev.profile_id}: no hostile {kind!r} for {proto}")
+
+
+def hostile_handler(dev: Device, proto: str, kind: str,
+                    entry: Mapping[str, Any]) -> Handler:
+    """Recognise ``proto``'s request as the ordinary responder does, then answer with the
+    hostile payloads of ``kind`` (to the asker; SADP as its ``reply`` says, by default the
+    group; mDNS to the group for queries from port 5353, else to the asker)."""
+    hostile_payloads(dev, proto, kind)  # an unknown kind fails at start, not per probe
+    reply = str(entry.get("reply", "group"))
+    sent = {"packets": 0, "instances": 0}
+
+    def handle(dgram: Datagram) -> list[tuple[bytes, tuple[str, int]]]:
+        if not _accepts(entry, dgram, dev.ip):
+            return []
+        dests = [dgram.source]
+        request_id = 0
+        if proto == "wsd":
+            if parse_wsd_probe(dgram.data) is None:
+                return []
+        elif proto == "sadp":
+            if parse_sadp_inquiry(dgram.data) is None:
+                return []
+            dests = {"group": [(SADP_GROUP, SADP_PORT)], "sender": [dgram.source],
+                     "both": [(SADP_GROUP, SADP_PORT), dgram.source]}.get(reply, dests)
+        elif proto == "dhip":
+            rid = parse_dhip_search(dgram.data)
+            if rid is None:
+                return []
+            request_id = rid
+        else:
+            query = parse_mdns_query(dgram.data)
+            if query is None or not wants_browse(query[1]):
+                return []
+            if dgram.source[1] == MDNS_PORT:
+                dests = [(MDNS_GROUP, MDNS_PORT)]
+            else:
+                request_id = query[0]  # a one-shot query: the answer carries its id
+        if sent["packets"] >= MAX_FLOOD_PACKETS:
+            return []
+        payloads = hostile_payloads(dev, proto, kind, request_id, sent["instances"])
+        if proto == "mdns" and kind == "flood":
+            sent["instances"] += sum(struct.unpack_from("!H", p, 6)[0] // 4 for p in payloads)
+        sent["packets"] += len(payloads) * len(dests)
+        return [(p, d) for d in dests for p in payloads]
+
+    return handle
+
+
+class Canary:
+    """A TCP listener that records every connection and request line it gets: the target of
+    the XXE answers' external entities. Nothing should ever connect to it."""
+
+    def __init__(self, ip: str, port: int) -> None:
+        self.ip, self.port = ip, port
+        self.hits: list[str] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, self.ip, self.port)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        line = b""
+        with contextlib.suppress(Exception):
+            line = await asyncio.wait_for(reader.readline(), timeout=2.0)
+        hit = f"{peer[0] if peer else '?'} {line[:200]!r}"
+        self.hits.append(hit)
+        print(f"CANARY {hit}", flush=True)
+        with contextlib.suppress(Exception):
+            writer.write(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), timeout=2)
+            self.server = None
+
+
 class Responders:
     """Every discovery responder of one device, started together and closed together."""
 
@@ -378,12 +662,15 @@ class Responders:
         self.udp: list[UdpResponder] = []
         self.zeroconf: Any = None
         self.mdns_info: Any = None
+        self.canary: Canary | None = None
 
     @property
     def protocols(self) -> list[str]:
         names = [u.name for u in self.udp]
         if self.zeroconf is not None:
             names.append("mdns")
+        if self.canary is not None:
+            names.append(f"canary:{self.canary.port}")
         return names
 
     async def start(self) -> None:
@@ -392,18 +679,27 @@ class Responders:
         table = [("wsd", WSD_PORT, WSD_GROUP, wsd_handler, 0.1),
                  ("sadp", SADP_PORT, SADP_GROUP, sadp_handler, 0.05),
                  ("dhip", DHIP_PORT, DHIP_GROUP, dhip_handler, 0.05)]
+        hostile = self.dev.hostile
+        sends = dict(hostile.sends) if hostile is not None else {}
+        table.append(("mdns", MDNS_PORT, MDNS_GROUP, wsd_handler, 0.0))  # hostile only
         try:
             for name, port, group, make, jitter in table:
                 entry = self.dev.entry(name)
-                if entry is None:
+                if name in sends:
+                    handler = hostile_handler(self.dev, name, sends[name], entry or {})
+                elif entry is None or name == "mdns":
                     continue
-                handler = make(self.dev, entry)
+                else:
+                    handler = make(self.dev, entry)
                 sock = open_udp(port, group, self.dev.ip)
                 resp = UdpResponder(name, sock, handler, jitter=jitter)
                 resp.start(loop)
                 self.udp.append(resp)
-            if self.dev.profile.discovery.mdns is not None:
+            if self.dev.profile.discovery.mdns is not None and "mdns" not in sends:
                 await self._start_mdns(self.dev.profile.discovery.mdns)
+            if hostile is not None and hostile.canary_port is not None:
+                self.canary = Canary(self.dev.ip, hostile.canary_port)
+                await self.canary.start()
         except BaseException:
             await self.close()
             raise
@@ -428,6 +724,8 @@ class Responders:
         for resp in self.udp:
             resp.close(loop)
         self.udp.clear()
+        if self.canary is not None:
+            await self.canary.close()
         azc, self.zeroconf = self.zeroconf, None
         if azc is not None:
             with contextlib.suppress(Exception):
@@ -442,13 +740,16 @@ def device_for(profile_dir: Path, profile_id: str, ip: str, mac: str | None = No
     """The validated profile ``profile_id`` (through tests.lab.profiles) as a lab device."""
     if not profile_id or "/" in profile_id or profile_id.startswith("."):
         raise ValueError(f"bad profile id {profile_id!r}")
-    profile = load_profile(profile_dir / f"{profile_id}.yaml")
+    # ordinary profiles load exactly as tests.lab.profiles.load_profile loads them; a
+    # ``hostile:`` section (tests/lab/profiles-hostile) is accepted and read separately
+    profile = load_hostile_profile(profile_dir / f"{profile_id}.yaml")
     if mac and mac.lower() != profile.mac:
         mac = mac.lower()
         profile = dataclasses.replace(profile, mac=mac, uuid=stable_uuid(mac))
     raw = yaml.safe_load(profile.path.read_text(encoding="utf-8")) or {}
     options = raw.get("discovery") if isinstance(raw, dict) else None
-    return Device(profile=profile, ip=ip, options=options if isinstance(options, dict) else {})
+    return Device(profile=profile, ip=ip, options=options if isinstance(options, dict) else {},
+                  hostile=hostile_spec(profile))
 
 
 async def serve(dev: Device, ready: Callable[[Responders], None] | None = None, *,
