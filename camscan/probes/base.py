@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -278,7 +279,8 @@ def failure_status(exc: BaseException) -> tuple[Status, str]:
     if isinstance(exc, ConnectionResetError):
         return Status.ERROR, "connection reset by peer"
     if isinstance(exc, OSError) and exc.errno in (101, 113, 110):
-        return Status.UNREACHABLE, exc.strerror or "unreachable"
+        # os.strerror: asyncio's strerror is "Connect call failed (ip, port)", no cause
+        return Status.UNREACHABLE, os.strerror(exc.errno)
     if isinstance(exc, PermissionError):
         return Status.SKIPPED, str(exc)
     name = type(exc).__name__

@@ -30,6 +30,7 @@ import base64
 import contextlib
 import hashlib
 import html
+import os
 import re
 import time
 import zlib
@@ -377,7 +378,11 @@ def _failure(exc: BaseException) -> _Failure:
         return _Failure(Status.TIMEOUT, "timed out", exc)
     for c in causes:
         if isinstance(c, OSError) and c.errno in (101, 113):
-            return _Failure(Status.UNREACHABLE, c.strerror or "unreachable", exc)
+            # os.strerror: asyncio's own strerror ("Connect call failed (ip, port)") hides
+            # the cause
+            return _Failure(Status.UNREACHABLE, os.strerror(c.errno), exc)
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return _Failure(Status.ERROR, "connection reset by peer", exc)
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
     name = type(exc).__name__
     return _Failure(Status.ERROR, f"{name}: {text}" if text else name, exc)
