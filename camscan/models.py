@@ -39,6 +39,9 @@ class Status(StrEnum):
     TIMEOUT = "timeout"  # no (complete) answer within the whole-operation timeout
     ERROR = "error"  # the peer answered, but not in a way the probe could use
     UNREACHABLE = "unreachable"  # host/network unreachable
+    # the peer answered, but part of its answer broke a limit or never came (an absurd
+    # announced length, endless headers, a redirect loop); what arrived in bounds was used
+    PARTIAL = "partial"
     SKIPPED = "skipped"  # not run (no privilege, not applicable, excluded)
 
 

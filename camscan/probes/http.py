@@ -53,6 +53,7 @@ MAX_BODY = 65_536  # bytes of any body ever read
 MAX_EXTRA_BODY = 8_192  # bytes kept of the ISAPI / Dahua answers
 MAX_HEADER_BLOCK = 8_192  # characters of http.headers
 MAX_REDIRECTS = 2
+ABSURD_LENGTH = 16 * 1024 * 1024  # an announced body no camera web page comes near
 # Hard cap on requests of one run: GET / (+ one retry over the other scheme or the lenient
 # fallback), two redirects, the two firmware paths and the favicon.
 MAX_REQUESTS = 8
@@ -532,6 +533,37 @@ async def _get_root(session: _Session, scheme: str) -> list[Reply]:
     return chain
 
 
+def chain_anomalies(chain: Sequence[Reply]) -> list[str]:
+    """What in a ``GET /`` chain broke a limit: a redirect loop or a chain longer than
+    :data:`MAX_REDIRECTS`, an absurd announced ``Content-Length``. Pure; never raises."""
+    notes: list[str] = []
+    try:
+        if not chain:
+            return notes
+        urls = [r.url for r in chain]
+        last = chain[-1]
+        locations = header_values(last.headers, "location")
+        if last.status in REDIRECT_STATUSES and locations:
+            try:
+                nxt = str(httpx.URL(last.url).join(locations[0].strip()))
+            except Exception:
+                nxt = ""
+            if nxt in urls or len(set(urls)) < len(urls):
+                notes.append(f"redirect loop after {len(chain) - 1} redirect(s) ({nxt[:120]})")
+            elif len(chain) > MAX_REDIRECTS:
+                notes.append(f"still redirecting after {MAX_REDIRECTS} redirects; not followed "
+                             "further")
+        for r in chain:
+            for v in header_values(r.headers, "content-length")[:1]:
+                v = v.strip()
+                if v.isdigit() and len(v) < 20 and int(v) > ABSURD_LENGTH:
+                    notes.append(f"announced a {int(v):,}-byte body; read at most {MAX_BODY:,}")
+                    break
+    except Exception:  # pragma: no cover - defensive
+        pass
+    return notes
+
+
 def _client(ctx: HostContext) -> httpx.AsyncClient:
     s = ctx.settings
     return httpx.AsyncClient(
@@ -612,10 +644,12 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
         failure = _failure(exc)
         return ProbeResult(outcome(ctx.ip, NAME, failure.status, port, failure.reason, started),
                            obs)
+    anomalies = chain_anomalies(chain)
     reason = f"{scheme} {chain[-1].status}"
-    if notes:
-        reason += "; " + "; ".join(notes)
-    return ProbeResult(outcome(ctx.ip, NAME, Status.OK, port, reason, started), obs)
+    if notes or anomalies:
+        reason += "; " + "; ".join(anomalies + notes)
+    status = Status.PARTIAL if anomalies or chain[-1].incomplete else Status.OK
+    return ProbeResult(outcome(ctx.ip, NAME, status, port, reason, started), obs)
 
 
 PROBES = [

@@ -34,6 +34,7 @@ from camscan.probes.credhttp import (
     offered_scheme,
     send_authenticated,
 )
+from camscan.probes.wsd import xml_problem
 
 NAME = "isapi"
 PATH = "/ISAPI/System/deviceInfo"
@@ -131,6 +132,12 @@ def candidate_ports(ctx: HostContext) -> list[int]:
     return [p for p in web if p not in HTTPS_PORTS] + [p for p in web if p in HTTPS_PORTS]
 
 
+def _why_not_xml(body: bytes) -> str:
+    """`` (<what is wrong with it as XML>)`` for a body refused as XML, else ``""``."""
+    problem = xml_problem(body) if body else None
+    return f" ({problem})" if problem else ""
+
+
 async def run(ctx: HostContext) -> list[ProbeResult]:
     started = time.monotonic()
     store = credential_store(ctx.settings)
@@ -171,7 +178,7 @@ async def _probe_port(ctx: HostContext, http: httpx.AsyncClient, port: int,
                 outcome(ctx.ip, NAME, Status.OK, port, "deviceInfo without login", started),
                 observations(ctx, port, info, credentialed=False),
             )
-        return "200 without a DeviceInfo document"
+        return "200 without a DeviceInfo document" + _why_not_xml(first.content)
     if first.status_code != 401:
         return f"HTTP {first.status_code}"
     scheme = offered_scheme(first)

@@ -53,6 +53,7 @@ from camscan.probes.credhttp import (
     offered_scheme,
     send_authenticated,
 )
+from camscan.probes.wsd import xml_problem
 
 NAME = "onvif"
 DEVICE_PATH = "/onvif/device_service"
@@ -389,7 +390,8 @@ async def _run_endpoint(s: _Session, started: float) -> ProbeResult | str:
             return "401 without a usable challenge"
         notes.append(f"transport demands HTTP {s.transport_auth}")
     elif not is_soap(r.content):
-        return f"HTTP {r.status_code}, not SOAP"
+        problem = xml_problem(r.content) if r.content else None
+        return f"HTTP {r.status_code}, not SOAP" + (f" ({problem})" if problem else "")
     else:
         clock = parse_system_date_and_time(r.content)
         if clock is not None:

@@ -296,7 +296,10 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
         except (TimeoutError, OSError) as exc:
             note = f"DESCRIBE failed: {failure_status(exc)[1]}"
     reason = f"RTSP {options.status}" + (f"; {note}" if note else "")
-    return ProbeResult(outcome(ctx.ip, NAME, Status.OK, port, reason, started),
+    # a reply whose head never ended (within the size limit or the time) is a device that
+    # misbehaves: what it said is still used
+    status = Status.OK if options.complete else Status.PARTIAL
+    return ProbeResult(outcome(ctx.ip, NAME, status, port, reason, started),
                        observations_for(ctx, port, options, describe))
 
 

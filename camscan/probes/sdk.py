@@ -90,7 +90,11 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
                                    f"silent: no bytes within {wait:g}s, nor after "
                                    "\\r\\n\\r\\n", started))
     reason = f"{len(data)} bytes {how}" + ("; Hikvision SDK reply" if reply.hikvision else "")
-    return ProbeResult(outcome(ctx.ip, NAME, Status.OK, port, reason, started),
+    status = Status.OK
+    if len(data) >= MAX_BANNER and not reply.hikvision:
+        status = Status.PARTIAL
+        reason += f"; kept sending past the {MAX_BANNER}-byte limit (not an SDK reply)"
+    return ProbeResult(outcome(ctx.ip, NAME, status, port, reason, started),
                        observations_for(ctx, port, reply))
 
 

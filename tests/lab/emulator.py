@@ -48,6 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Generic, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -70,6 +71,15 @@ MAX_BODY_DISCARD = 1_048_576  # request body bytes read and thrown away
 MAX_RAW_READ = 4_096
 IDLE_TIMEOUT = 10.0  # seconds a connection may stay silent
 DEFAULT_BASE = "127.77.0."
+
+
+class _AsyncLab(Protocol):
+    async def __aenter__(self) -> Any: ...
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> Any: ...
+
+
+LabT = TypeVar("LabT", bound=_AsyncLab)
 OLD_CIPHERS = ("AES128-SHA:AES256-SHA:ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:"
                "@SECLEVEL=0")
 _TLS_VERSIONS = {
@@ -395,17 +405,12 @@ class LoopbackLab:
         await self.emulator.close()
 
 
-class BackgroundLab:
-    """A :class:`LoopbackLab` running on its own event loop in a daemon thread, for callers
-    that are not async themselves (pytest fixtures, a subprocess sweep)::
+class InThread(Generic[LabT]):
+    """Any async-context-manager lab running on its own event loop in a daemon thread, for
+    callers that are not async themselves (pytest fixtures, a subprocess sweep)."""
 
-        with BackgroundLab(profiles) as lab:
-            subprocess.run([... *lab.targets])
-    """
-
-    def __init__(self, profiles: Sequence[Profile], base: str = DEFAULT_BASE, *,
-                 start_timeout: float = 30.0) -> None:
-        self.lab = LoopbackLab(profiles, base)
+    def __init__(self, lab: LabT, *, start_timeout: float = 30.0) -> None:
+        self.lab = lab
         self.start_timeout = start_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -427,14 +432,15 @@ class BackgroundLab:
 
         asyncio.run(body())
 
-    def __enter__(self) -> LoopbackLab:
-        self._thread = threading.Thread(target=self._run, name="loopback-lab", daemon=True)
+    def __enter__(self) -> LabT:
+        name = type(self.lab).__name__
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         if not self._started.wait(self.start_timeout):
-            raise LabError(f"the loopback lab did not start within {self.start_timeout:g}s")
+            raise LabError(f"{name} did not start within {self.start_timeout:g}s")
         if self._error is not None:
             self._thread.join(5.0)
-            raise LabError(f"the loopback lab did not start: {self._error}")
+            raise LabError(f"{name} did not start: {self._error}")
         return self.lab
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -444,6 +450,18 @@ class BackgroundLab:
                 self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(10.0)
+
+
+class BackgroundLab(InThread[LoopbackLab]):
+    """A :class:`LoopbackLab` in a daemon thread::
+
+        with BackgroundLab(profiles) as lab:
+            subprocess.run([... *lab.targets])
+    """
+
+    def __init__(self, profiles: Sequence[Profile], base: str = DEFAULT_BASE, *,
+                 start_timeout: float = 30.0) -> None:
+        super().__init__(LoopbackLab(profiles, base), start_timeout=start_timeout)
 
 
 # --------------------------------------------------------------------------- command line

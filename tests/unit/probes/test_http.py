@@ -424,7 +424,7 @@ async def test_run_trickling_body_is_bounded_by_the_timeout() -> None:
         result = await http.run(ctx, srv.port)
         elapsed = time.monotonic() - started
     assert elapsed < 2.0
-    assert result.outcome.status is Status.OK
+    assert result.outcome.status is Status.PARTIAL  # the body never completed
     assert "incomplete" in result.outcome.reason
     obs = result.observations
     assert values(obs, "http.header.server") == ["Trickle"]
@@ -518,3 +518,36 @@ def test_probe_registration() -> None:
     assert probe.fallback is True
     assert 8000 not in probe.ports
     assert {80, 443, 8080, 8443} <= probe.ports
+
+
+# --- GET / chain anomalies (hostile devices) ------------------------------------------
+
+def _r(url: str, status: int, headers: list[tuple[str, str]]) -> Reply:
+    return Reply(url=url, status=status, headers=headers)
+
+
+def test_chain_anomalies_redirect_loop_and_long_chain() -> None:
+    loop = [_r("http://10.0.0.5/", 302, [("Location", "/")])]
+    assert http.chain_anomalies(loop)[0].startswith("redirect loop after 0 redirect(s)")
+    pingpong = [_r("http://10.0.0.5/", 302, [("Location", "/a")]),
+                _r("http://10.0.0.5/a", 302, [("Location", "/b")]),
+                _r("http://10.0.0.5/b", 302, [("Location", "/a")])]
+    assert "redirect loop after 2" in http.chain_anomalies(pingpong)[0]
+    long = [_r(f"http://10.0.0.5/{i}", 302, [("Location", f"/{i + 1}")]) for i in range(3)]
+    assert http.chain_anomalies(long) == [
+        "still redirecting after 2 redirects; not followed further"]
+
+
+def test_chain_anomalies_ignore_ordinary_redirects_and_sizes() -> None:
+    # HTTP -> HTTPS on another port is not followed, and is no anomaly
+    to_https = [_r("http://10.0.0.5/", 302, [("Location", "https://10.0.0.5/")])]
+    assert http.chain_anomalies(to_https) == []
+    page = [_r("http://10.0.0.5/", 200, [("Content-Length", "250000")])]
+    assert http.chain_anomalies(page) == []  # big, but a page: read 64 KiB, no anomaly
+    assert http.chain_anomalies([]) == []
+
+
+def test_chain_anomalies_absurd_announced_length() -> None:
+    huge = [_r("http://10.0.0.5/", 200, [("Content-Length", str(1 << 30))])]
+    assert http.chain_anomalies(huge) == [
+        "announced a 1,073,741,824-byte body; read at most 65,536"]

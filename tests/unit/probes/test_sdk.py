@@ -104,9 +104,22 @@ async def test_run_other_banner_is_recorded_without_service() -> None:
 
     async with serve(handler) as port:
         result = await sdk.run(make_ctx(port), port)
-    assert result.outcome.status is Status.OK
+    # it filled the 64-byte limit with something that is no SDK reply: recorded as partial
+    assert result.outcome.status is Status.PARTIAL
+    assert "kept sending past the 64-byte limit" in result.outcome.reason
     assert [o.key for o in result.observations] == ["sdk.banner"]
     assert len(result.observations[0].value) == 128  # bounded to 64 bytes
+
+
+async def test_run_short_other_banner_is_ok() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SSH-2.0-x\r\n")
+        await writer.drain()
+        await asyncio.sleep(2)
+
+    async with serve(handler) as port:
+        result = await sdk.run(make_ctx(port), port)
+    assert result.outcome.status is Status.OK
 
 
 async def test_run_silent_port_is_timeout_without_banner() -> None:
