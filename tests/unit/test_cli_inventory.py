@@ -324,8 +324,9 @@ def test_plan_runs_from_config(tmp_path: Path) -> None:
     no_db = plan_runs(_base(), config_path=cfg, no_db=True)
     assert {getattr(r, "db", "x") for r in no_db} == {None}
     # TARGETS on the command line: one run, recorded under --site into the config's db
-    given = plan_runs(_base(targets=("127.0.0.1",)), config_path=cfg, site="lab")
-    assert [(r.targets, getattr(r, "site", None)) for r in given] == [(("127.0.0.1",), "lab")]
+    given = plan_runs(_base(targets=("127.0.0.1",)), config_path=cfg, site="hq")
+    assert [(r.targets, getattr(r, "site", None), r.db) for r in given] == [
+        (("127.0.0.1",), "hq", tmp_path / "inv.db")]
 
 
 def textwrap_config(tmp_path: Path, creds: Path) -> str:
