@@ -247,8 +247,8 @@ def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
         db_path = None
     elif db is not None:
         db_path = db
-    else:
-        db_path = resolve_db(None, config, create=True)
+    else:  # its folder is made (the default one) only when the sweep really records
+        db_path = resolve_db(None, config)
     gone_after = config.gone_after if config is not None else None
     common = {"db": db_path, "gone_after": gone_after}
     setup_json_logging(log_file or (config.log_file if config is not None else None))
@@ -376,8 +376,12 @@ class ScanRecorder:
         """Open the inventory and take its lock before anything is sent."""
         if self.db is None:
             return None
+        from camscan.config import default_db_path
         from camscan.inventory import Inventory, InventoryError, InventoryLocked
 
+        if self.db == default_db_path():  # the default inventory's folder, made when needed
+            with contextlib.suppress(OSError):
+                self.db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             self.inventory = Inventory.open(self.db, lock=True, gone_after=self.gone_after)
         except InventoryLocked as exc:
