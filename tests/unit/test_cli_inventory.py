@@ -36,7 +36,7 @@ from camscan.exitcodes import ExitCode
 from camscan.inventory import Inventory, InventoryError, WriteLock
 from camscan.models import Asset
 from camscan.scanrun import ScanOptions
-from tests.unit.inventory_helpers import cam, report
+from tests.unit.inventory_helpers import cam, not_inventories, report
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "inventory.md"
@@ -746,13 +746,7 @@ def test_read_only_commands_create_nothing(cli: click.Group, db: Path, tmp_path:
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    foreign = tmp_path / "other.sqlite"
-    conn = sqlite3.connect(foreign)
-    conn.execute("CREATE TABLE t (x)")
-    conn.commit()
-    conn.close()
-    text = tmp_path / "notes.txt"
-    text.write_text("not an inventory\n" * 20)
+    foreign, text = not_inventories(tmp_path)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type": "camscan-sweep"}\n')
     good = tmp_path / "good.jsonl"

@@ -25,7 +25,7 @@ from camscan.inventory import (
 )
 from camscan.models import Asset
 from camscan.render.jsonout import asset_dict
-from tests.unit.inventory_helpers import cam, report
+from tests.unit.inventory_helpers import cam, not_inventories, report
 
 SERIAL_A = "DS-2CD2042WD-I20160516AACH571496385"
 MAC_B = "44:19:b6:00:00:0b"
@@ -504,7 +504,7 @@ from pathlib import Path
 from typing import Any
 sys.path.insert(0, {root!r})
 from camscan.inventory import Inventory
-from tests.unit.inventory_helpers import cam, report
+from tests.unit.inventory_helpers import cam, not_inventories, report
 
 db = Path({db!r})
 store = Inventory.open(db, lock=True)
@@ -702,13 +702,7 @@ def test_known_site_is_exact(inv: Inventory) -> None:
 
 
 def test_refused_files_leave_no_lock_file(tmp_path: Path) -> None:
-    foreign = tmp_path / "other.db"
-    conn = sqlite3.connect(foreign)
-    conn.execute("CREATE TABLE t (x)")
-    conn.commit()
-    conn.close()
-    text = tmp_path / "notes.txt"
-    text.write_text("not a database\n" * 20)
+    foreign, text = not_inventories(tmp_path)
     before = sorted(os.listdir(tmp_path))
     for path in (foreign, text):
         with pytest.raises(InventoryError, match="not a camscan inventory"):
