@@ -490,7 +490,9 @@ def _describe(e: DiffEntry) -> str:
         extra.append(clean(e.mac))
     tail = f" ({', '.join(extra)})" if extra else ""
     site = f" site {clean(e.site)}" if e.site else ""
-    return f"{clean(e.ip):15}  {who}{tail}  [{e.verdict}, {e.status}]  asset {e.asset_id}{site}"
+    maybe = f" (identity uncertain: may be asset {e.same_as})" if e.same_as else ""
+    return (f"{clean(e.ip):15}  {who}{tail}  [{e.verdict}, {e.status}]  asset {e.asset_id}"
+            f"{site}{maybe}")
 
 
 def diff_text(d: Diff) -> str:

@@ -404,6 +404,9 @@ class DiffEntry:
     status: str
     changes: list[Change] = field(default_factory=list)
     old_ip: str | None = None
+    same_as: int | None = None
+    """Identity uncertain: this address-only record may be the same device as that asset
+    (see :attr:`WorkItem.same_as`)."""
 
 
 @dataclass(slots=True)
@@ -779,6 +782,7 @@ class Inventory:
             # creates -wal and -shm files, and readers must create nothing (when another
             # connection is open this fails quietly and the next writer's close retries)
             with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA busy_timeout = 200")  # a reader: stay WAL, no wait
                 self.conn.execute("PRAGMA journal_mode=DELETE")
             self.writable = False
         with contextlib.suppress(sqlite3.Error):
@@ -1294,9 +1298,16 @@ class Inventory:
             covered = sb.complete and sb.site == sa.site and ip_int is not None and any(
                 lo <= ip_int <= hi for lo, hi in cover)
             (out.gone if covered else out.unseen).append(entry)
+        try:
+            h = self._history(self.conn)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from None
+        links = {**h.stood_in, **h.same_as}
         for group in (out.new, out.gone, out.reappeared, out.returned, out.changed,
                       out.unseen):
             group.sort(key=lambda e: (_ip_int(e.ip) or 0, e.asset_id))
+            for e in group:
+                e.same_as = links.get(e.asset_id)
         return out
 
     def _sightings(self, sweep_id: int) -> list[sqlite3.Row]:

@@ -652,6 +652,9 @@ def test_address_only_device_that_moved_is_counted_once(inv: Inventory) -> None:
     assert f"may be the same device as #{old}" in moved.identity
     assert "10.77.0.12" in moved.identity and "not listed or counted" in moved.identity
     assert next(w for w in items if w.ip == "10.77.0.10").identity == ""
+    d = inv.diff(1, 2)
+    assert [(e.ip, e.same_as) for e in d.new] == [("10.77.0.32", old)]
+    assert [(e.ip, e.same_as) for e in d.gone] == [("10.77.0.12", moved.asset_id)]
 
 
 def test_identity_pairing_needs_identical_looks_and_a_vanished_record(inv: Inventory) -> None:
