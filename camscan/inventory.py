@@ -1064,23 +1064,21 @@ class Inventory:
             # identity uncertain (docs/inventory.md): a new record with neither serial nor
             # MAC, looking exactly like an address-only record of this site that is present
             # but absent from its address since its last sighting, may be that device moved
-            for aid in fresh:
-                if aid in serial_of or aid in mac_of or site_of.get(aid) != site:
-                    continue
-                look = looks[(sweep_id, aid)]
-                if not (look[0] and look[2]):  # maker and model known, or no claim at all
-                    continue
-                candidates = [
-                    old for old in by_site.get(site, set()) - present
-                    if old not in stood_in and old not in serial_of
-                    and old not in mac_of and status.get(old) in PRESENT
-                    and missed.get(old, 0) >= 1
-                    and looks[(last_sweep[old], old)] == look
-                    and self._rules_of(c, last_sweep[old], old)
-                    == self._rules_of(c, sweep_id, aid)
-                ]
-                if candidates:
-                    old = max(candidates, key=lambda x: (last_sweep[x], x))
+            fresh = [aid for aid in fresh if aid not in serial_of and aid not in mac_of
+                     and (look := looks[(sweep_id, aid)])[0] and look[2]]  # maker, model
+            vanished: dict[tuple[tuple[str | None, ...], tuple[str, ...]], list[int]] = {}
+            if fresh:
+                for old in sorted(by_site.get(site, set()) - present,
+                                  key=lambda x: (last_sweep[x], x)):
+                    if (old not in stood_in and old not in serial_of and old not in mac_of
+                            and status.get(old) in PRESENT and missed.get(old, 0) >= 1):
+                        key = (looks[(last_sweep[old], old)],
+                               self._rules_of(c, last_sweep[old], old))
+                        vanished.setdefault(key, []).append(old)
+            for aid in fresh if vanished else ():
+                pool = vanished.get((looks[(sweep_id, aid)], self._rules_of(c, sweep_id, aid)))
+                if pool:  # the most recently seen look-alike first
+                    old = pool.pop()
                     same_as[aid] = old
                     stood_in[old] = aid
             remaining.append((sum(

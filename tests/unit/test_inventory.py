@@ -724,3 +724,14 @@ def test_reading_an_inventory_creates_no_file(tmp_path: Path) -> None:
         store.diff()
         store.export_jsonl(io.StringIO())
     assert sorted(os.listdir(tmp_path)) == before, "no -wal/-shm from a reader"
+
+
+def test_identical_cameras_renumbered_are_each_counted_once(inv: Inventory) -> None:
+    def fleet(first: int) -> list[Asset]:
+        return [c_moved(f"10.77.0.{first + i}") for i in range(40)]
+
+    inv.record_sweep(report(fleet(10), started=day(1)))
+    r2 = inv.record_sweep(report(fleet(100), started=day(2)))  # DHCP renumbered them all
+    assert len(inv.assets()) == 80 and r2.remaining == 40
+    items = inv.worklist()
+    assert len(items) == 40 and len({w.same_as for w in items}) == 40
