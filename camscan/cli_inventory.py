@@ -504,7 +504,7 @@ def diff_text(d: Diff) -> str:
     lines = [f"{head(d.a)} -> {head(d.b)}"]
     groups: list[tuple[str, str, list[DiffEntry]]] = [
         ("new", "+", d.new), ("gone", "-", d.gone), ("reappeared", "!", d.reappeared),
-        ("back (not in the first sweep, never gone or removed)", "^", d.returned),
+        ("returned, never gone or removed", "^", d.returned),
         ("changed", "~", d.changed),
         ("not seen (sweep partial or did not cover them)", "?", d.unseen),
     ]
@@ -553,7 +553,8 @@ def register(main: click.Group) -> None:
               show_default=True)
 def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
              site: str | None, fmt: str) -> None:
-    """What changed between two sweeps: new, gone, reappeared, back, changed devices.
+    """What changed between two sweeps: new, gone, reappeared, returned, changed
+    devices.
 
     SCAN_A and SCAN_B are sweep ids or uuids (see `camscan sweeps`); by default the last two
     complete sweeps (of --site, else of the site swept last)."""

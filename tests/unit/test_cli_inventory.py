@@ -813,7 +813,7 @@ def test_worklist_shows_notes_and_uncertain_identity_in_every_format(
     assert "pulled, ticket 4411" in out and "may be the same device as #2" in out
 
 
-def test_diff_shows_back_and_reappeared_groups(cli: click.Group, tmp_path: Path) -> None:
+def test_diff_shows_returned_and_reappeared_groups(cli: click.Group, tmp_path: Path) -> None:
     path = tmp_path / "inv.db"
     with Inventory.open(path) as inv:
         inv.record_sweep(report([a_cam("10.77.0.10"), cam("10.77.0.11", serial="B1")],
@@ -824,6 +824,8 @@ def test_diff_shows_back_and_reappeared_groups(cli: click.Group, tmp_path: Path)
                                 started=day(3)))
     code, out, _ = run(cli, "diff", "--db", str(path), "1", "2")
     assert "reappeared (1):" in out and "10.77.0.10" in out and "unchanged: 0" in out
+    code, out, _ = run(cli, "diff", "--db", str(path), "2", "3")
+    assert code == 0 and "returned, never gone or removed (1):" in out and "reappeared" not in out
     code, out, _ = run(cli, "diff", "--db", str(path), "2", "3", "-f", "json")
     assert code == 0
     doc = json.loads(out)
