@@ -123,8 +123,9 @@ def load_config_option(path: Path | None) -> Config | None:
     return None  # pragma: no cover
 
 
-def resolve_db(db: Path | None, config: Config | None) -> Path:
-    """``--db``, else the config's ``db``, else the default under the user's data folder."""
+def resolve_db(db: Path | None, config: Config | None, *, create: bool = False) -> Path:
+    """``--db``, else the config's ``db``, else the default under the user's data folder
+    (whose folder is made only when ``create``: readers create nothing)."""
     from camscan.config import default_db_path
 
     if db is not None:
@@ -132,25 +133,46 @@ def resolve_db(db: Path | None, config: Config | None) -> Path:
     if config is not None and config.db is not None:
         return config.db
     path = default_db_path()
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if create:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 
-def _open(db: Path | None, config_path: Path | None, *, write: bool) -> Inventory:
-    from camscan.inventory import Inventory, InventoryError, InventoryLocked
+def _open(db: Path | None, config_path: Path | None, *, write: bool,
+          create: bool | None = None, site: str | None = None) -> Inventory:
+    """Open the inventory for a command (``create`` defaults to ``write``); with ``site``,
+    check that a recorded sweep has it (else a usage error naming the known sites)."""
+    from camscan.inventory import Inventory, InventoryError, InventoryLocked, UnknownSite
 
+    create = write if create is None else create
     config = load_config_option(config_path)
-    path = resolve_db(db, config)
+    path = resolve_db(db, config, create=create)
     gone_after = config.gone_after if config is not None else None
     try:
-        return Inventory.open(path, write=write, create=write, lock=write,
-                              gone_after=gone_after if write else None)
+        inv = Inventory.open(path, write=write, create=create, lock=write,
+                             gone_after=gone_after if write else None)
     except InventoryLocked as exc:
         _fail(str(exc), EXIT_LOCKED)
+        raise AssertionError("unreachable") from None  # pragma: no cover
     except InventoryError as exc:  # missing, foreign, damaged: a bad --db, like scan's
         _fail(str(exc), int(ExitCode.USAGE))
-    raise AssertionError("unreachable")  # pragma: no cover
+        raise AssertionError("unreachable") from None  # pragma: no cover
+    if site is not None:
+        try:
+            inv.known_site(site)
+        except UnknownSite as exc:
+            inv.close()
+            _fail(str(exc), int(ExitCode.USAGE))
+        except InventoryError as exc:
+            inv.close()
+            _fail(str(exc))
+    return inv
+
+
+def _site_arg(inv: Inventory, site: str | None) -> str | None:
+    """The site as stored (``-`` is the sweeps recorded without a site); checked by _open."""
+    return None if site is None else inv.known_site(site)
 
 
 def _db_options(f: F) -> F:
@@ -171,15 +193,19 @@ def inventory_scan_options(f: F) -> F:
     f = click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Append events (start, end, recorded, errors) as JSON lines.")(f)
     f = click.option("--site", help="Sweep only this site of the config (or: the site "
-                                    "name to record TARGETS under).")(f)
+                                    "name to record TARGETS under; a config's sites must "
+                                    "name it). Records the sweep.")(f)
     f = click.option("--config", "config_path", type=click.Path(dir_okay=False,
                      path_type=Path), help="Config file with sites (default: "
-                     "~/.config/camscan/config.toml when it exists).")(f)
+                     "~/.config/camscan/config.toml when it exists). Records the "
+                     "sweep.")(f)
     f = click.option("--no-db", is_flag=True, help="Do not record into the inventory.")(f)
     f = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Record the sweep into this inventory (default: the config's db, "
-                          "or ~/.local/share/camscan/inventory.db when a config is in use; "
-                          "none otherwise).")(f)
+                     help="Record the sweep into this inventory. Only runs given --db, "
+                          "--config or --site, or sweeping the config's sites (no "
+                          "TARGETS), record: into --db, else the config's db, else "
+                          "~/.local/share/camscan/inventory.db. A plain `scan TARGETS` "
+                          "records nothing, even when a config file exists.")(f)
     return f
 
 
@@ -213,14 +239,16 @@ def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
     from camscan.config import ConfigError
 
     config = load_config_option(config_path)
-    if no_db:
+    # only an inventory run records: --db, --config, --site, or sweeping the config's sites;
+    # a plain `scan TARGETS` never writes the default inventory behind the user's back
+    records = (db is not None or config_path is not None or site is not None
+               or not base.targets)
+    if no_db or not records:
         db_path = None
     elif db is not None:
         db_path = db
-    elif config is not None:
+    else:  # its folder is made (the default one) only when the sweep really records
         db_path = resolve_db(None, config)
-    else:
-        db_path = None
     gone_after = config.gone_after if config is not None else None
     common = {"db": db_path, "gone_after": gone_after}
     setup_json_logging(log_file or (config.log_file if config is not None else None))
@@ -228,6 +256,11 @@ def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
         if site is not None and not _site_ok(site):
             _fail(f"--site {site!r}: site names are letters, digits, '.', '_', '-'",
                   int(ExitCode.USAGE))
+        if site is not None and config is not None and config.sites:
+            try:  # a config with sites: --site must be one of them (a typo is no new site)
+                config.site(site)
+            except ConfigError as exc:
+                _fail(str(exc), int(ExitCode.USAGE))
         opts = _inventory_fields(dataclasses.replace(base), site=site, **common)
         if config is not None and not _explicit("policy") and config.policy:
             opts.policy = config.policy
@@ -251,6 +284,9 @@ def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
         rate = base.rate if _explicit("rate") else (config.rate_for(s) or base.rate)
         extra = dict(base.extra)
         creds = config.credentials_for(s)
+        if creds is not None and base.credentials is None and not creds.is_file():
+            key = f"sites.{s.name}.credentials" if s.credentials else "credentials"
+            _fail(f"{config.path}: {key}: {creds}: file not found", int(ExitCode.USAGE))
         if creds is not None and getattr(base, "credentials", None) is None:
             # read by scanrun like --credentials (which wins over the config)
             extra["credentials_file"] = str(creds)
@@ -340,8 +376,12 @@ class ScanRecorder:
         """Open the inventory and take its lock before anything is sent."""
         if self.db is None:
             return None
+        from camscan.config import default_db_path
         from camscan.inventory import Inventory, InventoryError, InventoryLocked
 
+        if self.db == default_db_path():  # the default inventory's folder, made when needed
+            with contextlib.suppress(OSError):
+                self.db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             self.inventory = Inventory.open(self.db, lock=True, gone_after=self.gone_after)
         except InventoryLocked as exc:
@@ -352,6 +392,20 @@ class ScanRecorder:
             _err(str(exc))
             log_event("error", logging.ERROR, message=str(exc), exit=int(ExitCode.USAGE))
             return int(ExitCode.USAGE)
+        if self.site:
+            try:
+                sites = self.inventory.sites()
+            except InventoryError:
+                sites = [self.site]
+            alike = [s for s in sites if s.lower() == self.site.lower() and s != self.site]
+            if alike and self.site not in sites:  # HQ for hq would split the site in two
+                message = (f"--site {self.site!r}: the inventory has site {alike[0]!r} "
+                           "(site names are case-sensitive); nothing was sent")
+                self.inventory.close()
+                self.inventory = None
+                _err(message)
+                log_event("error", logging.ERROR, message=message, exit=int(ExitCode.USAGE))
+                return int(ExitCode.USAGE)
         return None
 
     def __enter__(self) -> ScanRecorder:
@@ -436,7 +490,9 @@ def _describe(e: DiffEntry) -> str:
         extra.append(clean(e.mac))
     tail = f" ({', '.join(extra)})" if extra else ""
     site = f" site {clean(e.site)}" if e.site else ""
-    return f"{clean(e.ip):15}  {who}{tail}  [{e.verdict}, {e.status}]  asset {e.asset_id}{site}"
+    maybe = f" (identity uncertain: may be asset {e.same_as})" if e.same_as else ""
+    return (f"{clean(e.ip):15}  {who}{tail}  [{e.verdict}, {e.status}]  asset {e.asset_id}"
+            f"{site}{maybe}")
 
 
 def diff_text(d: Diff) -> str:
@@ -448,6 +504,7 @@ def diff_text(d: Diff) -> str:
     lines = [f"{head(d.a)} -> {head(d.b)}"]
     groups: list[tuple[str, str, list[DiffEntry]]] = [
         ("new", "+", d.new), ("gone", "-", d.gone), ("reappeared", "!", d.reappeared),
+        ("returned, never gone or removed", "^", d.returned),
         ("changed", "~", d.changed),
         ("not seen (sweep partial or did not cover them)", "?", d.unseen),
     ]
@@ -476,6 +533,7 @@ def diff_dict(d: Diff) -> dict[str, Any]:
     return {"a": sweep(d.a), "b": sweep(d.b), "new": [entry(e) for e in d.new],
             "gone": [entry(e) for e in d.gone],
             "reappeared": [entry(e) for e in d.reappeared],
+            "returned": [entry(e) for e in d.returned],
             "changed": [entry(e) for e in d.changed],
             "unseen": [entry(e) for e in d.unseen], "unchanged": d.unchanged}
 
@@ -495,7 +553,8 @@ def register(main: click.Group) -> None:
               show_default=True)
 def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
              site: str | None, fmt: str) -> None:
-    """What changed between two sweeps: new, gone, reappeared, changed devices.
+    """What changed between two sweeps: new, gone, reappeared, returned, changed
+    devices.
 
     SCAN_A and SCAN_B are sweep ids or uuids (see `camscan sweeps`); by default the last two
     complete sweeps (of --site, else of the site swept last)."""
@@ -503,7 +562,8 @@ def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
 
     if len(sweeps) not in (0, 2):
         raise click.UsageError("give two sweeps (SCAN_A SCAN_B) or none")
-    with _open(db, config_path, write=False) as inv:
+    with _open(db, config_path, write=False, site=site) as inv:
+        site = _site_arg(inv, site)
         try:
             d = inv.diff(*sweeps, site=site) if sweeps else inv.diff(site=site)
         except InventoryError as exc:
@@ -530,7 +590,8 @@ def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fm
     burn-down chart across sweeps and the evidence for every device."""
     from camscan.inventory import InventoryError, now_iso
 
-    with _open(db, config_path, write=False) as inv:
+    with _open(db, config_path, write=False, site=site) as inv:
+        site = _site_arg(inv, site)
         try:
             items = inv.worklist(site)
             points = inv.burndown(site)
@@ -569,7 +630,8 @@ def mark_cmd(asset: str, status: str, note: str, site: str | None, db: Path | No
     while it is absent, and becomes `reappeared` if it is seen again."""
     from camscan.inventory import InventoryError, InventoryLocked
 
-    with _open(db, config_path, write=True) as inv:
+    with _open(db, config_path, write=True, create=False, site=site) as inv:
+        site = _site_arg(inv, site)
         try:
             aid = inv.resolve_asset(asset, site)
             inv.mark(aid, status, note)
@@ -595,7 +657,8 @@ def export_cmd(db: Path | None, config_path: Path | None, site: str | None,
     """Write sweep results (and marks) as JSON lines, for `camscan import` elsewhere."""
     from camscan.inventory import InventoryError
 
-    with _open(db, config_path, write=False) as inv, _output(output) as out:
+    with _open(db, config_path, write=False, site=site) as inv, _output(output) as out:
+        site = _site_arg(inv, site)
         try:
             n = inv.export_jsonl(out, site=site, since=since)
         except InventoryError as exc:
@@ -610,20 +673,28 @@ def export_cmd(db: Path | None, config_path: Path | None, site: str | None,
 @_db_options
 def import_cmd(files: tuple[Path, ...], db: Path | None, config_path: Path | None) -> None:
     """Merge sweep results exported by other sensors (FILES, or - for stdin) into this
-    inventory. Each file is all or nothing; importing the same file twice changes nothing."""
-    from camscan.inventory import InventoryError
+    inventory. Every file is read and checked first: one bad line and nothing is imported
+    (nor an inventory created); importing the same file twice changes nothing."""
+    from camscan.inventory import InventoryError, ParsedExport, parse_export
 
+    parsed: list[ParsedExport] = []
+    for f in files:  # every file read and checked before the inventory is opened
+        try:
+            if str(f) == "-":
+                parsed.append(parse_export(sys.stdin, "<stdin>"))
+            else:
+                with f.open(encoding="utf-8") as fh:
+                    parsed.append(parse_export(fh, str(f)))
+        except OSError as exc:
+            _fail(f"{f}: cannot read: {exc.strerror or exc}; nothing was imported")
+            return
+        except InventoryError as exc:
+            _fail(str(exc))
+            return
     with _open(db, config_path, write=True) as inv:
-        for f in files:
+        for f, lines in zip(files, parsed, strict=True):
             try:
-                if str(f) == "-":
-                    res = inv.import_jsonl(sys.stdin, name="<stdin>")
-                else:
-                    with f.open(encoding="utf-8") as fh:
-                        res = inv.import_jsonl(fh, name=str(f))
-            except OSError as exc:
-                _fail(f"{f}: cannot read: {exc.strerror or exc}")
-                return
+                res = inv.import_parsed(lines)
             except InventoryError as exc:
                 _fail(str(exc))
                 return
@@ -644,7 +715,8 @@ def history_cmd(asset: str, site: str | None, fmt: str, db: Path | None,
     """One device's addresses over time and its status changes."""
     from camscan.inventory import InventoryError
 
-    with _open(db, config_path, write=False) as inv:
+    with _open(db, config_path, write=False, site=site) as inv:
+        site = _site_arg(inv, site)
         try:
             h = inv.history(inv.resolve_asset(asset, site))
         except InventoryError as exc:
@@ -670,7 +742,8 @@ def sweeps_cmd(site: str | None, db: Path | None, config_path: Path | None) -> N
     """List the recorded sweeps (ids for `camscan diff`)."""
     from camscan.inventory import InventoryError
 
-    with _open(db, config_path, write=False) as inv:
+    with _open(db, config_path, write=False, site=site) as inv:
+        site = _site_arg(inv, site)
         try:
             rows = inv.sweeps(site)
         except InventoryError as exc:

@@ -16,9 +16,12 @@ rate = 100
 credentials = "/etc/camscan/hq-credentials.toml"
 ```
 
-Validation is strict: an unknown key or a value of the wrong type is an error naming the key,
-so a typo never silently sweeps the wrong thing. Relative paths are taken from the folder of
-the config file; ``~`` is expanded.
+Validation is strict: an unknown key, a value of the wrong type, a target or exclude that is
+not an address, CIDR, range or host name, or a policy that is neither a shipped name nor an
+existing file is an error naming the key (``sites.hq.targets[1]: 10.1.0.999: not an IPv4
+address, CIDR or range``), so a typo never silently sweeps the wrong thing. Relative paths
+(``db``, ``log_file``, ``credentials``, a policy file) are taken from the folder of the
+config file; ``~`` is expanded.
 """
 
 from __future__ import annotations
@@ -175,6 +178,43 @@ class _Reader:
             out.append(item.strip())
         return tuple(out)
 
+    def targets(self, table: dict[str, Any], key: str, name: str) -> tuple[str, ...] | None:
+        """Strings that parse as targets (checked without DNS: host names are looked up at
+        sweep time; ``@file`` tokens are read then)."""
+        from camscan.targets import TargetError, parse_token
+
+        values = self.strings(table, key, name)
+        for i, value in enumerate(values or ()):
+            for token in value.replace(",", " ").split():
+                if token.startswith("@"):
+                    continue
+                try:
+                    parse_token(token, lambda _host: ["192.0.2.1"])
+                except TargetError as exc:
+                    raise self.fail(f"{name}[{i}]", str(exc)) from None
+        return values
+
+    def policy(self, table: dict[str, Any], key: str, name: str) -> str | None:
+        """A shipped policy name, or a policy file (relative to the config's folder)."""
+        text = self.string(table, key, name)
+        if text is None:
+            return None
+        if text.endswith((".yaml", ".yml")) or "/" in text:
+            p = Path(text).expanduser()
+            p = p if p.is_absolute() else self.base / p
+            if not p.is_file():
+                raise self.fail(name, f"policy file {p} not found")
+            return str(p)
+        try:
+            from camscan.policy import available_policies
+
+            known = available_policies()
+        except (OSError, ValueError):  # no shipped policies found: the sweep will say so
+            return text
+        if text not in known:
+            raise self.fail(name, f"unknown policy {text!r} (shipped: {', '.join(known)})")
+        return text
+
 
 def parse_config(text: str, path: Path) -> Config:
     """Parse and validate config text (``path`` is used in messages and for relative paths)."""
@@ -195,13 +235,13 @@ def parse_config(text: str, path: Path) -> Config:
         if not isinstance(table, dict):
             raise r.fail(prefix, f"expected a table, got {_type_name(table)}")
         r.unknown(table, _SITE_KEYS, prefix + ".")
-        targets = r.strings(table, "targets", f"{prefix}.targets")
+        targets = r.targets(table, "targets", f"{prefix}.targets")
         if not targets:
             raise r.fail(f"{prefix}.targets", "required: at least one target")
         sites[name] = Site(
             name=name, targets=targets,
-            excludes=r.strings(table, "excludes", f"{prefix}.excludes") or (),
-            policy=r.string(table, "policy", f"{prefix}.policy"),
+            excludes=r.targets(table, "excludes", f"{prefix}.excludes") or (),
+            policy=r.policy(table, "policy", f"{prefix}.policy"),
             rate=r.number(table, "rate", f"{prefix}.rate", lo=1, hi=100_000),
             credentials=r.path_value(table, "credentials", f"{prefix}.credentials"),
         )
@@ -210,7 +250,7 @@ def parse_config(text: str, path: Path) -> Config:
         db=r.path_value(data, "db", "db"),
         gone_after=r.integer(data, "gone_after", "gone_after", lo=1, hi=1000),
         log_file=r.path_value(data, "log_file", "log_file"),
-        policy=r.string(data, "policy", "policy"),
+        policy=r.policy(data, "policy", "policy"),
         rate=r.number(data, "rate", "rate", lo=1, hi=100_000),
         credentials=r.path_value(data, "credentials", "credentials"),
         sites=sites,

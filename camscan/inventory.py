@@ -163,6 +163,10 @@ class InventoryLocked(InventoryError):
     """Another camscan process holds the inventory's write lock."""
 
 
+class UnknownSite(InventoryError):
+    """A site name no recorded sweep has (a usage error; the message lists the known sites)."""
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -400,6 +404,9 @@ class DiffEntry:
     status: str
     changes: list[Change] = field(default_factory=list)
     old_ip: str | None = None
+    same_as: int | None = None
+    """Identity uncertain: this address-only record may be the same device as that asset
+    (see :attr:`WorkItem.same_as`)."""
 
 
 @dataclass(slots=True)
@@ -409,9 +416,26 @@ class Diff:
     new: list[DiffEntry] = field(default_factory=list)
     gone: list[DiffEntry] = field(default_factory=list)
     reappeared: list[DiffEntry] = field(default_factory=list)
+    returned: list[DiffEntry] = field(default_factory=list)
+    """In B, not in A (A missed them or did not cover them), seen before A, and never gone
+    or marked removed: neither new nor reappeared."""
     changed: list[DiffEntry] = field(default_factory=list)
     unseen: list[DiffEntry] = field(default_factory=list)
     unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MarkNote:
+    """A technician's mark of a device (``camscan mark``), with its note."""
+
+    at: str
+    who: str
+    status: str
+    note: str
+
+    def text(self) -> str:
+        return f"{self.at} {self.status} by {self.who}" + (f": {self.note}" if self.note
+                                                          else "")
 
 
 @dataclass(slots=True)
@@ -437,6 +461,27 @@ class WorkItem:
     status: str
     evidence: list[Evidence] = field(default_factory=list)
     addresses: list[str] = field(default_factory=list)
+    notes: list[MarkNote] = field(default_factory=list)
+    """The technicians' marks of this device, oldest first."""
+    same_as: int | None = None
+    """Identity uncertain: this device may be asset ``same_as`` (address-only records, see
+    docs/inventory.md); that asset is then not listed or counted separately."""
+    identity: str = ""
+    """The sentence saying so (empty when the identity is certain)."""
+
+    @property
+    def notes_text(self) -> str:
+        """The marks as one line (``; `` between them), for CSV and HTML cells."""
+        return "; ".join(n.text() for n in self.notes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Replayed:
+    transitions: list[tuple[int, int | None, int | None, str, str | None, str]]
+    remaining: list[tuple[int, int]]
+    asset_rows: list[tuple[Any, ...]]
+    same_as: dict[int, int]
+    stood_in: dict[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,10 +513,16 @@ class WriteLock:
     def __init__(self, db_path: Path) -> None:
         self.path = db_path.with_name(db_path.name + ".lock")
         self._fd: int | None = None
+        self.created = False
 
     def acquire(self) -> None:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                             0o600)
+                self.created = True
+            except FileExistsError:
+                fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         except OSError as exc:
             raise InventoryError(
                 f"{self.path}: cannot create the lock file: {exc.strerror or exc}"
@@ -491,8 +542,13 @@ class WriteLock:
             os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
-    def release(self) -> None:
+    def release(self, *, remove: bool = False) -> None:
+        """Unlock; ``remove``: also delete the lock file if this lock created it (an open that
+        failed leaves no lock file behind)."""
         if self._fd is not None:
+            if remove and self.created:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
             with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -514,21 +570,33 @@ class WriteLock:
 
 
 def _check_file(path: Path) -> None:
-    """Refuse, without writing a byte, a file that is not a SQLite database."""
+    """Refuse, without writing a byte (nor a lock file), a file that is not a SQLite
+    database, or whose header says it is another program's database."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
+            head = fh.read(100)
     except FileNotFoundError:
         return
     except IsADirectoryError:
         raise InventoryError(f"{path}: is a folder, not an inventory file") from None
     except OSError as exc:
         raise InventoryError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if head and head != _SQLITE_MAGIC:
+    if head and head[:len(_SQLITE_MAGIC)] != _SQLITE_MAGIC:
         raise InventoryError(
             f"{path}: not a SQLite database, so not a camscan inventory; refusing to touch it "
             "(give another --db path)"
         )
+    if len(head) == 100:
+        # the header's application id (offset 68) and schema cookie (offset 40; 0 until a
+        # table is created); a pending WAL may hold a newer header, so then let _prepare judge
+        app_id = int.from_bytes(head[68:72], "big")
+        cookie = int.from_bytes(head[40:44], "big")
+        wal = path.with_name(path.name + "-wal")
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and cookie and not wal.exists()):
+            raise InventoryError(
+                f"{path}: a SQLite database, but not a camscan inventory; refusing to change "
+                "it (give another --db path)"
+            )
 
 
 class Inventory:
@@ -540,6 +608,7 @@ class Inventory:
         self.conn = conn
         self.gone_after = gone_after
         self._lock = lock
+        self.writable = False
 
     # -- opening
 
@@ -588,7 +657,7 @@ class Inventory:
                 raise
         except BaseException:
             if wlock is not None:
-                wlock.release()
+                wlock.release(remove=True)
             raise
         return inv
 
@@ -613,6 +682,8 @@ class Inventory:
             n_tables = c.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type IN ('table','view')"
             ).fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            raise self._translate(exc) from None
         except sqlite3.DatabaseError as exc:
             raise InventoryError(
                 f"{self.path}: damaged or not a database ({exc}); nothing was changed"
@@ -628,19 +699,20 @@ class Inventory:
                 f"{SCHEMA_VERSION}); upgrade camscan"
             )
         try:
-            if write:
-                mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise InventoryError(f"{self.path}: cannot switch to WAL mode ({mode})")
-                c.execute("PRAGMA synchronous=FULL")
-            c.execute("PRAGMA foreign_keys=ON")
-            if version:
+            if version:  # before the journal mode is set: a damaged file stays untouched
                 check = c.execute("PRAGMA quick_check").fetchone()[0]
                 if check != "ok":
                     raise InventoryError(
                         f"{self.path}: damaged database ({str(check)[:120]}); nothing was "
                         "changed; restore it from a backup"
                     )
+            if write:
+                mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise InventoryError(f"{self.path}: cannot switch to WAL mode ({mode})")
+                c.execute("PRAGMA synchronous=FULL")
+                self.writable = True
+            c.execute("PRAGMA foreign_keys=ON")
             if version < SCHEMA_VERSION:
                 if not write:
                     raise InventoryError(
@@ -705,6 +777,14 @@ class Inventory:
         return InventoryError(f"{self.path}: database error ({text}); nothing was changed")
 
     def close(self) -> None:
+        if self.writable:
+            # back to a rollback journal at rest: a read-only reader of a WAL database
+            # creates -wal and -shm files, and readers must create nothing (when another
+            # connection is open this fails quietly and the next writer's close retries)
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA busy_timeout = 200")  # a reader: stay WAL, no wait
+                self.conn.execute("PRAGMA journal_mode=DELETE")
+            self.writable = False
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
         if self._lock is not None:
@@ -871,6 +951,20 @@ class Inventory:
     # -- the replay: statuses as a function of history
 
     def _replay(self, c: sqlite3.Connection) -> None:
+        h = self._history(c)
+        c.execute("DELETE FROM transitions")
+        c.executemany("INSERT INTO transitions(asset_id, sweep_id, mark_id, at, old, new) "
+                      "VALUES (?,?,?,?,?,?)", h.transitions)
+        c.executemany("UPDATE sweeps SET remaining = ? WHERE id = ?", h.remaining)
+        c.executemany(
+            "UPDATE assets SET status = ?, missed = ?, site = ?, ip = ?, serial = ?, mac = ?, "
+            "model = ?, first_sweep = ?, last_sweep = ?, status_sweep = ? WHERE id = ?",
+            h.asset_rows,
+        )
+
+    def _history(self, c: sqlite3.Connection) -> _Replayed:
+        """Replay the whole history (reads only): statuses, transitions, the flagged devices
+        remaining after each sweep, and the address-only records that may be one device."""
         sweeps = list(c.execute(
             "SELECT id, site, started, complete FROM sweeps ORDER BY started, id"))
         covers: dict[int, tuple[list[int], list[int]]] = {}
@@ -880,10 +974,12 @@ class Inventory:
             starts.append(int(row[1]))
             ends.append(int(row[2]))
         seen: dict[int, list[tuple[int, str, str, str | None, str | None, str | None]]] = {}
-        for row in c.execute("SELECT sweep_id, asset_id, ip, verdict, serial, mac, model "
-                             "FROM sightings"):
+        looks: dict[tuple[int, int], tuple[str | None, ...]] = {}
+        for row in c.execute("SELECT sweep_id, asset_id, ip, verdict, serial, mac, model, "
+                             "manufacturer, brand, firmware FROM sightings"):
             seen.setdefault(int(row[0]), []).append(
                 (int(row[1]), row[2], row[3], row[4], row[5], row[6]))
+            looks[(int(row[0]), int(row[1]))] = (row[7], row[8], row[6], row[9])
         marks = list(c.execute("SELECT id, asset_id, status, at FROM marks ORDER BY at, id"))
 
         status: dict[int, str] = {}
@@ -901,6 +997,8 @@ class Inventory:
         status_sweep: dict[int, int | None] = {}
         transitions: list[tuple[int, int | None, int | None, str, str | None, str]] = []
         remaining: list[tuple[int, int]] = []
+        same_as: dict[int, int] = {}  # a new address-only record -> the one it may be
+        stood_in: dict[int, int] = {}  # the vanished record -> the new one (not counted)
 
         def move(aid: int, new: str, at: str, sweep: int | None, mark: int | None) -> None:
             old = status.get(aid)
@@ -922,8 +1020,13 @@ class Inventory:
                 continue
             sweep_id, site, complete = int(row[0]), str(row[1]), bool(row[3])
             present: set[int] = set()
+            fresh: list[int] = []
             for aid, ip, verdict, serial, mac, model in seen.get(sweep_id, ()):
                 present.add(aid)
+                if aid not in first_sweep:
+                    fresh.append(aid)
+                if aid in stood_in:  # seen again: two devices after all
+                    same_as.pop(stood_in.pop(aid), None)
                 old_site = site_of.get(aid)
                 if old_site is not None and old_site != site:
                     by_site[old_site].discard(aid)
@@ -958,23 +1061,52 @@ class Inventory:
                     missed[aid] = missed.get(aid, 0) + 1
                     if missed[aid] >= self.gone_after and status.get(aid) in PRESENT:
                         move(aid, "gone", at, sweep_id, None)
+            # identity uncertain (docs/inventory.md): a new record with neither serial nor
+            # MAC, looking exactly like an address-only record of this site that is present
+            # but absent from its address since its last sighting, may be that device moved
+            fresh = [aid for aid in fresh if aid not in serial_of and aid not in mac_of
+                     and (look := looks[(sweep_id, aid)])[0] and look[2]]  # maker, model
+            vanished: dict[tuple[tuple[str | None, ...], tuple[str, ...]], list[int]] = {}
+            if fresh:
+                for old in sorted(by_site.get(site, set()) - present,
+                                  key=lambda x: (last_sweep[x], x)):
+                    if (old not in stood_in and old not in serial_of and old not in mac_of
+                            and status.get(old) in PRESENT and missed.get(old, 0) >= 1):
+                        key = (looks[(last_sweep[old], old)],
+                               self._rules_of(c, last_sweep[old], old))
+                        vanished.setdefault(key, []).append(old)
+            for aid in fresh if vanished else ():
+                pool = vanished.get((looks[(sweep_id, aid)], self._rules_of(c, sweep_id, aid)))
+                if pool:  # the most recently seen look-alike first
+                    old = pool.pop()
+                    same_as[aid] = old
+                    stood_in[old] = aid
             remaining.append((sum(
                 1 for aid in by_site.get(site, ())
-                if flagged.get(aid) and status.get(aid) in PRESENT
+                if flagged.get(aid) and status.get(aid) in PRESENT and aid not in stood_in
             ), sweep_id))
 
-        c.execute("DELETE FROM transitions")
-        c.executemany("INSERT INTO transitions(asset_id, sweep_id, mark_id, at, old, new) "
-                      "VALUES (?,?,?,?,?,?)", transitions)
-        c.executemany("UPDATE sweeps SET remaining = ? WHERE id = ?", remaining)
-        c.executemany(
-            "UPDATE assets SET status = ?, missed = ?, site = ?, ip = ?, serial = ?, mac = ?, "
-            "model = ?, first_sweep = ?, last_sweep = ?, status_sweep = ? WHERE id = ?",
-            [(status[aid], missed.get(aid, 0), site_of[aid], ip_text[aid],
-              serial_of.get(aid), mac_of.get(aid), model_of.get(aid), first_sweep[aid],
-              last_sweep[aid], status_sweep.get(aid), aid)
-             for aid in site_of],
+        return _Replayed(
+            transitions=transitions, remaining=remaining,
+            asset_rows=[(status[aid], missed.get(aid, 0), site_of[aid], ip_text[aid],
+                         serial_of.get(aid), mac_of.get(aid), model_of.get(aid),
+                         first_sweep[aid], last_sweep[aid], status_sweep.get(aid), aid)
+                        for aid in site_of],
+            same_as=same_as, stood_in=stood_in,
         )
+
+    @staticmethod
+    def _rules_of(c: sqlite3.Connection, sweep_id: int, asset_id: int) -> tuple[str, ...]:
+        """The fingerprint rules that fired on one sighting (device type included)."""
+        row = c.execute("SELECT data FROM sightings WHERE sweep_id = ? AND asset_id = ?",
+                        (sweep_id, asset_id)).fetchone()
+        try:
+            d = json.loads(row[0]) if row else {}
+        except (ValueError, TypeError):
+            d = {}
+        rules = d.get("rules") if isinstance(d, dict) else None
+        kind = d.get("device_type") if isinstance(d, dict) else None
+        return (str(kind), *sorted(str(r) for r in rules or ()))
 
     # -- marks
 
@@ -1049,6 +1181,21 @@ class Inventory:
     def sites(self) -> list[str]:
         return [str(r[0]) for r in self._read("SELECT DISTINCT site FROM sweeps ORDER BY site")]
 
+    def known_site(self, name: str) -> str:
+        """``name`` if a recorded sweep has that site (``-``: sweeps recorded without a site);
+        else :class:`UnknownSite` naming the known sites. Names are case-sensitive: an empty
+        report for a mistyped site would read as "all clear"."""
+        sites = self.sites()
+        if name in sites:
+            return name
+        if name == "-" and "" in sites:
+            return ""
+        shown = ", ".join(s or "- (no site)" for s in sites) or "none, no sweep recorded yet"
+        alike = [s for s in sites if s and s.lower() == name.lower()]
+        hint = f"; did you mean {alike[0]!r}? (site names are case-sensitive)" if alike else ""
+        raise UnknownSite(f"--site {name[:64]!r}: no sweep recorded for that site "
+                          f"(known sites: {shown}){hint}")
+
     def asset_status(self, asset_id: int) -> str:
         rows = self._read("SELECT status FROM assets WHERE id = ?", (asset_id,))
         if not rows:
@@ -1098,7 +1245,9 @@ class Inventory:
 
         ``gone``: seen in A, not in B although B was complete and covered its address;
         ``unseen``: seen in A, not in B, but B was partial or did not cover it;
-        ``new``: first ever seen in B; ``reappeared``: in B, not in A, seen before A;
+        ``new``: in B, first seen after A; ``reappeared``: in B, and gone or marked removed
+        before (a sweep after A, up to B, turned it ``reappeared``), whether in A or not;
+        ``returned``: in B, not in A, seen before A, but never gone or removed meanwhile;
         ``changed``: in both, with another address, firmware or verdict."""
         if a is None or b is None:
             sa, sb = self.latest_pair(site)
@@ -1111,21 +1260,31 @@ class Inventory:
         cover = [(int(r[0]), int(r[1])) for r in self._read(
             "SELECT first, last FROM sweep_cover WHERE sweep_id = ?", (sb.id,))]
         out = Diff(a=sa, b=sb)
+        # sweeps after A up to B (in time order, as the replay orders them)
+        back = {int(r[0]) for r in self._read(
+            "SELECT t.asset_id FROM transitions t JOIN sweeps w ON w.id = t.sweep_id "
+            "WHERE t.new = 'reappeared' AND (w.started > ? OR (w.started = ? AND w.id > ?)) "
+            "AND (w.started < ? OR (w.started = ? AND w.id <= ?))",
+            (sa.started, sa.started, sa.id, sb.started, sb.started, sb.id))}
         for aid, rb in rows_b.items():
             entry = _entry(aid, rb, statuses.get(aid, "?"), sb.site)
             ra = rows_a.get(aid)
+            if ra is not None:
+                for name in ("ip", "firmware", "verdict"):
+                    if (ra[name] or None) != (rb[name] or None):
+                        entry.changes.append(Change(name, ra[name], rb[name]))
+                entry.old_ip = ra["ip"] if ra["ip"] != rb["ip"] else None
+            if aid in back:
+                out.reappeared.append(entry)
+                continue
             if ra is None:
-                earlier = self._read(
+                before_a = self._read(
                     "SELECT 1 FROM sightings s JOIN sweeps w ON w.id = s.sweep_id "
                     "WHERE s.asset_id = ? AND (w.started < ? OR (w.started = ? AND w.id < ?)) "
-                    "LIMIT 1", (aid, sb.started, sb.started, sb.id))
-                (out.reappeared if earlier else out.new).append(entry)
+                    "LIMIT 1", (aid, sa.started, sa.started, sa.id))
+                (out.returned if before_a else out.new).append(entry)
                 continue
-            for name in ("ip", "firmware", "verdict"):
-                if (ra[name] or None) != (rb[name] or None):
-                    entry.changes.append(Change(name, ra[name], rb[name]))
             if entry.changes:
-                entry.old_ip = ra["ip"] if ra["ip"] != rb["ip"] else None
                 out.changed.append(entry)
             else:
                 out.unchanged += 1
@@ -1137,8 +1296,16 @@ class Inventory:
             covered = sb.complete and sb.site == sa.site and ip_int is not None and any(
                 lo <= ip_int <= hi for lo, hi in cover)
             (out.gone if covered else out.unseen).append(entry)
-        for group in (out.new, out.gone, out.reappeared, out.changed, out.unseen):
+        try:
+            h = self._history(self.conn)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from None
+        links = {**h.stood_in, **h.same_as}
+        for group in (out.new, out.gone, out.reappeared, out.returned, out.changed,
+                      out.unseen):
             group.sort(key=lambda e: (_ip_int(e.ip) or 0, e.asset_id))
+            for e in group:
+                e.same_as = links.get(e.asset_id)
         return out
 
     def _sightings(self, sweep_id: int) -> list[sqlite3.Row]:
@@ -1162,8 +1329,14 @@ class Inventory:
         if site is not None:
             sql += " AND a.site = ?"
             params.append(site)
+        try:
+            h = self._history(self.conn)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from None
         items: list[WorkItem] = []
         for r in self._read(sql, params):
+            if int(r["id"]) in h.stood_in:
+                continue  # listed (and counted) once, as the record that may be it
             try:
                 asset = asset_from_dict(json.loads(r["data"]))
             except (ValueError, TypeError):
@@ -1184,11 +1357,28 @@ class Inventory:
                 last_seen=str(r["last_seen"]), verdict=asset.verdict,
                 confidence=asset.confidence, why=why, status=str(r["status"]),
                 evidence=list(asset.evidence), addresses=addresses,
+                notes=self._notes(int(r["id"])),
+                **self._identity(h.same_as.get(int(r["id"]))),
             ))
         order = {"remove": 0, "review": 1, "keep": 2}
         items.sort(key=lambda w: (w.site, order.get(w.verdict, 3), -w.confidence,
                                   _ip_int(w.ip) or 0))
         return items
+
+    def _notes(self, asset_id: int) -> list[MarkNote]:
+        return [MarkNote(at=str(m[0]), who=str(m[1]), status=str(m[2]), note=str(m[3]))
+                for m in self._read("SELECT at, who, status, note FROM marks "
+                                    "WHERE asset_id = ? ORDER BY at, id", (asset_id,))]
+
+    def _identity(self, other: int | None) -> dict[str, Any]:
+        if other is None:
+            return {}
+        rows = self._read("SELECT a.ip, w.started FROM assets a JOIN sweeps w "
+                          "ON w.id = a.last_sweep WHERE a.id = ?", (other,))
+        where = f" (last seen at {rows[0][0]} on {rows[0][1]})" if rows else ""
+        return {"same_as": other,
+                "identity": f"identity uncertain: may be the same device as #{other}{where}, "
+                            "which is not listed or counted separately"}
 
     def burndown(self, site: str | None = None) -> list[tuple[str, int]]:
         """(sweep start, flagged devices still present) after each complete sweep; for all
@@ -1246,7 +1436,12 @@ class Inventory:
     def import_jsonl(self, source: IO[str], *, name: str = "<input>") -> ImportResult:
         """Merge exported lines into this inventory, all or nothing; importing the same lines
         again changes nothing (sweeps and marks are keyed by their uuid)."""
-        sweeps, marks = _parse_export(source, name)
+        return self.import_parsed(parse_export(source, name))
+
+    def import_parsed(self, parsed: ParsedExport) -> ImportResult:
+        """Merge lines read by :func:`parse_export` (parse every file before opening the
+        inventory, so a bad file leaves nothing behind)."""
+        sweeps, marks = parsed
         added = skipped = m_added = m_skipped = m_unmatched = 0
         with self._write() as c:
             for sid, site, sensor, report, cover in sorted(
@@ -1314,10 +1509,15 @@ def _entry(aid: int, r: sqlite3.Row, status: str, site: str) -> DiffEntry:
                      verdict=str(r["verdict"]), status=status)
 
 
-def _parse_export(source: IO[str], name: str) -> tuple[
+ParsedExport = tuple[
     list[tuple[str, str, str, ScanReport, list[tuple[int, int]]]],
     list[tuple[str, dict[str, str | None], str, str, str, str]],
-]:
+]
+
+
+def parse_export(source: IO[str], name: str) -> ParsedExport:
+    """Read and validate exported JSON lines (sweeps and marks); :class:`InventoryError`
+    names the file and line of the first bad one."""
     sweeps: list[tuple[str, str, str, ScanReport, list[tuple[int, int]]]] = []
     marks: list[tuple[str, dict[str, str | None], str, str, str, str]] = []
     lineno = 0

@@ -171,6 +171,7 @@ def _row(item: WorkItem) -> str:
         _e(item.serial or "-"), _e(item.firmware or "-"), _when(item.first_seen),
         _when(item.last_seen), f"{item.confidence:.2f}",
     ]
+    ev_html = "".join(f"<p><small>{_e(t)}</small></p>" for t in (item.identity, item.notes_text) if t) + ev_html  # noqa: E501
     return ("<tr>" + "".join(f"<td>{c}</td>" for c in cells)
             + f'<td class="why">{_e(item.why)}{ev_html}</td></tr>')
 

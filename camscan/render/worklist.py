@@ -18,6 +18,7 @@ from camscan.render.csvout import _safe
 COLUMNS = (
     "asset_id", "site", "status", "verdict", "ip", "mac", "brand", "manufacturer", "model",
     "serial", "firmware", "first_seen", "last_seen", "confidence", "why", "addresses",
+    "notes", "identity",
 )
 
 
@@ -30,6 +31,9 @@ def item_dict(item: WorkItem) -> dict[str, Any]:
         "first_seen": item.first_seen, "last_seen": item.last_seen,
         "confidence": round(item.confidence, 4), "why": item.why,
         "addresses": list(item.addresses),
+        "notes": [{"at": n.at, "who": n.who, "status": n.status, "note": n.note}
+                  for n in item.notes],
+        "same_as": item.same_as, "identity": item.identity,
         "evidence": [{"probe": e.probe, "key": e.key, "value": e.value, "rule": e.rule,
                       "port": e.port} for e in item.evidence],
     }
@@ -44,6 +48,7 @@ def csv_row(item: WorkItem) -> dict[str, str]:
         "firmware": item.firmware or "", "first_seen": item.first_seen,
         "last_seen": item.last_seen, "confidence": f"{item.confidence:.2f}",
         "why": item.why, "addresses": " ".join(item.addresses),
+        "notes": item.notes_text, "identity": item.identity,
     }
     return {k: _safe(v) for k, v in values.items()}
 

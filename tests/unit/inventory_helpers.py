@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from camscan.models import Asset, Evidence, ScanMeta, ScanReport
 
 LAB = "10.77.0.0/24"
@@ -29,3 +32,16 @@ def report(assets: list[Asset], *, started: str, partial: bool = False,
                     partial_reason="interrupted" if partial else None, addresses=254,
                     hosts_up=len(assets), options={"rate": 100.0})
     return ScanReport(scan=meta, assets=assets)
+
+
+def not_inventories(folder: Path) -> tuple[Path, Path]:
+    """Two files camscan must refuse untouched: another program's SQLite database (one table,
+    no camscan application id) and a text file."""
+    foreign = folder / "other.sqlite"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    text = folder / "notes.txt"
+    text.write_text("not an inventory\n" * 20)
+    return foreign, text

@@ -36,7 +36,7 @@ from camscan.exitcodes import ExitCode
 from camscan.inventory import Inventory, InventoryError, WriteLock
 from camscan.models import Asset
 from camscan.scanrun import ScanOptions
-from tests.unit.inventory_helpers import cam, report
+from tests.unit.inventory_helpers import cam, not_inventories, report
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "inventory.md"
@@ -324,8 +324,9 @@ def test_plan_runs_from_config(tmp_path: Path) -> None:
     no_db = plan_runs(_base(), config_path=cfg, no_db=True)
     assert {getattr(r, "db", "x") for r in no_db} == {None}
     # TARGETS on the command line: one run, recorded under --site into the config's db
-    given = plan_runs(_base(targets=("127.0.0.1",)), config_path=cfg, site="lab")
-    assert [(r.targets, getattr(r, "site", None)) for r in given] == [(("127.0.0.1",), "lab")]
+    given = plan_runs(_base(targets=("127.0.0.1",)), config_path=cfg, site="hq")
+    assert [(r.targets, getattr(r, "site", None), r.db) for r in given] == [
+        (("127.0.0.1",), "hq", tmp_path / "inv.db")]
 
 
 def textwrap_config(tmp_path: Path, creds: Path) -> str:
@@ -611,3 +612,232 @@ def test_lab_removed_and_back_through_the_cli(tmp_path: Path) -> None:
         work = inv.worklist()
         assert [(w.ip, w.status, w.manufacturer) for w in work] == [
             (ip, "reappeared", "Hikvision")]
+
+
+# --- issue 12: the inventory must never lie ---------------------------------------------------
+
+
+def _tree(root: Path) -> list[str]:
+    out = []
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            out.append(os.path.relpath(os.path.join(folder, name), root))
+    return sorted(out)
+
+
+def test_plan_runs_records_only_inventory_runs(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "cfg" / "camscan").mkdir(parents=True)
+    default_cfg = tmp_path / "cfg" / "camscan" / "config.toml"
+    default_cfg.write_text('[sites.hq]\ntargets = ["127.0.0.1"]\n')
+    default_db = tmp_path / "data" / "camscan" / "inventory.db"
+    plain = plan_runs(_base(targets=("127.0.0.2",)))
+    assert [r.db for r in plain] == [None], "a config exists, but a plain scan records nothing"
+    assert not (tmp_path / "data").exists(), "not even the data folder is made"
+    assert [r.db for r in plan_runs(_base(targets=("127.0.0.2",)), site="hq")] == [default_db]
+    assert [r.db for r in plan_runs(_base(targets=("127.0.0.2",)),
+                                    config_path=default_cfg)] == [default_db]
+    given = tmp_path / "given.db"
+    assert [r.db for r in plan_runs(_base(targets=("127.0.0.2",)), db=given)] == [given]
+    assert [(r.db, r.site) for r in plan_runs(_base())] == [(default_db, "hq")], \
+        "sweeping the config's sites records"
+
+
+def test_scan_help_says_which_runs_record() -> None:
+    from camscan.cli import main
+
+    out = CliRunner().invoke(main, ["scan", "--help"], terminal_width=200).output
+    flat = " ".join(out.split())
+    assert "Only runs given --db, --config or --site" in flat
+    assert "A plain `scan TARGETS` records nothing, even when a config file exists" in flat
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "records nothing, even when a config file exists" in readme
+    docs = " ".join(DOCS.read_text(encoding="utf-8").split())
+    assert "records nothing, even when a config file exists" in docs
+
+
+@pytest.mark.timeout(120)
+def test_plain_scan_records_nothing_through_the_cli(tmp_path: Path) -> None:
+    ip = "127.0.0.79"
+    home = tmp_path / "home"
+    (home / ".config" / "camscan").mkdir(parents=True)
+    (home / ".config" / "camscan" / "config.toml").write_text(
+        f'[sites.lab]\ntargets = ["{ip}"]\n')
+    camscan = str(Path(_camscan_bin()) / "camscan")
+    device = _FakeCamera(ip)
+
+    def scan(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [camscan, "scan", ip, "-p", str(device.port), "--quiet", "-f", "json", "-o",
+             str(tmp_path / "out.json"), *extra],
+            env=_env(home, "/usr/bin:/bin"), capture_output=True, text=True, timeout=100,
+            check=False)
+
+    try:
+        before = _tree(home)
+        plain = scan()
+        assert plain.returncode == int(ExitCode.FLAGGED), plain.stderr
+        assert _tree(home) == before, "no inventory, no folder, no lock file"
+        typo = scan("--site", "LAB")
+        assert typo.returncode == int(ExitCode.USAGE)
+        assert "no site named 'LAB' (sites: lab)" in typo.stderr
+        assert _tree(home) == before
+        recorded = scan("--site", "lab")
+        assert recorded.returncode == int(ExitCode.FLAGGED), recorded.stderr
+    finally:
+        device.close()
+    db = home / ".local" / "share" / "camscan" / "inventory.db"
+    with Inventory.open(db, write=False) as inv:
+        assert [(s.site, s.devices) for s in inv.sweeps()] == [("lab", 1)]
+
+
+@pytest.mark.parametrize("command", [
+    ["worklist"], ["worklist", "-f", "json"], ["worklist", "-f", "html"], ["export"],
+    ["sweeps"], ["diff"], ["history", "1"], ["mark", "1", "removed"],
+])
+def test_unknown_site_is_a_usage_error(cli: click.Group, tmp_path: Path,
+                                       command: list[str]) -> None:
+    path = tmp_path / "inv.db"
+    with Inventory.open(path) as inv:
+        for n in (1, 2):
+            inv.record_sweep(report([a_cam("10.77.0.10")], started=day(n)), "hq")
+        inv.record_sweep(report([cam("10.77.0.11", serial="B1")], started=day(3)), "branch")
+    code, out, err = run(cli, *command, "--db", str(path), "--site", "HQ")
+    assert code == int(ExitCode.USAGE)
+    assert out == "", "never an empty (all clear) report"
+    assert "'HQ'" in err and "known sites: branch, hq" in err and "did you mean 'hq'" in err
+    with Inventory.open(path, write=False) as inv:
+        assert inv.asset_status(1) == "open", "nothing marked"
+    code, out, _ = run(cli, *command, "--db", str(path), "--site", "hq")
+    assert code == 0 and out
+
+
+def test_scan_site_typo_in_a_config_is_a_usage_error(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'db = "{tmp_path / "inv.db"}"\n[sites.hq]\ntargets = ["127.0.0.1"]\n'
+                   '[sites.branch]\ntargets = ["127.0.0.2"]\n')
+    for targets in ((), ("127.0.0.3",)):
+        with pytest.raises(SystemExit) as info:
+            plan_runs(_base(targets=targets), config_path=cfg, site="typo")
+        assert info.value.code == int(ExitCode.USAGE)
+        assert "no site named 'typo' (sites: branch, hq)" in capsys.readouterr().err
+    assert not (tmp_path / "inv.db").exists()
+
+
+def test_recorder_refuses_a_site_that_differs_only_by_case(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "inv.db"
+    with Inventory.open(db) as inv:
+        inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)), "hq")
+    rec = ScanRecorder(db, site="HQ")
+    assert rec.open() == int(ExitCode.USAGE)
+    assert "the inventory has site 'hq'" in capsys.readouterr().err
+    assert rec.inventory is None
+    ok = ScanRecorder(db, site="branch")
+    assert ok.open() is None
+    with ok:
+        pass
+
+
+def test_read_only_commands_create_nothing(cli: click.Group, db: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    foreign, text = not_inventories(tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "camscan-sweep"}\n')
+    good = tmp_path / "good.jsonl"
+    code, _, _ = run(cli, "export", "--db", str(db), "-o", str(good))
+    assert code == 0
+    before = _tree(tmp_path)
+    missing = str(tmp_path / "missing.db")
+    cases: list[tuple[list[str], int]] = [
+        # the default inventory does not exist (nor its folder)
+        (["diff"], 2), (["worklist"], 2), (["sweeps"], 2), (["history", "1"], 2),
+        (["mark", "1", "removed"], 2), (["export"], 2),
+        (["mark", "--db", missing, "1", "removed"], 2), (["worklist", "--db", missing], 2),
+        (["diff", "--db", missing], 2),
+        # refused files
+        *[([cmd, "--db", str(p)], 2) for p in (foreign, text)
+          for cmd in ("diff", "worklist", "sweeps")],
+        *[(["mark", "--db", str(p), "1", "removed"], 2) for p in (foreign, text)],
+        *[(["import", "--db", str(p), str(good)], 2) for p in (foreign, text)],
+        # failed imports: a bad file, a missing file, a good file then a bad one
+        (["import", "--db", missing, str(bad)], 1),
+        (["import", "--db", missing, str(tmp_path / "none.jsonl")], 1),
+        (["import", "--db", missing, str(good), str(bad)], 1),
+        (["import", "--db", str(db), str(good), str(bad)], 1),
+        # reading an inventory that exists
+        (["diff", "--db", str(db)], 0), (["diff", "--db", str(db), "-f", "json"], 0),
+        (["worklist", "--db", str(db)], 0), (["worklist", "--db", str(db), "-f", "html"], 0),
+        (["sweeps", "--db", str(db)], 0), (["history", "--db", str(db), "1"], 0),
+        (["export", "--db", str(db)], 0),
+    ]
+    for args, want in cases:
+        code, _, err = run(cli, *args)
+        assert code == want, (args, err)
+        assert _tree(tmp_path) == before, args
+    with Inventory.open(db, write=False) as inv:
+        assert len(inv.sweeps()) == 4, "a good file then a bad one: nothing imported"
+
+
+def test_worklist_shows_notes_and_uncertain_identity_in_every_format(
+        cli: click.Group, tmp_path: Path) -> None:
+    path = tmp_path / "inv.db"
+    moved = cam("10.77.0.32", model="LTN8708", brand="LTS", firmware="V3.4")
+    with Inventory.open(path) as inv:
+        inv.record_sweep(report([a_cam("10.77.0.10"), cam("10.77.0.12", model="LTN8708",
+                                 brand="LTS", firmware="V3.4")], started=day(1)))
+        inv.mark(1, "removed", "pulled, ticket 4411", at="2026-11-01T12:00:00+00:00",
+                 who="jtech")
+        inv.record_sweep(report([a_cam("10.77.0.10"), moved], started=day(2)))
+    code, out, _ = run(cli, "worklist", "--db", str(path))
+    assert code == 0
+    rows = {r["ip"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert set(rows) == {"10.77.0.10", "10.77.0.32"}, "the moved device is listed once"
+    assert "removed by jtech: pulled, ticket 4411" in rows["10.77.0.10"]["notes"]
+    assert "may be the same device as #2" in rows["10.77.0.32"]["identity"]
+    code, out, _ = run(cli, "worklist", "--db", str(path), "-f", "json")
+    doc = json.loads(out)
+    assert doc["count"] == 2
+    by_ip = {d["ip"]: d for d in doc["devices"]}
+    assert by_ip["10.77.0.10"]["notes"] == [{"at": "2026-11-01T12:00:00+00:00",
+                                            "who": "jtech", "status": "removed",
+                                            "note": "pulled, ticket 4411"}]
+    assert by_ip["10.77.0.32"]["same_as"] == 2
+    code, out, _ = run(cli, "worklist", "--db", str(path), "-f", "html")
+    assert code == 0
+    assert "pulled, ticket 4411" in out and "may be the same device as #2" in out
+
+
+def test_diff_shows_returned_and_reappeared_groups(cli: click.Group, tmp_path: Path) -> None:
+    path = tmp_path / "inv.db"
+    with Inventory.open(path) as inv:
+        inv.record_sweep(report([a_cam("10.77.0.10"), cam("10.77.0.11", serial="B1")],
+                                started=day(1)))
+        inv.mark(1, "removed", "pulled", at="2026-11-01T12:00:00+00:00")
+        inv.record_sweep(report([a_cam("10.77.0.10")], started=day(2)))
+        inv.record_sweep(report([a_cam("10.77.0.10"), cam("10.77.0.11", serial="B1")],
+                                started=day(3)))
+    code, out, _ = run(cli, "diff", "--db", str(path), "1", "2")
+    assert "reappeared (1):" in out and "10.77.0.10" in out and "unchanged: 0" in out
+    code, out, _ = run(cli, "diff", "--db", str(path), "2", "3")
+    assert code == 0 and "returned, never gone or removed (1):" in out and "reappeared" not in out
+    code, out, _ = run(cli, "diff", "--db", str(path), "2", "3", "-f", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [e["ip"] for e in doc["returned"]] == ["10.77.0.11"] and doc["reappeared"] == []
+
+
+def test_config_credentials_file_missing_names_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[sites.plant-a]\ntargets = ["127.0.0.1"]\ncredentials = "none.toml"\n')
+    with pytest.raises(SystemExit) as info:
+        plan_runs(_base(), config_path=cfg, no_db=True)
+    assert info.value.code == int(ExitCode.USAGE)
+    assert f"{cfg}: sites.plant-a.credentials: {tmp_path / 'none.toml'}: file not found" in \
+        capsys.readouterr().err

@@ -78,6 +78,17 @@ def test_empty_config_is_valid(tmp_path: Path) -> None:
     ('[sites."h q"]\ntargets = ["10.0.0.1"]', r"sites\.h q: site names are"),
     ("sites = {hq = 1}", r"sites\.hq: expected a table, got integer"),
     ("[sites.hq\ntargets = 1", "not valid TOML"),
+    # values that only fail at sweep time today name their key too
+    ("[sites.hq]\ntargets = ['10.1.0.0/24', '10.1.0.999']",
+     r"sites\.hq\.targets\[1\]: 10\.1\.0\.999: not an IPv4 address, CIDR or range$"),
+    ("[sites.plant-a]\ntargets = ['10.0.0.1, 10.0.0.300']",
+     r"sites\.plant-a\.targets\[0\]: 10\.0\.0\.300: not an IPv4"),
+    ("[sites.hq]\ntargets = ['10.0.0.1']\nexcludes = ['fe80::1']",
+     r"sites\.hq\.excludes\[0\]: fe80::1: IPv6 targets are not supported"),
+    ("[sites.hq]\ntargets = ['10.0.0.1']\npolicy = 'ndaa889'",
+     r"sites\.hq\.policy: unknown policy 'ndaa889' \(shipped: .*ndaa-889"),
+    ("policy = 'canada'", r"^\S+: policy: unknown policy 'canada'"),
+    ("policy = 'mine.yaml'", r"policy: policy file \S+mine\.yaml not found"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "config.toml"
@@ -116,3 +127,12 @@ def test_xdg_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_db_path() == tmp_path / "data" / "camscan" / "inventory.db"
     # the default config is optional
     assert load_config(None, required=False) is None
+
+
+def test_config_targets_and_policy_files_that_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text("name: mine\n")
+    cfg = parse_config("policy = 'mine.yaml'\n[sites.hq]\n"
+                       "targets = ['cam-17.example.internal', '@more.txt', '10.0.0.1-40']\n",
+                       tmp_path / "config.toml")
+    assert cfg.policy == str(tmp_path / "mine.yaml"), "a policy file is relative to the config"
+    assert cfg.site("hq").targets[0] == "cam-17.example.internal", "no DNS at load time"

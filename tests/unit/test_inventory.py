@@ -25,7 +25,7 @@ from camscan.inventory import (
 )
 from camscan.models import Asset
 from camscan.render.jsonout import asset_dict
-from tests.unit.inventory_helpers import cam, report
+from tests.unit.inventory_helpers import cam, not_inventories, report
 
 SERIAL_A = "DS-2CD2042WD-I20160516AACH571496385"
 MAC_B = "44:19:b6:00:00:0b"
@@ -416,9 +416,11 @@ def test_missing_inventory_for_readers(tmp_path: Path) -> None:
 
 def test_wal_and_schema_version(tmp_path: Path) -> None:
     p = tmp_path / "inv.db"
-    Inventory.open(p).close()
+    with Inventory.open(p) as inv:
+        assert inv.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal", "while open"
     conn = sqlite3.connect(p)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # at rest, a rollback journal: a read-only reader of a WAL file would create -wal/-shm
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x43414D53
     conn.close()
@@ -470,16 +472,28 @@ def test_database_locked_by_another_program(tmp_path: Path) -> None:
     p = tmp_path / "inv.db"
     with Inventory.open(p) as store:
         store.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    with Inventory.open(p, write=False) as store:
+        before = len(store.sweeps())
     other = sqlite3.connect(p, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
-        with Inventory.open(p, timeout=0.2) as store:
-            before = len(store.sweeps())
-            with pytest.raises(InventoryError, match="locked by another program"):
+        # at rest the inventory has a rollback journal, so the other program's exclusive
+        # transaction already stops the open (an open inventory is in WAL mode: see below)
+        with pytest.raises(InventoryError, match="locked by another program"):
+            with Inventory.open(p, timeout=0.2) as store:
                 store.record_sweep(report([c_cam()], started=day(2)))
     finally:
         other.execute("ROLLBACK")
         other.close()
+    with Inventory.open(p) as store:
+        other = sqlite3.connect(p, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(InventoryError, match="locked by another program"):
+                store.record_sweep(report([c_cam()], started=day(2)))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
     with Inventory.open(p) as store:
         assert len(store.sweeps()) == before == 1
 
@@ -490,7 +504,7 @@ from pathlib import Path
 from typing import Any
 sys.path.insert(0, {root!r})
 from camscan.inventory import Inventory
-from tests.unit.inventory_helpers import cam, report
+from tests.unit.inventory_helpers import cam, not_inventories, report
 
 db = Path({db!r})
 store = Inventory.open(db, lock=True)
@@ -584,3 +598,140 @@ def test_import_validates_sweep_fields(inv: Inventory, field: str, value: object
     with pytest.raises(InventoryError, match=message):
         inv.import_jsonl(io.StringIO(json.dumps(line) + "\n"))
     assert inv.sweeps() == []
+
+
+# --- issue 12: the inventory must never lie ---------------------------------------------------
+
+
+def c_moved(ip: str, fw: str = "V3.4") -> Asset:
+    """c_cam() at another address: no serial, no MAC, so only its looks say it is the same."""
+    a = c_cam(fw)
+    a.ip = ip
+    return a
+
+
+def test_diff_lists_a_removed_device_seen_again_as_reappeared(inv: Inventory) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    inv.mark(ids_by_ip(inv)["10.77.0.10"], "removed", "pulled", at="2026-11-01T12:00:00+00:00")
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(2)))
+    d = inv.diff(1, 2)
+    assert ips(d.reappeared) == ["10.77.0.10"] and d.unchanged == 0
+    assert d.reappeared[0].status == "reappeared"
+    assert inv.diff(2, 2).reappeared == [], "not again in a later comparison"
+
+
+def test_diff_never_calls_a_device_first_seen_after_a_reappeared(inv: Inventory) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    inv.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.11")], started=day(2)))
+    inv.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.11")], started=day(3)))
+    d = inv.diff(1, 3)
+    assert ips(d.new) == ["10.77.0.11"] and d.reappeared == [] and d.returned == []
+    assert d.unchanged == 1
+
+
+def test_diff_missed_once_but_never_gone_is_back_not_reappeared(inv: Inventory) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.11")], started=day(1)))
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(2)))  # b missed once (N=2)
+    inv.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.11")], started=day(3)))
+    d = inv.diff(2, 3)
+    assert ips(d.returned) == ["10.77.0.11"] and d.reappeared == [] and d.new == []
+    assert d.returned[0].status == "open"
+
+
+def test_address_only_device_that_moved_is_counted_once(inv: Inventory) -> None:
+    inv.record_sweep(report([c_cam(), a_cam("10.77.0.10")], started=day(1)))
+    r2 = inv.record_sweep(report([c_moved("10.77.0.32"), a_cam("10.77.0.10")], started=day(2)))
+    assert len(inv.assets()) == 3, "two records: the identity is not certain"
+    old = ids_by_ip(inv)["10.77.0.12"]
+    assert statuses(inv)[old] == "open", "not gone yet (N=2): it would be counted twice"
+    assert r2.remaining == 2 and [n for _, n in inv.burndown()] == [2, 2]
+    items = inv.worklist()
+    assert sorted(w.ip for w in items) == ["10.77.0.10", "10.77.0.32"]
+    moved = next(w for w in items if w.ip == "10.77.0.32")
+    assert moved.same_as == old
+    assert f"may be the same device as #{old}" in moved.identity
+    assert "10.77.0.12" in moved.identity and "not listed or counted" in moved.identity
+    assert next(w for w in items if w.ip == "10.77.0.10").identity == ""
+    d = inv.diff(1, 2)
+    assert [(e.ip, e.same_as) for e in d.new] == [("10.77.0.32", old)]
+    assert [(e.ip, e.same_as) for e in d.gone] == [("10.77.0.12", moved.asset_id)]
+
+
+def test_identity_pairing_needs_identical_looks_and_a_vanished_record(inv: Inventory) -> None:
+    inv.record_sweep(report([c_cam()], started=day(1)))
+    r2 = inv.record_sweep(report([c_moved("10.77.0.32", fw="V9.9")], started=day(2)))
+    assert r2.remaining == 2, "another firmware: two devices"
+    assert all(w.same_as is None and not w.identity for w in inv.worklist())
+
+
+def test_identity_pairing_undone_when_the_old_record_is_seen_again(inv: Inventory) -> None:
+    inv.record_sweep(report([c_cam()], started=day(1)))
+    inv.record_sweep(report([c_moved("10.77.0.32")], started=day(2)))
+    r3 = inv.record_sweep(report([c_cam(), c_moved("10.77.0.32")], started=day(3)))
+    assert r3.remaining == 2 and [n for _, n in inv.burndown()] == [1, 1, 2]
+    assert len(inv.worklist()) == 2 and all(w.same_as is None for w in inv.worklist())
+
+
+def test_identity_pairing_follows_a_device_that_moves_twice(inv: Inventory) -> None:
+    inv.record_sweep(report([c_cam()], started=day(1)))
+    inv.record_sweep(report([c_moved("10.77.0.32")], started=day(2)))
+    inv.record_sweep(report([c_moved("10.77.0.52")], started=day(3)))
+    assert [n for _, n in inv.burndown()] == [1, 1, 1]
+    assert [w.ip for w in inv.worklist()] == ["10.77.0.52"]
+
+
+def test_worklist_carries_the_technicians_notes(inv: Inventory) -> None:
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+    aid = ids_by_ip(inv)["10.77.0.10"]
+    inv.mark(aid, "removed", "pulled by J. Tech, ticket 4411", at="2026-11-01T12:00:00+00:00",
+             who="jtech")
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(2)))
+    (item,) = inv.worklist()
+    assert item.status == "reappeared"
+    assert [(n.status, n.who, n.note) for n in item.notes] == [
+        ("removed", "jtech", "pulled by J. Tech, ticket 4411")]
+    assert "removed by jtech: pulled by J. Tech, ticket 4411" in item.notes_text
+
+
+def test_known_site_is_exact(inv: Inventory) -> None:
+    from camscan.inventory import UnknownSite
+
+    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)), "hq")
+    inv.record_sweep(report([b_cam("10.77.0.11")], started=day(2)))
+    assert inv.known_site("hq") == "hq" and inv.known_site("-") == ""
+    with pytest.raises(UnknownSite, match=r"'HQ'.*known sites: - \(no site\), hq.*did you "
+                                          r"mean 'hq'"):
+        inv.known_site("HQ")
+
+
+def test_refused_files_leave_no_lock_file(tmp_path: Path) -> None:
+    foreign, text = not_inventories(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    for path in (foreign, text):
+        with pytest.raises(InventoryError, match="not a camscan inventory"):
+            Inventory.open(path, lock=True)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_reading_an_inventory_creates_no_file(tmp_path: Path) -> None:
+    p = tmp_path / "inv.db"
+    with Inventory.open(p, lock=True) as store:
+        store.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
+        store.record_sweep(report([a_cam("10.77.0.10")], started=day(2)))
+    before = sorted(os.listdir(tmp_path))
+    with Inventory.open(p, write=False) as store:
+        store.worklist()
+        store.diff()
+        store.export_jsonl(io.StringIO())
+    assert sorted(os.listdir(tmp_path)) == before, "no -wal/-shm from a reader"
+
+
+def test_identical_cameras_renumbered_are_each_counted_once(inv: Inventory) -> None:
+    def fleet(first: int) -> list[Asset]:
+        return [c_moved(f"10.77.0.{first + i}") for i in range(40)]
+
+    inv.record_sweep(report(fleet(10), started=day(1)))
+    r2 = inv.record_sweep(report(fleet(100), started=day(2)))  # DHCP renumbered them all
+    assert len(inv.assets()) == 80 and r2.remaining == 40
+    items = inv.worklist()
+    assert len(items) == 40 and len({w.same_as for w in items}) == 40
