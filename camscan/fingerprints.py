@@ -419,8 +419,11 @@ class RulesCache:
             yaml_version = str(yaml.__version__)
         except ImportError:  # pragma: no cover - a declared dependency
             yaml_version = "-"
-        salt = hashlib.sha256(Path(__file__).read_bytes()
-                              + f"|{sys.version}|{yaml_version}".encode()).hexdigest()
+        try:
+            source = Path(__file__).read_bytes()
+        except OSError:  # pragma: no cover - not installed as files
+            return None
+        salt = hashlib.sha256(source + f"|{sys.version}|{yaml_version}".encode()).hexdigest()
         entries: dict[str, Any] = {}
         try:
             with path.open("rb") as fh:

@@ -819,6 +819,25 @@ def test_the_c_loader_is_used_when_libyaml_is_present(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+def test_rule_files_are_parsed_by_the_c_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[str] = []
+
+    class Spy(yaml.CSafeLoader):
+        def __init__(self, stream: str) -> None:
+            used.append("c")
+            super().__init__(stream)
+
+    monkeypatch.setattr(yaml, "CSafeLoader", Spy)
+    monkeypatch.setenv(fp.CACHE_ENV, "")
+    fp._rules_cache.cache_clear()
+    try:
+        load_database()
+    finally:
+        fp._rules_cache.cache_clear()
+    assert len(used) >= 9  # the vocabulary and every rule file
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
 def test_c_and_python_loaders_read_every_shipped_file_alike() -> None:
     files = sorted(default_dir().glob("*.yaml")) + sorted(default_dir().glob("policies/*.yaml"))
     assert len(files) >= 10
