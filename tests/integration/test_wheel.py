@@ -82,7 +82,8 @@ def _link_distributions(names: set[str], site: Path) -> None:
     """Make each distribution importable in ``site`` by linking its top-level entries."""
     for name in names:
         dist = metadata.distribution(name)
-        tops = {Path(str(f)).parts[0] for f in dist.files or ()}
+        assert dist.files, f"{name}: installed without a RECORD (install it with pip)"
+        tops = {Path(str(f)).parts[0] for f in dist.files}
         for top in sorted(tops):
             if top in ("..", "__pycache__") or top.endswith(".pth"):
                 continue

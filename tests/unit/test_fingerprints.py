@@ -787,6 +787,25 @@ def test_shipped_folder_is_the_camscan_rules_package() -> None:
     assert {p.stem for p in (where / "policies").glob("*.yaml")} == set(available_policies())
 
 
+def test_shipped_folder_without_the_package_is_the_checkout_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare checkout on PYTHONPATH (no install, so no camscan.rules) still finds the rules;
+    with neither, the error says to reinstall."""
+    checkout = fp._CHECKOUT_DIR
+    monkeypatch.setattr(fp, "_RULES_PACKAGE", "camscan.no_such_rules_package")
+    fp.default_dir.cache_clear()
+    try:
+        assert fp.default_dir() == checkout
+        fp.default_dir.cache_clear()
+        monkeypatch.setattr(fp, "_CHECKOUT_DIR", tmp_path)
+        with pytest.raises(RuleError, match="reinstall camscan"):
+            fp.default_dir()
+    finally:
+        monkeypatch.undo()
+        fp.default_dir.cache_clear()
+    assert fp.default_dir() == checkout
+
+
 def test_every_yaml_of_the_shipped_folder_is_loaded(rules_copy: Path,
                                                     cache_dir: Path) -> None:
     write_rules(rules_copy, """
