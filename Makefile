@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench oui
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup oui
 
 all: test
 
@@ -39,11 +39,16 @@ demo: $(STAMP) sysdeps
 fuzz: $(STAMP)
 	CAMSCAN_FUZZ_EXAMPLES=$${CAMSCAN_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
 
-# Speed at scale, side by side with nmap -sV (root: builds namespace topologies; installs nmap).
-# Prints the table and writes bench/results/latest.json. See docs/performance.md.
-bench: $(STAMP)
+# Start-up first (no root, no nmap: `camscan --help` and a one-address sweep of a closed
+# loopback port, median/p90 against their targets), then speed at scale side by side with
+# nmap -sV (root: builds namespace topologies; installs nmap). Prints the tables and writes
+# bench/results/latest.json. See docs/performance.md.
+bench: bench-startup
 	@bash scripts/sysdeps.sh bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-startup: $(STAMP)
+	$(BIN)/python -m bench.startup $(STARTUP_ARGS)
 
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema

@@ -10,21 +10,31 @@ groups that extract fields, and ``examples`` that must match (``match``) or must
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import sys
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from camscan.models import DEVICE_TYPES, VIDEO_DEVICE_TYPES, Match, Observation
 
-# Where the shipped database lives: <repo>/fingerprints (source checkout) or the copy
-# installed as package data (camscan/data/fingerprints).
-_PKG_DIR = Path(__file__).resolve().parent
-_CANDIDATE_DIRS = (_PKG_DIR.parent / "fingerprints", _PKG_DIR / "data" / "fingerprints")
+# The shipped database is the repo's top-level fingerprints/ folder, installed (wheel, pipx,
+# editable) as the package ``camscan.rules`` (pyproject.toml maps the folder). A plain source
+# checkout on PYTHONPATH, with no install, has no such package: then the folder beside camscan/.
+_RULES_PACKAGE = "camscan.rules"
+_CHECKOUT_DIR = Path(__file__).resolve().parent.parent / "fingerprints"
+
+# The rules cache (see RulesCache): CAMSCAN_CACHE_DIR overrides the folder; empty turns it off.
+CACHE_ENV = "CAMSCAN_CACHE_DIR"
+_CACHE_FORMAT = 1
+_CACHE_MAX_BYTES = 32 << 20
+_CACHE_MAX_ENTRIES = 256  # old versions of edited files are dropped past this
 
 EXTRACTABLE_FIELDS = frozenset(
     {"model", "firmware", "serial", "brand", "device_type", "mac", "hardware", "name"}
@@ -155,14 +165,27 @@ def nested_repeat(pattern: str, limit: int = MAX_REPEAT) -> bool:
 # --------------------------------------------------------------------------------- matchers
 
 
+@cache
+def _compiled(regex: str, flags: int) -> re.Pattern[str]:
+    return re.compile(regex, flags)
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
     key: str
     kind: str  # word | regex | equals
     words: tuple[str, ...] = ()
-    pattern: re.Pattern[str] | None = None
+    regex: str | None = None  # already bounded (bound_repetition) and validated
     negative: bool = False
     case_sensitive: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The compiled regex, compiled on first use (a sweep needs only the rules whose keys
+        it observed; the validating load compiles every one up front)."""
+        if self.regex is None:
+            return None
+        return _compiled(self.regex, 0 if self.case_sensitive else re.IGNORECASE)
 
     def test(self, value: str) -> dict[str, str] | None:
         """Fields extracted if ``value`` satisfies the (positive) matcher, else None."""
@@ -338,33 +361,165 @@ class Database:
         return self.match([obs])
 
 
+@cache
 def default_dir() -> Path:
-    for d in _CANDIDATE_DIRS:
+    """The folder of the shipped rules (``vocabulary.yaml``, ``*.yaml``, ``policies/``)."""
+    candidates: list[Path] = []
+    try:
+        from importlib.resources import files
+
+        where = files(_RULES_PACKAGE)
+    except ModuleNotFoundError:
+        pass
+    else:
+        if isinstance(where, Path):  # installed unpacked (wheel, pipx, editable)
+            candidates.append(where)
+    candidates.append(_CHECKOUT_DIR)
+    for d in candidates:
         if (d / "vocabulary.yaml").is_file():
             return d
-    raise RuleError("the shipped fingerprint database was not found (fingerprints/)")
+    raise RuleError(f"the shipped fingerprint database was not found (package {_RULES_PACKAGE},"
+                    f" or {_CHECKOUT_DIR}): reinstall camscan")
+
+
+# --------------------------------------------------------------------------- rules cache
+
+
+class RulesCache:
+    """Plain data (JSON, never pickle) of shipped files that passed validation.
+
+    Entries are keyed by the SHA-256 of a file's bytes, under a salt made of this module's
+    source, the Python and the PyYAML versions: an edited rule file, a new camscan or a new
+    Python simply misses. A hit skips the YAML parser and the regex checks (the same bytes
+    passed them); regexes are then compiled on first use. One JSON file in the user's cache
+    folder, written atomically only when something changed; any problem reading it (missing,
+    corrupt, oversized, another format) is a miss, and a failed write is ignored.
+    """
+
+    def __init__(self, path: Path, salt: str, entries: dict[str, Any]) -> None:
+        self.path = path
+        self.salt = salt
+        self._entries = entries
+        self._used: dict[str, Any] = {}
+        self._dirty = False
+
+    @classmethod
+    def open(cls) -> RulesCache | None:
+        where = os.environ.get(CACHE_ENV)
+        if where == "":
+            return None
+        if where is None:
+            from platformdirs import user_cache_dir
+
+            where = user_cache_dir("camscan", appauthor=False)
+        path = Path(where) / "rules.json"
+        try:
+            import yaml
+
+            yaml_version = str(yaml.__version__)
+        except ImportError:  # pragma: no cover - a declared dependency
+            yaml_version = "-"
+        try:
+            source = Path(__file__).read_bytes()
+        except OSError:  # pragma: no cover - not installed as files
+            return None
+        salt = hashlib.sha256(source + f"|{sys.version}|{yaml_version}".encode()).hexdigest()
+        entries: dict[str, Any] = {}
+        try:
+            with path.open("rb") as fh:
+                blob = fh.read(_CACHE_MAX_BYTES + 1)
+            doc = json.loads(blob) if len(blob) <= _CACHE_MAX_BYTES else None
+        except (OSError, ValueError, RecursionError):
+            doc = None
+        if (isinstance(doc, dict) and doc.get("format") == _CACHE_FORMAT
+                and doc.get("salt") == salt and isinstance(doc.get("entries"), dict)):
+            entries = doc["entries"]
+        return cls(path, salt, entries)
+
+    @staticmethod
+    def digest(blob: bytes) -> str:
+        return hashlib.sha256(blob).hexdigest()
+
+    def get(self, digest: str) -> Any:
+        """The data of a file with these bytes that validated before, else None."""
+        if digest not in self._entries:
+            return None
+        data = self._entries[digest]
+        self._used[digest] = data
+        return json.loads(json.dumps(data))  # callers may mutate; the entry stays as saved
+
+    def put(self, digest: str, data: Any) -> None:
+        """Remember a file that just validated (only when JSON keeps it exactly)."""
+        try:
+            copy = json.loads(json.dumps(data))
+        except (TypeError, ValueError):
+            return  # e.g. a YAML date in a free-text field: not cached, parsed every time
+        if copy != data:
+            return
+        self._used[digest] = copy
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the file when an entry was added (used entries last, the oldest dropped past
+        a bound); silently skip on error. A load that only hit writes nothing."""
+        if not self._dirty:
+            return
+        merged = {k: v for k, v in self._entries.items() if k not in self._used}
+        merged.update(self._used)
+        entries = dict(list(merged.items())[-_CACHE_MAX_ENTRIES:])
+        doc = {"format": _CACHE_FORMAT, "salt": self.salt, "entries": entries}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(prefix=".rules-", suffix=".tmp", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(doc, fh, separators=(",", ":"))
+                os.replace(tmp, self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return
+        self._entries = entries
+        self._dirty = False
+
+
+@cache
+def _rules_cache() -> RulesCache | None:
+    return RulesCache.open()
+
+
+# --------------------------------------------------------------------------------- loading
 
 
 def load_database(extra_dirs: Sequence[Path] = (), *, include_default: bool = True) -> Database:
-    """Load the shipped rules (and vocabulary) plus every ``*.yaml`` in ``extra_dirs``."""
+    """Load the shipped rules (and vocabulary) plus every ``*.yaml`` in ``extra_dirs``.
+
+    Every ``*.yaml`` of the shipped folder is a rule file (a new file needs no registration);
+    the shipped files go through the :class:`RulesCache`, files of ``extra_dirs`` never do.
+    """
     base = default_dir()
-    vocab = load_vocabulary(base / "vocabulary.yaml")
-    files: list[Path] = []
+    cache = _rules_cache()
+    vocab = load_vocabulary(base / "vocabulary.yaml", cache)
+    files: list[tuple[Path, RulesCache | None]] = []
     if include_default:
-        files.extend(sorted(p for p in base.glob("*.yaml") if p.name != "vocabulary.yaml"))
+        files.extend((p, cache) for p in sorted(base.glob("*.yaml"))
+                     if p.name != "vocabulary.yaml")
     for d in extra_dirs:
         if not d.is_dir():
             raise RuleError(f"{d}: not a folder of rule files")
-        files.extend(sorted(d.glob("*.yaml")))
+        files.extend((p, None) for p in sorted(d.glob("*.yaml")))
     rules: list[Rule] = []
     ids: dict[str, str] = {}
-    for path in files:
-        for rule in load_rule_file(path, vocab):
+    for path, file_cache in files:
+        for rule in load_rule_file(path, vocab, file_cache):
             if rule.id in ids:
                 raise RuleError(f"{path}: rule {rule.id}: id already used in {ids[rule.id]}")
             ids[rule.id] = str(path)
             rules.append(rule)
-    return Database(rules=rules, vocabulary=vocab, sources=[str(p) for p in files])
+    if cache is not None:
+        cache.save()
+    return Database(rules=rules, vocabulary=vocab, sources=[str(p) for p, _ in files])
 
 
 @cache
@@ -372,8 +527,8 @@ def shipped_database() -> Database:
     return load_database()
 
 
-def load_vocabulary(path: Path) -> Vocabulary:
-    data = _read_yaml(path)
+def load_vocabulary(path: Path, cache: RulesCache | None = None) -> Vocabulary:
+    data, hit, digest = _read_data(path, cache)
     if not isinstance(data, dict):
         raise RuleError(f"{path}: expected a mapping with manufacturers: and brands:")
     makers = data.get("manufacturers") or {}
@@ -396,18 +551,61 @@ def load_vocabulary(path: Path) -> Vocabulary:
                 raise RuleError(f"{path}: brand {name}: oem_of {src!r} is not a manufacturer")
     for name, info in makers.items():
         makers[name] = info or {}
+    if cache is not None and not hit:
+        cache.put(digest, data)
     return Vocabulary(manufacturers=makers, brands=brands)
 
 
-def _read_yaml(path: Path) -> Any:
+def read_shipped_data(path: Path) -> Any:
+    """The plain data of a shipped YAML file (a policy) through the rules cache; the caller
+    validates it every time. Raises :class:`RuleError` naming the file."""
+    cache = _rules_cache()
+    data, hit, digest = _read_data(path, cache)
+    if cache is not None and not hit:
+        cache.put(digest, data)
+        cache.save()
+    return data
+
+
+def _read_data(path: Path, cache: RulesCache | None) -> tuple[Any, bool, str]:
+    """(data, hit, digest): the plain data of a YAML file, from ``cache`` when these bytes
+    validated before (``hit``), else parsed; ``digest`` keys the bytes for ``cache.put``
+    once the caller has validated the data."""
+    blob = _read_bytes(path)
+    if cache is None:
+        return _parse_yaml(path, blob), False, ""
+    digest = RulesCache.digest(blob)
+    data = cache.get(digest)
+    if data is not None:
+        return data, True, digest
+    return _parse_yaml(path, blob), False, digest
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except OSError as exc:
         raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def yaml_loader() -> Any:
+    """libyaml's C safe loader when PyYAML was built with it (PyPI's wheels are; ~10x faster
+    than the pure-Python parser on the shipped rules), else the pure-Python safe loader. Both
+    build the same plain data. yaml is imported only here: a cached start never needs it."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _parse_yaml(path: Path, blob: bytes) -> Any:
+    import yaml
+
+    try:
+        text = blob.decode("utf-8")
     except UnicodeDecodeError:
         raise RuleError(f"{path}: not UTF-8 text") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=yaml_loader())  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -415,14 +613,18 @@ def _read_yaml(path: Path) -> Any:
         raise RuleError(f"{path}:{where}: {problem}") from None
 
 
-def load_rule_file(path: Path, vocab: Vocabulary) -> list[Rule]:
-    data = _read_yaml(path)
+def load_rule_file(path: Path, vocab: Vocabulary, cache: RulesCache | None = None) -> list[Rule]:
+    data, trusted, digest = _read_data(path, cache)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleError(f"{path}: expected a mapping with a 'rules:' list")
-    return [_parse_rule(path, i, raw, vocab) for i, raw in enumerate(data["rules"])]
+    rules = [_parse_rule(path, i, raw, vocab, trusted) for i, raw in enumerate(data["rules"])]
+    if cache is not None and not trusted:
+        cache.put(digest, data)
+    return rules
 
 
-def _parse_rule(path: Path, index: int, raw: Any, vocab: Vocabulary) -> Rule:
+def _parse_rule(path: Path, index: int, raw: Any, vocab: Vocabulary,
+                trusted: bool = False) -> Rule:
     where = f"{path}: rule #{index + 1}"
     if not isinstance(raw, dict):
         raise RuleError(f"{where}: expected a mapping")
@@ -463,7 +665,7 @@ def _parse_rule(path: Path, index: int, raw: Any, vocab: Vocabulary) -> Rule:
     raw_matchers = raw.get("matchers")
     if not isinstance(raw_matchers, list) or not raw_matchers:
         raise fail("matchers", "a non-empty list")
-    matchers = tuple(_parse_matcher(fail, i, m) for i, m in enumerate(raw_matchers))
+    matchers = tuple(_parse_matcher(fail, i, m, trusted) for i, m in enumerate(raw_matchers))
     if all(m.negative for m in matchers):
         raise fail("matchers", "at least one matcher must be positive")
     fields = raw.get("fields") or {}
@@ -507,7 +709,7 @@ def _group_names(matchers: Iterable[Matcher]) -> set[str]:
     return out
 
 
-def _parse_matcher(fail: Any, index: int, raw: Any) -> Matcher:
+def _parse_matcher(fail: Any, index: int, raw: Any, trusted: bool = False) -> Matcher:
     name = f"matchers[{index}]"
     if not isinstance(raw, dict):
         raise fail(name, "expected a mapping")
@@ -529,19 +731,22 @@ def _parse_matcher(fail: Any, index: int, raw: Any) -> Matcher:
         pat = raw["regex"]
         if not isinstance(pat, str) or not pat:
             raise fail(f"{name}.regex", "a non-empty pattern")
-        flags = 0 if case_sensitive else re.IGNORECASE
+        matcher = Matcher(key=key, kind=kind, regex=bound_repetition(pat), negative=negative,
+                          case_sensitive=case_sensitive)
+        if trusted:  # these exact bytes passed the checks below (the rules cache)
+            return matcher
         try:
-            compiled = re.compile(bound_repetition(pat), flags)
+            compiled = matcher.pattern
         except re.error as exc:
             raise fail(f"{name}.regex", f"does not compile: {exc}") from None
-        if nested_repeat(bound_repetition(pat)):
+        assert compiled is not None
+        if nested_repeat(compiled.pattern):
             raise fail(f"{name}.regex", "a repeat inside a long repeat backtracks "
                        "exponentially on hostile input; rewrite it")
         bad = set(compiled.groupindex) - EXTRACTABLE_FIELDS
         if bad:
             raise fail(f"{name}.regex", f"group {sorted(bad)[0]!r} is not an extractable field")
-        return Matcher(key=key, kind=kind, pattern=compiled, negative=negative,
-                       case_sensitive=case_sensitive)
+        return matcher
     vals = raw[kind]
     if isinstance(vals, str):
         vals = [vals]

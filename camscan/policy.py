@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from camscan.fingerprints import Vocabulary, default_dir
+from camscan.fingerprints import RuleError, Vocabulary, default_dir, read_shipped_data, yaml_loader
 from camscan.models import VIDEO_DEVICE_TYPES, Asset, Verdict
 
 _KEYS = {"name", "title", "description", "covers", "include_affiliates", "remove_confidence",
@@ -89,12 +87,7 @@ def load_policy(name_or_path: str, vocab: Vocabulary) -> Policy:
         if not path.is_file():
             known = ", ".join(available_policies())
             raise PolicyError(f"unknown policy {name_or_path!r} (known: {known})")
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise PolicyError(f"{path}: not valid YAML") from None
+    data = _read(path)
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: expected a mapping")
     unknown = set(data) - _KEYS
@@ -128,6 +121,23 @@ def load_policy(name_or_path: str, vocab: Vocabulary) -> Policy:
         remove_confidence=float(threshold),
         source=str(path),
     )
+
+
+def _read(path: Path) -> Any:
+    """A shipped policy through the rules cache; a user's file parsed every time."""
+    if path.parent == default_dir() / "policies":
+        try:
+            return read_shipped_data(path)
+        except RuleError as exc:
+            raise PolicyError(str(exc)) from None
+    import yaml
+
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml_loader())  # noqa: S506
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise PolicyError(f"{path}: not valid YAML") from None
 
 
 def apply_policy(assets: list[Asset], policy: Policy, vocab: Vocabulary) -> None:
