@@ -4,16 +4,23 @@
 per session and always torn down. Without root (or ``ip``, or namespaces) it skips with the
 reason, except in CI (``CI`` set), where a lab test that cannot run is a failure.
 ``CAMSCAN_LAB_PROFILE_DIR`` points it at another folder of profiles.
+
+The rules cache (``CAMSCAN_CACHE_DIR``) goes to a folder of this test session, so tests never
+write the user's cache and a test's HOME stays as the test left it (unless a test sets its own).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from tests.lab.netns import LabError, NamespaceLab, unavailable_reason
+
+_CACHE = tempfile.TemporaryDirectory(prefix="camscan-test-cache-")
+os.environ.setdefault("CAMSCAN_CACHE_DIR", _CACHE.name)
 
 
 def lab_unavailable(reason: str) -> None:

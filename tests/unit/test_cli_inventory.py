@@ -389,8 +389,10 @@ def _doc_block(name: str) -> str:
 
 def _env(home: Path, path: str) -> dict[str, str]:
     env = {"HOME": str(home), "PATH": path, "LOGNAME": "camscan-test", "SHELL": "/bin/sh"}
-    if "PYTHONPATH" in os.environ:
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    # the rules cache (an XDG cache, not a record) stays in the test session's folder
+    for name in ("PYTHONPATH", "CAMSCAN_CACHE_DIR"):
+        if name in os.environ:
+            env[name] = os.environ[name]
     return env
 
 
