@@ -1,6 +1,7 @@
 """Identification accuracy on the corpus of real banners (tests/corpus/*.jsonl): `make accuracy`.
 
-Each corpus line is one thing a real device said (``key``, ``value``), what made it
+Each corpus line is one thing a real device said (``key``, ``value``; ``also`` lists more
+``[key, value]`` pairs the same device showed, where the source gives them), what made it
 (``maker``: a vocabulary name, another maker's name, or ``none`` for a banner that names no
 maker) and whether it is a video device (``video``), with its ``source``. The scorer turns
 the line into the observations camscan's probes would report (a ``WWW-Authenticate`` value
@@ -35,7 +36,7 @@ from camscan.probes.http import cookie_names, parse_realms
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "tests" / "corpus"
 POLICIES = ("canada-2025", "ndaa-889")
 NO_MAKER = "none"
-_FIELDS = {"key", "value", "maker", "video", "source", "note"}
+_FIELDS = {"key", "value", "also", "maker", "video", "source", "note"}
 
 
 class CorpusError(ValueError):
@@ -50,20 +51,26 @@ class Line:
     video: bool
     source: str
     where: str  # file:line
+    also: tuple[tuple[str, str], ...] = ()  # more of what the same device said
 
     def observations(self) -> list[Observation]:
-        """What camscan's probes would report for this banner."""
-        def mk(key: str, value: str) -> Observation:
-            return Observation(ip="192.0.2.1", probe=key.split(".", 1)[0], key=key, value=value)
+        """What camscan's probes would report for this banner (and the ``also`` ones)."""
+        return [o for key, value in ((self.key, self.value), *self.also)
+                for o in _observations(key, value)]
 
-        if self.key == "http.set_cookie":
-            return [mk("http.cookie", n) for n in cookie_names([("Set-Cookie", self.value)])]
-        obs = [mk(self.key, self.value)]
-        if self.key == "http.www_authenticate":
-            obs.extend(mk("http.realm", r) for r in parse_realms(self.value))
-        elif self.key == "rtsp.www_authenticate":
-            obs.extend(mk("rtsp.realm", r) for r in parse_realms(self.value))
-        return obs
+
+def _observations(key: str, value: str) -> list[Observation]:
+    def mk(k: str, v: str) -> Observation:
+        return Observation(ip="192.0.2.1", probe=k.split(".", 1)[0], key=k, value=v)
+
+    if key == "http.set_cookie":
+        return [mk("http.cookie", n) for n in cookie_names([("Set-Cookie", value)])]
+    obs = [mk(key, value)]
+    if key == "http.www_authenticate":
+        obs.extend(mk("http.realm", r) for r in parse_realms(value))
+    elif key == "rtsp.www_authenticate":
+        obs.extend(mk("rtsp.realm", r) for r in parse_realms(value))
+    return obs
 
 
 def load_corpus(paths: Iterable[Path] | None = None) -> list[Line]:
@@ -87,8 +94,15 @@ def load_corpus(paths: Iterable[Path] | None = None) -> list[Line]:
                 raise CorpusError(f"{where}: key, value, maker and source are non-empty text")
             if not isinstance(raw["video"], bool):
                 raise CorpusError(f"{where}: video is true or false")
+            also = raw.get("also", [])
+            if not isinstance(also, list) or not all(
+                isinstance(a, list) and len(a) == 2 and all(isinstance(x, str) and x for x in a)
+                for a in also
+            ):
+                raise CorpusError(f"{where}: also is a list of [key, value] pairs")
             line = Line(key=raw["key"], value=raw["value"], maker=raw["maker"],
-                        video=raw["video"], source=raw["source"], where=where)
+                        video=raw["video"], source=raw["source"], where=where,
+                        also=tuple((k, v) for k, v in also))
             if not line.observations():
                 raise CorpusError(f"{where}: gives no observation camscan's probes report")
             lines.append(line)

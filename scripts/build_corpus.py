@@ -1,4 +1,9 @@
-"""Rebuild tests/corpus/recog.jsonl from a checkout of Rapid7 Recog (https://github.com/rapid7/recog).
+"""Rebuild the corpus of real banners in tests/corpus/ from public sources.
+
+    python scripts/build_corpus.py recog RECOG_GIT_DIR [COMMIT]     # -> recog.jsonl
+    python scripts/build_corpus.py shodan SCRAPTS_GIT_DIR [COMMIT]  # -> shodan-favicons.jsonl
+
+recog.jsonl comes from Rapid7 Recog (https://github.com/rapid7/recog).
 
 Every ``<example>`` of the Recog XML databases below is a banner seen on a real device
 (Recog's own tests prove them against its patterns). Each becomes one corpus line:
@@ -11,11 +16,17 @@ The expected maker is Recog's vendor (hw, os, then service) in camscan's vocabul
 has the name; the expected video flag is Recog's device type (IP Camera, DVR, NVR, Web Cam,
 Video Encoder) or a description naming a camera or recorder, minus consumer set-top DVRs.
 
-    python scripts/build_corpus.py /path/to/recog [COMMIT]
+shodan-favicons.jsonl comes from sansatart/scrapts shodan-favicon-hashes.csv
+(https://github.com/sansatart/scrapts), a list of Shodan favicon hashes (MurmurHash3 of real
+devices' /favicon.ico) with the product, an example page title and example headers seen with
+it on Shodan. One row is one line: the hash as ``http.favicon.mmh3``, the title and the
+complete Server / WWW-Authenticate headers as ``also``. Rows whose product is "?" are left out.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -25,7 +36,7 @@ from pathlib import Path
 import defusedxml.ElementTree as ET
 
 from camscan.fingerprints import shipped_database
-from camscan.probes.http import cookie_names
+from camscan.probes.http import cookie_names, parse_realms
 
 # Recog file -> camscan observation key (docs/observations.md)
 FILES = {
@@ -63,7 +74,7 @@ def canonical(vendor: str, video: bool) -> str:
     return vocab.canonical_manufacturer(vendor) or vocab.canonical_brand(vendor) or vendor
 
 
-def main(recog: Path, commit: str) -> int:
+def build_recog(recog: Path, commit: str) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     seen: set[tuple[str, str]] = set()
     for name, key in FILES.items():
@@ -92,14 +103,85 @@ def main(recog: Path, commit: str) -> int:
                 seen.add((key, value))
                 out.append({"key": key, "value": value, "maker": canonical(vendor, video),
                             "video": video, "source": url, "note": desc})
-    dest = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "recog.jsonl"
+    return out
+
+
+# Shodan favicon list: product text (start) -> (maker in camscan's spelling or "none", video).
+# Rows not listed are non-video devices named by their product text.
+SHODAN_VIDEO = [
+    ("Avigilon", "Avigilon"), ("Dahua", "Dahua"), ("Dlink Webcam", "D-Link"),
+    ("D-Link (camera)", "D-Link"), ("Zhejiang Uniview", "Uniview"), ("AXIS", "Axis"),
+    ("UniFi Video", "Ubiquiti"), ("INSTAR", "INSTAR"), ("MOBOTIX", "Mobotix"),
+    ("Blue Iris", "Blue Iris"), ("truVision", "TruVision"),
+    # Luma and ALIBI recorders answering Server: DNVRS-Webs (in the same row) are Hikvision OEM
+    ("Luma Surveillance", "Hikvision"), ("ALIBI NVR", "Hikvision"),
+    ("HeroSpeed", "HeroSpeed"), ("Ossia (Provision SR)", "Provision-ISR"),
+    ("Avtech", "AVTECH"), ("Trendnet IP camera", "TRENDnet"), ("Reolink", "Reolink"),
+    ("JAWS Web Server", "none"), ("DVR (Korean)", "none"), ("Vivotek", "Vivotek"),
+    ("Bosch Security Systems (Camera)", "Bosch"), ("motionEye", "motionEye"),
+    ("Shinobi", "Shinobi"),
+    # the Honeywell row's example title is Dahua's web UI title (Honeywell Performance series)
+    ("Honeywell", "Honeywell"),
+]
+SHODAN_HEADERS = {"server": "http.header.server", "www-authenticate": "http.www_authenticate"}
+
+
+def build_shodan(repo: Path, commit: str) -> list[dict[str, object]]:
+    text = subprocess.run(["git", f"--git-dir={repo}", "show", f"{commit}:shodan-favicon-hashes.csv"],
+                          check=True, capture_output=True).stdout.decode("utf-8")
+    url = f"https://github.com/sansatart/scrapts/blob/{commit}/shodan-favicon-hashes.csv"
+    out: list[dict[str, object]] = []
+    seen: set[str] = set()
+    for row in list(csv.reader(io.StringIO(text)))[1:]:
+        if len(row) < 2 or not re.fullmatch(r"-?\d{1,10}", row[0].strip()):
+            continue
+        digest, product = row[0].strip(), row[1].strip()
+        if product.startswith("?") or digest in seen:
+            continue
+        seen.add(digest)
+        maker = next((m for prefix, m in SHODAN_VIDEO if product.startswith(prefix)), None)
+        also: list[list[str]] = []
+        title = row[2].strip() if len(row) > 2 else ""
+        if title:
+            also.append(["http.title", title])
+        for part in re.split(r"\s\|\s|\n", row[3] if len(row) > 3 else ""):
+            name, _, value = part.partition(":")
+            key = SHODAN_HEADERS.get(name.strip().lower())
+            value = value.strip()
+            if not key or not value:
+                continue
+            if key == "http.www_authenticate" and not parse_realms(value):
+                continue  # a cut-off header ('Digest realm="DCS'): not what a device sends
+            also.append([key, value])
+        line: dict[str, object] = {"key": "http.favicon.mmh3", "value": digest}
+        if also:
+            line["also"] = also
+        line.update({"maker": maker or product, "video": maker is not None, "source": url,
+                     "note": product})
+        out.append(line)
+    return out
+
+
+def write(name: str, lines: list[dict[str, object]]) -> None:
+    dest = Path(__file__).resolve().parent.parent / "tests" / "corpus" / name
     dest.parent.mkdir(exist_ok=True)
     with dest.open("w", encoding="utf-8") as fh:
-        for line in out:
+        for line in lines:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-    print(f"{dest}: {len(out)} lines")
+    print(f"{dest}: {len(lines)} lines")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] not in ("recog", "shodan"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    commit = argv[2] if len(argv) > 2 else "HEAD"
+    if argv[0] == "recog":
+        write("recog.jsonl", build_recog(Path(argv[1]), commit))
+    else:
+        write("shodan-favicons.jsonl", build_shodan(Path(argv[1]), commit))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "HEAD"))
+    sys.exit(main(sys.argv[1:]))

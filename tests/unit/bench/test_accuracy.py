@@ -40,6 +40,18 @@ def test_www_authenticate_gives_its_realm_and_set_cookie_its_name() -> None:
     assert [(o.key, o.value) for o in obs] == [("http.cookie", "DhWebClientSessionID")]
 
 
+def test_also_adds_what_the_same_device_showed(tmp_path: Path) -> None:
+    (ln,) = load_corpus([write(tmp_path, {
+        "key": "http.favicon.mmh3", "value": "-1", "maker": "Hikvision", "video": True,
+        "also": [["http.header.server", "DNVRS-Webs"], ["http.www_authenticate",
+                                                        'Basic realm="NVR"']],
+        "source": SRC})])
+    assert [(o.key, o.value) for o in ln.observations()] == [
+        ("http.favicon.mmh3", "-1"), ("http.header.server", "DNVRS-Webs"),
+        ("http.www_authenticate", 'Basic realm="NVR"'), ("http.realm", "NVR")]
+    assert run([ln]).results[0].named_right
+
+
 def test_accepted_makers_follow_affiliates_and_oem_labels() -> None:
     assert {"Hikvision", "Hikmicro", "Hikrobot"} <= accepted_makers("Hikvision", VOCAB)
     assert "Dahua" in accepted_makers("Lorex", VOCAB)
@@ -88,6 +100,8 @@ def test_unnamed_video_line_kept_is_reported() -> None:
      "true or false"),
     ({"key": "http.set_cookie", "value": "a[b]=1", "maker": "none", "video": False,
       "source": SRC}, "no observation"),
+    ({"key": "http.title", "value": "x", "also": [["http.title"]], "maker": "none",
+      "video": False, "source": SRC}, "also is a list"),
 ])
 def test_malformed_lines_are_refused_with_the_line(tmp_path: Path, row: dict[str, object],
                                                    message: str) -> None:
