@@ -89,9 +89,11 @@ def build_recog(recog: Path, commit: str) -> list[dict[str, object]]:
                       or params.get("service.vendor") or "")
             if vendor.startswith("{") and vendor.endswith("}"):  # a reference to another param
                 vendor = params.get(vendor[1:-1]) or ""
-            video = (device in VIDEO_DEVICES or (
-                not device and bool(VIDEO_WORDS.search(desc))
-            ) or desc in VIDEO_DESCRIPTIONS) and vendor not in NOT_VIDEO_VENDORS and device not in NOT_VIDEO_DEVICES
+            video = (
+                device in VIDEO_DEVICES
+                or (not device and bool(VIDEO_WORDS.search(desc)))
+                or desc in VIDEO_DESCRIPTIONS
+            ) and vendor not in NOT_VIDEO_VENDORS and device not in NOT_VIDEO_DEVICES
             for ex in fp.findall("example"):
                 if ex.get("_encoding"):
                     continue
@@ -127,8 +129,9 @@ SHODAN_HEADERS = {"server": "http.header.server", "www-authenticate": "http.www_
 
 
 def build_shodan(repo: Path, commit: str) -> list[dict[str, object]]:
-    text = subprocess.run(["git", f"--git-dir={repo}", "show", f"{commit}:shodan-favicon-hashes.csv"],
-                          check=True, capture_output=True).stdout.decode("utf-8")
+    text = subprocess.run(
+        ["git", f"--git-dir={repo}", "show", f"{commit}:shodan-favicon-hashes.csv"],
+        check=True, capture_output=True).stdout.decode("utf-8")
     url = f"https://github.com/sansatart/scrapts/blob/{commit}/shodan-favicon-hashes.csv"
     out: list[dict[str, object]] = []
     seen: set[str] = set()
