@@ -195,6 +195,7 @@ GENERIC_VIDEO = [
     ((o("wsd.types", "dn:NetworkVideoStorage"),), "nvr"),
     ((o("wsd.types", "dn:NetworkVideoDisplay"),), "camera"),
     ((o("tcp.open", "554"),), "camera"),
+    ((o("mdns.service", "_hap._tcp.local."), o("mdns.txt", "ci=17")), "camera"),
     ((o("rtsp.server", "Indigo-Security/1.0"),), "camera"),
     # a camera whose web server is plain Apache / nginx is not "identified as Apache"
     ((o("http.header.server", "Apache"), o("http.title", "Network Camera")), "camera"),
@@ -229,6 +230,7 @@ NOT_VIDEO = [
     o("http.title", "openmediavault control panel - raspberrypi"),
     o("rtsp.server", "Wowza Streaming Engine 4.7.7 build20181108145350"),
     o("tcp.open", "9100"),
+    o("mdns.txt", "ci=17"),
 ]
 
 
