@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup oui
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup oui accuracy
 
 all: test
 
@@ -49,6 +49,11 @@ bench: bench-startup
 
 bench-startup: $(STAMP)
 	$(BIN)/python -m bench.startup $(STARTUP_ARGS)
+
+# Identification accuracy on the corpus of real banners (tests/corpus/*.jsonl): recall per
+# maker, the review net, false-banned counts (exit 1 if any). See docs/fingerprints.md.
+accuracy: $(STAMP)
+	$(BIN)/python -m bench.accuracy
 
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema
