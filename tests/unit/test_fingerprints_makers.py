@@ -116,3 +116,17 @@ def test_honeywell_own_line_names_the_label_and_firmware_decides_the_platform() 
                           ("http.header.server", "DNVRS-Webs"))
     assert on_hikvision.manufacturer == "Hikvision"
     assert on_hikvision.brand == "Honeywell"
+
+
+def test_honeywell_favicon_on_a_dahua_web_ui_is_dahua_sold_as_honeywell() -> None:
+    asset = _asset(("http.favicon.mmh3", "903086190"), ("http.title", "WEB SERVICE"))
+    assert asset.manufacturer == "Dahua"
+    assert asset.brand == "Honeywell"
+    assert asset.oem
+
+
+def test_vivotek_and_mobotix_headers_name_them() -> None:
+    assert _asset(("http.header.server", "VVTK-HTTP-Server")).manufacturer == "Vivotek"
+    mobotix = _asset(("http.www_authenticate", 'Basic realm="MOBOTIX Camera User"'))
+    assert mobotix.manufacturer == "Mobotix"
+    assert mobotix.confidence >= 0.8
