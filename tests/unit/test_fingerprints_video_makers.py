@@ -150,3 +150,11 @@ def test_no_maker_example_looks_hikvision_or_dahua() -> None:
             assert "remove" not in verdicts(a), (rule.id, ex.observations)
             checked += 1
     assert checked >= 60
+
+
+def test_tp_link_smart_home_firmware_names_the_maker_only() -> None:
+    a = device(o("http.realm", "smarthome@tp-link.com"),
+               o("tls.issuer", "CN=TPRI-CA,O=TPRI,ST=CA,C=US"))
+    assert a.manufacturer == "TP-Link"
+    assert a.device_type == "other"
+    assert verdicts(a) == ("keep", "keep")
