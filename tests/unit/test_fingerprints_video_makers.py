@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from camscan.fingerprints import Database, example_observations, shipped_database
+from camscan.fingerprints import Database, Rule, example_observations, shipped_database
 from camscan.identify import build_asset
 from camscan.models import Asset, Observation
 from camscan.policy import load_policy
@@ -42,7 +42,7 @@ def verdicts(a: Asset) -> tuple[str, str]:
     return CANADA.verdict(a, DB.vocabulary)[0], NDAA.verdict(a, DB.vocabulary)[0]
 
 
-def rules_of(*stems: str) -> list:  # type: ignore[type-arg]
+def rules_of(*stems: str) -> list[Rule]:
     return [r for r in DB.rules if Path(r.source).stem in stems]
 
 
