@@ -128,7 +128,7 @@ def test_maker_rules_never_name_a_banned_maker() -> None:
     assert rules
     for rule in rules:
         assert rule.manufacturer not in BANNED, rule.id
-        assert DB.vocabulary.brand_platforms(rule.brand or "") == (), rule.id
+        assert not BANNED & set(DB.vocabulary.brand_platforms(rule.brand or "")), rule.id
 
 
 def test_label_rules_name_brands_not_makers() -> None:
@@ -157,4 +157,17 @@ def test_tp_link_smart_home_firmware_names_the_maker_only() -> None:
                o("tls.issuer", "CN=TPRI-CA,O=TPRI,ST=CA,C=US"))
     assert a.manufacturer == "TP-Link"
     assert a.device_type == "other"
+    assert verdicts(a) == ("keep", "keep")
+
+
+def test_dahua_label_alone_is_review_under_ndaa() -> None:
+    a = device(o("onvif.manufacturer", "EmpireTech", credentialed=True))
+    assert (a.manufacturer, a.brand) == (None, "EmpireTech")
+    assert NDAA.verdict(a, DB.vocabulary)[0] == "review"
+
+
+def test_xiongmai_label_on_xiongmai_firmware() -> None:
+    a = device(o("http.title", "NETSurveillance WEB"),
+               o("onvif.manufacturer", "FLOUREON", credentialed=True))
+    assert (a.manufacturer, a.brand, a.oem) == ("Xiongmai", "Floureon", True)
     assert verdicts(a) == ("keep", "keep")
