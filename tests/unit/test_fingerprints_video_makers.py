@@ -171,3 +171,14 @@ def test_xiongmai_label_on_xiongmai_firmware() -> None:
                o("onvif.manufacturer", "FLOUREON", credentialed=True))
     assert (a.manufacturer, a.brand, a.oem) == ("Xiongmai", "Floureon", True)
     assert verdicts(a) == ("keep", "keep")
+
+
+
+@pytest.mark.parametrize("vendor", ["TP-LINK TECHNOLOGIES CO.,LTD.", "D-Link International",
+                                    "Grandstream Networks, Inc."])
+def test_bridge_maker_oui_does_not_compete_with_the_platform(vendor: str) -> None:
+    # a camera behind a wireless bridge may answer ARP with the bridge's MAC: that maker
+    # must not pull a Hikvision unit below the remove threshold
+    a = device(o("http.header.server", "DNVRS-Webs"), o("mac.vendor", vendor))
+    assert a.manufacturer == "Hikvision"
+    assert verdicts(a) == ("remove", "remove")
