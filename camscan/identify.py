@@ -30,6 +30,7 @@ from camscan.models import (
     Service,
     Status,
 )
+from camscan.wire.mac import normalise_mac as normalise_mac  # re-exported (inventory)
 
 # Observation keys shown as evidence even when no rule fired on them (so an unknown device
 # still shows what it said about itself).
@@ -75,16 +76,6 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
-
-
-def normalise_mac(value: str) -> str | None:
-    hexdigits = "".join(c for c in value if c in "0123456789abcdefABCDEF")
-    if len(hexdigits) != 12:
-        return None
-    mac = ":".join(hexdigits[i : i + 2] for i in range(0, 12, 2)).lower()
-    if mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
-        return None
-    return mac
 
 
 def _ip_sort_key(ip: str) -> tuple[int, int]:

@@ -41,7 +41,7 @@ from camscan.probes.base import (
     failure_status,
     outcome,
 )
-from camscan.probes.wsd import normalise_mac
+from camscan.wire.mac import normalise_mac
 
 NAME = "arp"
 NEIGH_NAME = "neighbours"

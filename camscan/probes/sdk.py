@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from camscan.models import Observation, ProbeResult, Status
-from camscan.probes._banner import read_banner
+from camscan.net.banner import read_banner
 from camscan.probes.base import HostContext, ServiceProbe, failure_status, outcome
 
 NAME = "sdk"
