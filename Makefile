@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench oui
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench oui docs new-probe
 
 all: test
 
@@ -47,6 +47,10 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema
+
+# docs/observations.md from the probe registry (camscan/probes/registry.py); a test checks it.
+docs: $(STAMP)
+	$(BIN)/python -m camscan.probes.docs
 
 # Rebuild the shipped OUI table (camscan/data/oui.tsv.gz) from Wireshark's manuf file.
 oui: $(STAMP)

@@ -41,6 +41,7 @@ from camscan.probes.base import (
     failure_status,
     outcome,
 )
+from camscan.probes.registry import spec
 from camscan.wire.mac import normalise_mac
 
 NAME = "arp"
@@ -345,7 +346,7 @@ async def _neighbours(ctx: HostContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=_segment, privileged=True, multicast=True, gates_hosts=True,
-                 description="ARP sweep of the on-link targets (raw sockets; needs root)"),
+                 description=spec(NAME).summary),
     HostProbe(name=NEIGH_NAME, run=_neighbours, stage=1,
-              description="MAC from the kernel neighbour table after the TCP sweep"),
+              description=spec(NEIGH_NAME).summary),
 ]

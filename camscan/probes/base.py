@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.net.errors import failure_status
 from camscan.net.multicast import Heard, Judge, multicast_round
+from camscan.probes import registry
 
 if TYPE_CHECKING:
     from camscan.targets import Scope
@@ -31,9 +32,8 @@ if TYPE_CHECKING:
 # Ports that are never sent a packet, whatever the user asks (printers print what they get).
 FORBIDDEN_PORTS = frozenset(range(9100, 9108))
 
-DEFAULT_PORTS: tuple[int, ...] = (
-    80, 81, 82, 83, 84, 85, 88, 443, 554, 5554, 8000, 8001, 8080, 8081, 8088, 8443, 8554, 37777,
-)
+# Every probe's default ports (camscan.probes.registry), ascending.
+DEFAULT_PORTS: tuple[int, ...] = registry.default_ports()
 
 
 class RateLimiter:

@@ -21,6 +21,7 @@ from typing import Any
 from camscan.models import Observation, ProbeResult
 from camscan.net.multicast import Answer
 from camscan.probes.base import SegmentContext, SegmentProbe, discover
+from camscan.probes.registry import spec
 from camscan.wire.data import looks_binary
 from camscan.wire.mac import normalise_mac
 
@@ -203,5 +204,5 @@ async def _segment(ctx: SegmentContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=_segment, multicast=True,
-                 description="Dahua DHIP search multicast on the segment"),
+                 description=spec(NAME).summary),
 ]

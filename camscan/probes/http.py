@@ -36,6 +36,7 @@ from camscan.models import Observation, ProbeResult, Status
 from camscan.net.http import HttpFailure, HttpSession, PermitTransport, client, looks_like_tls
 from camscan.net.tls import TLS_PORTS
 from camscan.probes.base import HostContext, ServiceProbe, failure_status, outcome
+from camscan.probes.registry import http_paths, spec
 from camscan.wire.auth import parse_realms
 from camscan.wire.http import (
     MAX_BODY,
@@ -57,14 +58,12 @@ from camscan.wire.x509 import certificate_observations
 NAME = "http"
 # Web ports this probe claims (8000 is the Hikvision SDK port, probed elsewhere). It is also
 # the fallback probe for open ports that no other probe claims.
-WEB_PORTS = frozenset({80, 81, 82, 83, 84, 85, 88, 443, 8001, 8080, 8081, 8088, 8443})
+WEB_PORTS = frozenset(spec(NAME).default_ports)
 HTTPS_FIRST = TLS_PORTS  # tried over HTTPS first; the TLS probe reads their certificates
 MAX_EXTRA_BODY = 8_192  # bytes kept of the ISAPI / Dahua answers
 # Hard cap on requests of one run: GET / (+ one retry over the other scheme or the lenient
 # fallback), two redirects, the two firmware paths and the favicon.
 MAX_REQUESTS = 8
-ISAPI_PATH = "/ISAPI/Security/userCheck"
-DAHUA_PATH = "/cgi-bin/magicBox.cgi?action=getMachineName"
 FAVICON_PATH = "/favicon.ico"
 
 
@@ -193,7 +192,8 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
             replies = list(chain)
             notes = [f"GET / body incomplete: {chain[-1].incomplete}"] if chain[-1].incomplete \
                 else []
-            for path, prefix in ((ISAPI_PATH, "http.isapi"), (DAHUA_PATH, "http.dahua")):
+            for vendor_path in http_paths():
+                path, prefix = vendor_path.path, vendor_path.prefix
                 try:
                     reply = await session.get(session.url(scheme, path), MAX_EXTRA_BODY)
                 except HttpFailure as exc:
@@ -231,6 +231,6 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
 PROBES = [
     ServiceProbe(
         name=NAME, run=run, ports=WEB_PORTS, fallback=True,
-        description="HTTP(S): GET /, ISAPI/Dahua paths, favicon hash, headers, title",
+        description=spec(NAME).summary,
     )
 ]

@@ -32,6 +32,7 @@ from camscan.net.http import (
     send_authenticated,
 )
 from camscan.probes.base import HostContext, HostProbe, outcome
+from camscan.probes.registry import spec
 from camscan.wire.mac import normalise_mac
 from camscan.wire.xml import local, namespace, xml_problem
 from camscan.wire.xml import parse as parse_xml
@@ -224,6 +225,6 @@ async def _probe_port(ctx: HostContext, http: httpx.AsyncClient, port: int,
         )
 
 PROBES = [
-    HostProbe(name=NAME, run=run, stage=2, opt_in=True,
-              description="Hikvision ISAPI deviceInfo with the device's credentials"),
+    HostProbe(name=NAME, run=run, stage=2, opt_in=spec(NAME).credentials,
+              description=spec(NAME).summary),
 ]

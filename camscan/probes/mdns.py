@@ -32,6 +32,7 @@ from camscan.probes.base import (
     failure_status,
     outcome,
 )
+from camscan.probes.registry import spec
 from camscan.wire.data import looks_binary
 
 NAME = "mdns"
@@ -472,7 +473,7 @@ async def _unicast(ctx: HostContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=run_segment, multicast=True,
-                 description="mDNS/DNS-SD browse on the segment (python-zeroconf)"),
+                 description=spec(NAME).summary),
     HostProbe(name=UNICAST_NAME, run=_unicast, stage=1,
-              description="mDNS one-shot unicast queries to each host (RFC 6762 5.5)"),
+              description=spec(UNICAST_NAME).summary),
 ]

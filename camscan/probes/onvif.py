@@ -51,6 +51,7 @@ from camscan.net.http import (
     send_authenticated,
 )
 from camscan.probes.base import FORBIDDEN_PORTS, HostContext, HostProbe, outcome
+from camscan.probes.registry import spec
 from camscan.wire.mac import normalise_mac
 from camscan.wire.xml import local, xml_problem
 from camscan.wire.xml import parse as parse_xml
@@ -484,6 +485,6 @@ def _emit(s: _Session, op: str, body: bytes, *, credentialed: bool) -> None:
 
 
 PROBES = [
-    HostProbe(name=NAME, run=run, stage=2, opt_in=True,
-              description="ONVIF GetDeviceInformation with the device's credentials"),
+    HostProbe(name=NAME, run=run, stage=2, opt_in=spec(NAME).credentials,
+              description=spec(NAME).summary),
 ]

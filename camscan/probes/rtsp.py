@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 from camscan.models import Observation, ProbeResult, Status
 from camscan.probes.base import HostContext, ServiceProbe, failure_status, outcome
+from camscan.probes.registry import spec
 from camscan.wire.auth import parse_realms
 
 NAME = "rtsp"
-PORTS = frozenset({554, 5554, 8554})
+PORTS = frozenset(spec(NAME).default_ports)
 MAX_HEADER_BYTES = 16_384
 MAX_BODY_BYTES = 16_384
 MAX_HEADERS = 100
@@ -294,4 +295,4 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
 
 
 PROBES = [ServiceProbe(name=NAME, run=run, ports=PORTS,
-                       description="RTSP OPTIONS and unauthenticated DESCRIBE")]
+                       description=spec(NAME).summary)]

@@ -17,6 +17,7 @@ import uuid
 from camscan.models import Observation, ProbeResult
 from camscan.net.multicast import Answer
 from camscan.probes.base import SegmentContext, SegmentProbe, discover
+from camscan.probes.registry import spec
 from camscan.wire.mac import normalise_mac
 from camscan.wire.xml import datagram_problem, local
 from camscan.wire.xml import parse as parse_xml
@@ -142,5 +143,5 @@ async def _segment(ctx: SegmentContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=_segment, multicast=True,
-                 description="Hikvision SADP inquiry multicast on the segment"),
+                 description=spec(NAME).summary),
 ]

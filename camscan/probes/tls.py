@@ -18,8 +18,9 @@ import ssl
 import time
 
 from camscan.models import ProbeResult, Status
-from camscan.net.tls import TLS_PORTS, peer_details, permissive_context
+from camscan.net.tls import peer_details, permissive_context
 from camscan.probes.base import HostContext, ServiceProbe, failure_status, outcome
+from camscan.probes.registry import spec
 from camscan.wire.x509 import certificate_observations
 
 NAME = "tls"
@@ -53,7 +54,7 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
 
 PROBES = [
     ServiceProbe(
-        name=NAME, run=run, ports=TLS_PORTS,
-        description="TLS certificate subject and issuer (old TLS versions accepted)",
+        name=NAME, run=run, ports=frozenset(spec(NAME).default_ports),
+        description=spec(NAME).summary,
     )
 ]

@@ -35,6 +35,7 @@ from camscan.probes.base import (
     failure_status,
     outcome,
 )
+from camscan.probes.registry import spec
 from camscan.wire.mac import normalise_mac
 from camscan.wire.xml import datagram_problem, local
 from camscan.wire.xml import parse as parse_xml
@@ -319,7 +320,7 @@ async def _unicast(ctx: HostContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=_segment, multicast=True,
-                 description="WS-Discovery Probe multicast on the segment (ONVIF devices)"),
+                 description=spec(NAME).summary),
     HostProbe(name=UNICAST_NAME, run=_unicast, stage=1,
-              description="WS-Discovery Probe sent to each host (reaches routed subnets)"),
+              description=spec(UNICAST_NAME).summary),
 ]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from camscan.models import Observation, Status
 from camscan.net import http as net_http
 from camscan.probes import http
+from camscan.probes.registry import http_paths
 from camscan.wire import auth
 from camscan.wire import http as http_wire
 from camscan.wire.http import Reply
@@ -29,6 +30,9 @@ from tests.unit.probes._http_servers import (
     simple,
     tls10_only_server_context,
 )
+
+# the vendor paths, in order (fingerprints/requests/http-paths.yaml)
+ISAPI_PATH, DAHUA_PATH = (p.path for p in http_paths())
 
 IP = "127.0.0.1"
 
@@ -283,7 +287,7 @@ async def test_run_hikvision_old_ui_follows_same_host_redirect() -> None:
             "/": capture("http/hikvision_webs_root_redirect.http").replace(
                 b"http://192.0.0.64/index.asp", here),
             "/index.asp": capture("http/hikvision_old_ui_index.http"),
-            http.ISAPI_PATH: capture("http/hikvision_isapi_usercheck_legacy.http"),
+            ISAPI_PATH: capture("http/hikvision_isapi_usercheck_legacy.http"),
             http.FAVICON_PATH: simple("200 OK", [("Content-Type", "image/x-icon")], ICON),
         })
         result = await http.run(make_ctx(IP, port=srv.port), srv.port)
@@ -291,7 +295,7 @@ async def test_run_hikvision_old_ui_follows_same_host_redirect() -> None:
         await srv.close()
     assert result.outcome.status is Status.OK, result.outcome.reason
     obs = result.observations
-    assert srv.requests == ["/", "/index.asp", http.ISAPI_PATH, http.DAHUA_PATH,
+    assert srv.requests == ["/", "/index.asp", ISAPI_PATH, DAHUA_PATH,
                             http.FAVICON_PATH]
     assert values(obs, "service") == ["http"]
     assert values(obs, "http.scheme") == []
@@ -311,7 +315,7 @@ async def test_run_hikvision_old_ui_follows_same_host_redirect() -> None:
 
 async def test_run_hikvision_new_ui_and_isapi_realm() -> None:
     routes = {"/": capture("http/hikvision_new_ui_root.http"),
-              http.ISAPI_PATH: capture("http/hikvision_isapi_usercheck_401.http")}
+              ISAPI_PATH: capture("http/hikvision_isapi_usercheck_401.http")}
     async with LoopbackServer(routes) as srv:
         result = await http.run(make_ctx(IP, port=srv.port), srv.port)
     obs = result.observations
@@ -325,7 +329,7 @@ async def test_run_hikvision_new_ui_and_isapi_realm() -> None:
 
 async def test_run_dahua_upper_case_headers() -> None:
     routes = {"/": capture("http/dahua_root.http"),
-              http.DAHUA_PATH: capture("http/dahua_magicbox_401.http")}
+              DAHUA_PATH: capture("http/dahua_magicbox_401.http")}
     async with LoopbackServer(routes) as srv:
         result = await http.run(make_ctx(IP, port=srv.port), srv.port)
     obs = result.observations
@@ -495,7 +499,7 @@ async def test_run_falls_back_to_lenient_parsing_for_malformed_heads() -> None:
     assert len(values(obs, "http.body")[0]) == http_wire.MAX_BODY
     assert values(obs, "http.headers")[0].startswith("HTTP/1.1 200 OK\r\nServer: DVRDVS-Webs\r\n")
     # the rejected h11 attempt, then raw GETs only: still at most six requests
-    assert srv.requests == ["/", "/", http.ISAPI_PATH, http.DAHUA_PATH, http.FAVICON_PATH]
+    assert srv.requests == ["/", "/", ISAPI_PATH, DAHUA_PATH, http.FAVICON_PATH]
 
 
 async def test_run_closed_port() -> None:
