@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from camscan.models import Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
+    CONNECTED_CACHE,
     LIVENESS_KEY,
     HostContext,
     HostProbe,
@@ -187,8 +188,6 @@ def mac_observations(ip: str, mac: str, probe: str) -> list[Observation]:
 
 def on_link_targets(ctx: SegmentContext, limit: int = MAX_SWEEP) -> list[str]:
     """In-scope, not excluded addresses inside a prefix the interface reaches directly."""
-    from camscan.segment import CONNECTED_CACHE
-
     scope = ctx.shared.scope
     connected: Sequence[ipaddress.IPv4Network] = ctx.shared.cache.get(CONNECTED_CACHE, [])
     if scope is None or not connected:

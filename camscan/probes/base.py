@@ -230,6 +230,8 @@ class SegmentProbe:
 
 
 LIVENESS_KEY = "liveness"  # SweepShared.cache key of a Liveness
+# SweepShared.cache key: list[IPv4Network] the interface reaches without a gateway (segment.py)
+CONNECTED_CACHE = "segment.connected"
 
 
 @dataclass
