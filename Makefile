@@ -48,6 +48,11 @@ bench: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema
 
+# Scaffold a probe: module, registry line, capture folder, unit and fuzz test (docs/probes.md).
+new-probe: $(STAMP)
+	@test -n "$(NAME)" -a -n "$(PORT)" || { echo "usage: make new-probe NAME=foo PORT=1234"; exit 2; }
+	$(BIN)/python scripts/new_probe.py $(NAME) --port $(PORT)
+
 # docs/observations.md from the probe registry (camscan/probes/registry.py); a test checks it.
 docs: $(STAMP)
 	$(BIN)/python -m camscan.probes.docs

@@ -242,6 +242,7 @@ SPECS: tuple[ProbeSpec, ...] = (
         ),
         credentials=True,
     ),
+    # (scripts/new_probe.py, ``make new-probe NAME=...``, adds new probes' specs above this line)
 )
 
 BY_NAME: Mapping[str, ProbeSpec] = {s.name: s for s in SPECS}
