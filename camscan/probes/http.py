@@ -4,8 +4,9 @@ Per open web port, at most six requests (each inside a ``ctx.permit``):
 
 * ``GET /``, with redirects recorded and followed at most :data:`MAX_REDIRECTS` times and
   only to the same address and port (a ``Location`` elsewhere is recorded, never followed);
-* ``GET /ISAPI/Security/userCheck`` (Hikvision) and
-  ``GET /cgi-bin/magicBox.cgi?action=getMachineName`` (Dahua), both unauthenticated;
+* the vendor paths of fingerprints/requests/http-paths.yaml, unauthenticated (today
+  ``/ISAPI/Security/userCheck``, Hikvision, and
+  ``/cgi-bin/magicBox.cgi?action=getMachineName``, Dahua), observed as ``<prefix>.*``;
 * ``GET /favicon.ico``, hashed Shodan-style (signed MurmurHash3-32 of the base64 with
   76-character lines) and with MD5.
 
@@ -60,10 +61,10 @@ NAME = "http"
 # the fallback probe for open ports that no other probe claims.
 WEB_PORTS = frozenset(spec(NAME).default_ports)
 HTTPS_FIRST = TLS_PORTS  # tried over HTTPS first; the TLS probe reads their certificates
-MAX_EXTRA_BODY = 8_192  # bytes kept of the ISAPI / Dahua answers
+MAX_EXTRA_BODY = 8_192  # bytes kept of each vendor path's answer
 # Hard cap on requests of one run: GET / (+ one retry over the other scheme or the lenient
-# fallback), two redirects, the two firmware paths and the favicon.
-MAX_REQUESTS = 8
+# fallback, + one spare), two redirects, each vendor path and the favicon (8 with two paths).
+MAX_REQUESTS = 6 + len(http_paths())
 FAVICON_PATH = "/favicon.ico"
 
 
