@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup oui accuracy
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup oui accuracy docs new-probe
 
 all: test
 
@@ -57,6 +57,15 @@ accuracy: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema
+
+# Scaffold a probe: module, registry line, capture folder, unit and fuzz test (docs/probes.md).
+new-probe: $(STAMP)
+	@test -n "$(NAME)" -a -n "$(PORT)" || { echo "usage: make new-probe NAME=foo PORT=1234"; exit 2; }
+	$(BIN)/python scripts/new_probe.py $(NAME) --port $(PORT)
+
+# docs/observations.md from the probe registry (camscan/probes/registry.py); a test checks it.
+docs: $(STAMP)
+	$(BIN)/python -m camscan.probes.docs
 
 # Rebuild the shipped OUI table (camscan/data/oui.tsv.gz) from Wireshark's manuf file.
 oui: $(STAMP)
