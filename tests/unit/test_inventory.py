@@ -120,8 +120,8 @@ def test_removal_move_and_return_over_sweeps(inv: Inventory) -> None:
     assert d45.new == [] and d45.changed == []
     assert statuses(inv) == {a: "reappeared", b: "open", c: "open", d: "open"}
     hist = inv.history(a)
-    assert [x["ip"] for x in hist["addresses"]] == ["10.77.0.10", "10.77.0.40"]
-    assert [(ch["old"], ch["new"]) for ch in hist["changes"]] == [
+    assert [x.ip for x in hist.addresses] == ["10.77.0.10", "10.77.0.40"]
+    assert [(ch.old, ch.new) for ch in hist.changes] == [
         (None, "open"), ("open", "gone"), ("gone", "reappeared")]
 
     work = {w.asset_id: w for w in inv.worklist()}
@@ -220,8 +220,8 @@ def test_marks_survive_rescans(inv: Inventory) -> None:
                                 started=day(5)))
     assert r.reappeared == [a]
     assert statuses(inv)[a] == "reappeared"
-    changes = inv.history(a)["changes"]
-    assert any(ch["new"] == "removed" and ch["note"].startswith("pulled") for ch in changes)
+    changes = inv.history(a).changes
+    assert any(ch.new == "removed" and (ch.note or "").startswith("pulled") for ch in changes)
     with pytest.raises(InventoryError, match="a mark is one of"):
         inv.mark(a, "gone")
     with pytest.raises(InventoryError, match="no such asset"):
@@ -569,10 +569,10 @@ def test_record_is_one_transaction_on_error(inv: Inventory, monkeypatch) -> None
     inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
     before = _snapshot(inv)
 
-    def boom(c) -> None:
+    def boom(outcome: object) -> None:
         raise RuntimeError("replay failed")
 
-    monkeypatch.setattr(inv, "_replay", boom)
+    monkeypatch.setattr(inv.store, "save_outcome", boom)
     with pytest.raises(RuntimeError):
         inv.record_sweep(report([c_cam(), a_cam("10.77.0.10")], started=day(2)))
     monkeypatch.undo()
