@@ -40,8 +40,8 @@ EXIT_REAPPEARED = int(ExitCode.REAPPEARED)
 """The sweep finished and a flagged device that was gone or marked removed is back."""
 
 __all__ = ["EXIT_LOCKED", "EXIT_REAPPEARED", "ScanRecorder", "clean", "combine_exit_codes",
-           "describe", "diff_dict", "diff_text", "inventory_scan_options", "log_event",
-           "plan_runs", "register", "run_scans", "setup_json_logging"]
+           "describe", "diff_dict", "diff_text", "inventory_scan_options", "log_event", "plan_runs",
+           "register", "run_scans", "setup_json_logging"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -332,14 +332,10 @@ class ScanRecorder:
             _err(describe(exc))
             log_event("error", logging.ERROR, message=describe(exc), exit=int(ExitCode.USAGE))
             return int(ExitCode.USAGE)
-        if self.site:
-            try:
-                sites = self.inventory.sites()
-            except InventoryError:
-                sites = [self.site]
-            alike = [s for s in sites if s.lower() == self.site.lower() and s != self.site]
-            if alike and self.site not in sites:  # HQ for hq would split the site in two
-                message = (f"--site {self.site!r}: the inventory has site {alike[0]!r} "
+        if self.site:  # HQ for hq would split the site in two
+            alike = self.inventory.spelled_otherwise(self.site)
+            if alike is not None:
+                message = (f"--site {self.site!r}: the inventory has site {alike!r} "
                            "(site names are case-sensitive); nothing was sent")
                 self.inventory.close()
                 self.inventory = None

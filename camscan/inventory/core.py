@@ -239,6 +239,16 @@ class Inventory:
         """``name`` if a recorded sweep has that site (``-``: the sweeps without a site)."""
         return queries.known_site(self.store, name)
 
+    def spelled_otherwise(self, site: str) -> str | None:
+        """The recorded site whose name differs from ``site`` only in case, if ``site`` itself
+        is not recorded (``None`` also when the sites cannot be read)."""
+        try:
+            sites = self.store.sites()
+        except InventoryError:
+            return None
+        alike = [s for s in sites if s.lower() == site.lower() and s != site]
+        return alike[0] if alike and site not in sites else None
+
     def asset_status(self, asset_id: int) -> str:
         return queries.asset_status(self.store, asset_id)
 

@@ -108,18 +108,12 @@ class SQLiteStore:
 
     def _prepare(self, *, write: bool, created: str) -> None:
         c = self.conn
-        try:
+        with self._guard("damaged or not a database"):
             app_id = c.execute("PRAGMA application_id").fetchone()[0]
             version = c.execute("PRAGMA user_version").fetchone()[0]
             n_tables = c.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type IN ('table','view')"
             ).fetchone()[0]
-        except sqlite3.OperationalError as exc:
-            raise self._translate(exc) from None
-        except sqlite3.DatabaseError as exc:
-            raise InventoryError(
-                f"{self.path}: damaged or not a database ({exc}); nothing was changed"
-            ) from None
         if app_id != APPLICATION_ID and (n_tables or app_id != 0):
             raise NotAnInventory(f"{self.path}: {_NOT_OURS}")
         if version > SCHEMA_VERSION:
@@ -127,7 +121,7 @@ class SQLiteStore:
                 f"{self.path}: made by a newer camscan (schema {version}, this one knows "
                 f"{SCHEMA_VERSION}); upgrade camscan"
             )
-        try:
+        with self._guard("damaged database"):
             if version:  # before the journal mode is set: a damaged file stays untouched
                 check = c.execute("PRAGMA quick_check").fetchone()[0]
                 if check != "ok":
@@ -146,12 +140,17 @@ class SQLiteStore:
                 if not write:
                     raise NeedsUpgrade(self.path)
                 migrate_sqlite(c, created)
+
+    @contextlib.contextmanager
+    def _guard(self, damaged: str) -> Iterator[None]:
+        """SQLite errors as :class:`InventoryError` (``damaged``: what a broken file is)."""
+        try:
+            yield
         except sqlite3.OperationalError as exc:
             raise self._translate(exc) from None
         except sqlite3.DatabaseError as exc:
-            raise InventoryError(
-                f"{self.path}: damaged database ({exc}); nothing was changed"
-            ) from None
+            raise InventoryError(f"{self.path}: {damaged} ({exc}); nothing was changed"
+                                 ) from None
 
     def _translate(self, exc: sqlite3.Error) -> InventoryError:
         text = str(exc)
@@ -216,19 +215,20 @@ class SQLiteStore:
 
     # -- writing
 
-    def add_sweep(self, s: NewSweep) -> int:
+    def add_sweep(self, sweep: NewSweep) -> int:
+        w = sweep
         cur = self.conn.execute(
             "INSERT INTO sweeps(uuid, site, started, finished, complete, partial_reason, "
             "policy, version, targets, excludes, options, meta, addresses, devices, flagged, "
             "sensor, imported, recorded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (s.uuid, s.site, s.started, s.finished, int(s.complete), s.partial_reason,
-             s.policy, s.version, json.dumps(s.targets), json.dumps(s.excludes),
-             json.dumps(s.options, sort_keys=True), json.dumps(s.meta), s.addresses,
-             s.devices, s.flagged, s.sensor, int(s.imported), s.recorded),
+            (w.uuid, w.site, w.started, w.finished, int(w.complete), w.partial_reason,
+             w.policy, w.version, json.dumps(w.targets), json.dumps(w.excludes),
+             json.dumps(w.options, sort_keys=True), json.dumps(w.meta), w.addresses,
+             w.devices, w.flagged, w.sensor, int(w.imported), w.recorded),
         )
         sweep_id = int(cur.lastrowid or 0)
         self.conn.executemany("INSERT INTO sweep_cover(sweep_id, first, last) VALUES (?,?,?)",
-                              [(sweep_id, lo, hi) for lo, hi in s.cover])
+                              [(sweep_id, lo, hi) for lo, hi in sweep.cover])
         return sweep_id
 
     def has_sweep(self, uuid: str) -> bool:
@@ -257,23 +257,24 @@ class SQLiteStore:
             (site, serial, mac, ip, model))
         return int(cur.lastrowid or 0)
 
-    def add_sighting(self, s: NewSighting) -> None:
+    def add_sighting(self, sighting: NewSighting) -> None:
+        x = sighting
         self.conn.execute(
             "INSERT INTO sightings(sweep_id, asset_id, ip, mac, serial, manufacturer, "
             "brand, model, firmware, verdict, confidence, reason, data) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (s.sweep_id, s.asset_id, s.ip, s.mac, s.serial, s.manufacturer, s.brand, s.model,
-             s.firmware, s.verdict, s.confidence, s.reason,
-             json.dumps(s.data, ensure_ascii=False, separators=(",", ":"))),
+            (x.sweep_id, x.asset_id, x.ip, x.mac, x.serial, x.manufacturer, x.brand, x.model,
+             x.firmware, x.verdict, x.confidence, x.reason,
+             json.dumps(x.data, ensure_ascii=False, separators=(",", ":"))),
         )
 
     def has_mark(self, uuid: str) -> bool:
         return self._one("SELECT 1 FROM marks WHERE uuid = ?", (uuid,)) is not None
 
-    def add_mark(self, m: NewMark) -> None:
+    def add_mark(self, mark: NewMark) -> None:
         self.conn.execute("INSERT INTO marks(uuid, asset_id, status, note, at, who) "
                           "VALUES (?,?,?,?,?,?)",
-                          (m.uuid, m.asset_id, m.status, m.note, m.at, m.who))
+                          (mark.uuid, mark.asset_id, mark.status, mark.note, mark.at, mark.who))
 
     def history(self) -> History:
         covers: dict[int, list[tuple[int, int]]] = {}
@@ -306,20 +307,20 @@ class SQLiteStore:
         kind = d.get("device_type") if isinstance(d, dict) else None
         return (str(kind), *sorted(str(r) for r in rules or ()))
 
-    def save_outcome(self, o: Outcome) -> None:
+    def save_outcome(self, outcome: Outcome) -> None:
         c = self.conn
         c.execute("DELETE FROM transitions")
         c.executemany("INSERT INTO transitions(asset_id, sweep_id, mark_id, at, old, new) "
                       "VALUES (?,?,?,?,?,?)",
                       [(t.asset_id, t.sweep_id, t.mark_id, t.at, t.old, t.new)
-                       for t in o.transitions])
+                       for t in outcome.transitions])
         c.executemany("UPDATE sweeps SET remaining = ? WHERE id = ?",
-                      [(n, sid) for sid, n in o.remaining])
+                      [(n, sid) for sid, n in outcome.remaining])
         c.executemany(
             "UPDATE assets SET status = ?, missed = ?, site = ?, ip = ?, serial = ?, mac = ?, "
             "model = ?, first_sweep = ?, last_sweep = ?, status_sweep = ? WHERE id = ?",
             [(a.status, a.missed, a.site, a.ip, a.serial, a.mac, a.model, a.first_sweep,
-              a.last_sweep, a.status_sweep, a.asset_id) for a in o.assets],
+              a.last_sweep, a.status_sweep, a.asset_id) for a in outcome.assets],
         )
 
     # -- finding assets and sweeps

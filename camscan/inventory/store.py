@@ -40,24 +40,6 @@ class NewSweep:
 
 
 @dataclass(frozen=True, slots=True)
-class NewSighting:
-    sweep_id: int
-    asset_id: int
-    ip: str
-    mac: str | None
-    serial: str | None
-    manufacturer: str | None
-    brand: str | None
-    model: str | None
-    firmware: str | None
-    verdict: str
-    confidence: float
-    reason: str
-    data: dict[str, Any]
-    """The asset as :func:`camscan.codec.asset_dict` encodes it."""
-
-
-@dataclass(frozen=True, slots=True)
 class NewMark:
     uuid: str
     asset_id: int
@@ -80,6 +62,17 @@ class SightingRow:
     model: str | None
     firmware: str | None
     verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewSighting(SightingRow):
+    """One sighting to record: the compared fields, the sweep and the whole asset."""
+
+    sweep_id: int
+    confidence: float
+    reason: str
+    data: dict[str, Any]
+    """The asset as :func:`camscan.codec.asset_dict` encodes it."""
 
 
 @dataclass(frozen=True, slots=True)
