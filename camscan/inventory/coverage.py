@@ -36,7 +36,7 @@ def _ranges(include: IPSet, addresses: Iterable[str], exclude: IPSet | None = No
 
     final = IPSet(include)
     for ip in addresses:
-        if ip_int(ip) is not None:
+        if ip_int(ip) is not None and ip not in final:  # adding is costly, looking is not
             final.add(ip)
     if exclude is not None:
         final = final - exclude
