@@ -1,6 +1,7 @@
 """The inventory commands (``diff``, ``worklist``, ``mark``, ``export``, ``import``,
 ``history``, ``sweeps``) and what ``camscan scan`` needs to record into the inventory:
-config sites, the write lock, JSON-lines logging and the exit code rule.
+config sites, the write lock, the JSON-lines log (:mod:`camscan.eventlog`), the exit code
+rule (:func:`camscan.exitcodes.combine_exit_codes`) and the CLI's words for inventory errors.
 
 ``register(main)`` adds the commands to the main group; ``inventory_scan_options`` adds the
 inventory options to ``scan``; ``run_scans`` runs one sweep per site (or the targets given);
