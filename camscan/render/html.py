@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import TextIO
 
-from camscan.inventory import WorkItem
+from camscan.views import WorkItem
 
 # Colours the tests look for in a screenshot: keep them distinct from everything else.
 CHART_COLOR = "#1f5fbf"
