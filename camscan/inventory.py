@@ -1314,6 +1314,8 @@ class Inventory:
     def worklist(self, site: str | None = None, *, include_keep: bool = False
                  ) -> list[WorkItem]:
         """One row per flagged device still present (status open or reappeared)."""
+        from camscan.render.why import human_why
+
         sql = (
             "SELECT a.id, a.site, a.status, s.data, s.verdict, "
             "(SELECT min(w.started) FROM sightings x JOIN sweeps w ON w.id = x.sweep_id "
@@ -1344,11 +1346,8 @@ class Inventory:
             addresses = [str(x[0]) for x in self._read(
                 "SELECT s.ip FROM sightings s JOIN sweeps w ON w.id = s.sweep_id "
                 "WHERE s.asset_id = ? GROUP BY s.ip ORDER BY min(w.started)", (r["id"],))]
-            top = [e for e in asset.evidence if e.rule][:3] or asset.evidence[:3]
-            why = asset.verdict_reason
-            if top:
-                why = (why + "; " if why else "") + "; ".join(
-                    f"{e.key}={e.value[:80]}" for e in top)
+            # for people: the rules' words and readable values; raw ones stay in evidence
+            why = human_why(asset.verdict_reason, asset.evidence)
             items.append(WorkItem(
                 asset_id=int(r["id"]), site=str(r["site"]), ip=asset.ip, mac=asset.mac,
                 brand=asset.brand, manufacturer=asset.manufacturer, oem=asset.oem,
