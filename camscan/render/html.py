@@ -27,7 +27,7 @@ _CSS = f"""
 *{{box-sizing:border-box}}
 html{{-webkit-text-size-adjust:100%}}
 body{{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;
-color:#1d232a;background:#fff;overflow-wrap:anywhere}}
+color:#1d232a;background:#fff;overflow-wrap:break-word}}
 h1{{font-size:22px;margin:0 0 4px}} h2{{font-size:16px;margin:24px 0 8px}}
 .sub{{color:#5b6670;margin:0 0 16px}}
 .totals{{display:flex;gap:12px;flex-wrap:wrap}}
@@ -35,6 +35,7 @@ h1{{font-size:22px;margin:0 0 4px}} h2{{font-size:16px;margin:24px 0 8px}}
 .tile b{{display:block;font-size:26px}} .tile span{{color:#5b6670}}
 .tile.remove b{{color:{REMOVE_COLOR}}} .tile.review b{{color:{REVIEW_COLOR}}}
 .chart{{max-width:760px}} svg.burndown{{display:block;width:100%;height:auto}}
+.chart .narrow{{display:none}}
 .cols{{display:flex;gap:32px;flex-wrap:wrap}}
 .bars td{{padding:2px 8px 2px 0}}
 .bar{{display:inline-block;height:12px;background:#8a9aa8;vertical-align:middle}}
@@ -48,13 +49,15 @@ table.work col.why{{width:30%}} table.work col.narrow{{width:4.5%}}
 font-weight:700}}
 .st-reappeared{{background:{REMOVE_COLOR};color:#fff;border-radius:3px;padding:0 4px}}
 .unknown{{color:#5b6670;font-style:italic}}
-.note{{margin:4px 0 0;padding:2px 6px;border-left:3px solid #8a9aa8;font-size:13px}}
+.note{{margin:4px 0 0;padding:2px 6px;border-left:3px solid #8a9aa8;font-size:0.93em}}
 details summary{{cursor:pointer;color:#33506e}}
 .ev ul{{margin:4px 0 0;padding-left:18px}} code{{font-size:12px;word-break:break-all}}
 .ev-print{{display:none}}
 .empty{{color:#5b6670;font-style:italic}}
-@media (max-width:760px){{
+@media screen and (max-width:760px){{
 body{{margin:12px}}
+.tile{{min-width:0;flex:1 1 40%;padding:6px 10px}} .tile b{{font-size:20px}}
+.chart .wide{{display:none}} .chart .narrow{{display:block}}
 table.work,table.work tbody,table.work tr,table.work td{{display:block;width:100%}}
 table.work colgroup,table.work thead{{display:none}}
 table.work tr{{border:1px solid #d5dbe0;border-radius:6px;margin:0 0 12px;padding:4px 0}}
@@ -69,6 +72,7 @@ body{{margin:0;font-size:9pt}} h2{{margin:12px 0 6px}}
 details{{display:none}} .ev-print{{display:block}}
 table.work{{font-size:8pt}} table.work thead{{display:table-header-group}}
 table.work tr{{break-inside:avoid}} table.work th,table.work td{{padding:3px 4px}}
+table.work th{{font-size:7.5pt}}
 code{{font-size:7.5pt}} .chart,.totals,.cols{{break-inside:avoid}}
 }}
 """
@@ -249,7 +253,7 @@ def _when(value: str) -> str:
 _HEAD = ("id", "site", "status", "verdict", "address", "MAC", "label", "maker", "model",
          "serial", "firmware", "first seen", "last seen", "conf.", "why")
 # relative column widths (the table is fixed-layout at 100 %: it never scrolls sideways)
-_WIDTHS = (3, 4, 6, 5, 8, 9, 6, 6, 7, 8, 7, 7, 7, 4, 27)
+_WIDTHS = (3, 4, 6, 7, 8, 9, 6, 8, 8, 7, 8, 7, 7, 5, 24)
 
 
 def render_html(items: Sequence[WorkItem], points: Sequence[SweepPoint], *, generated: str,
@@ -292,7 +296,8 @@ def render_html(items: Sequence[WorkItem], points: Sequence[SweepPoint], *, gene
         f"<h1>{_e(title)}</h1><p class=\"sub\">{sub}</p>"
         f'<div class="totals">{tiles}</div>'
         "<h2>Flagged devices still present, sweep by sweep</h2>"
-        f'<div class="chart">{burndown_svg(chart)}</div>'
+        f'<div class="chart"><div class="wide">{burndown_svg(chart)}</div>'
+        f'<div class="narrow">{burndown_svg(chart, width=380, height=230)}</div></div>'
         f'<div class="cols">{_bars(by_site, "By site")}'
         f'{_bars(by_label, "By brand on the label")}</div>'
         f"<h2>Devices to act on ({len(items)})</h2>"
