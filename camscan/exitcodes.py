@@ -18,3 +18,15 @@ class ExitCode(IntEnum):
     """The sweep finished, and a flagged device that was gone or marked removed is back."""
     INTERRUPTED = 130
     """Interrupted (Ctrl-C / SIGTERM); what was found so far was written, marked partial."""
+
+
+_PRECEDENCE = (ExitCode.INTERRUPTED, ExitCode.FAILURE, ExitCode.USAGE, ExitCode.LOCKED,
+               ExitCode.REAPPEARED, ExitCode.FLAGGED, ExitCode.OK)
+
+
+def combine_exit_codes(codes: list[int]) -> int:
+    """The most important of several sweeps' exit codes."""
+    for code in _PRECEDENCE:
+        if code in codes:
+            return int(code)
+    return max(codes) if codes else int(ExitCode.OK)

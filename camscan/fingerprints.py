@@ -841,8 +841,19 @@ def check_rule(rule: Rule) -> Iterator[str]:
                     )
 
 
+def unproduced_keys(db: Database) -> list[str]:
+    """A problem per rule key that no probe produces (camscan.probes.registry): such a rule
+    can never fire (a typo, or a key of a probe that does not exist)."""
+    from camscan.probes.registry import produces
+
+    return [f"{rule.source}: rule {rule.id}: no probe produces key {key!r} "
+            "(see docs/observations.md)"
+            for rule in db.rules for key in sorted(rule.keys) if not produces(key)]
+
+
 def check_database(db: Database) -> list[str]:
-    """Prove every example of every rule, and that no maker's example fires another maker.
+    """Prove every example of every rule, that every rule key is one a probe produces, and
+    that no maker's example fires another maker.
 
     The second check is Recog's shadowing test adapted to rules that all fire: a positive
     example of a rule naming maker A must not make any rule naming a different maker fire.
@@ -850,6 +861,7 @@ def check_database(db: Database) -> list[str]:
     problems: list[str] = []
     for rule in db.rules:
         problems.extend(check_rule(rule))
+    problems.extend(unproduced_keys(db))
     for rule in db.rules:
         if rule.manufacturer is None:
             continue

@@ -168,7 +168,7 @@ def run_scan_command(opts: ScanOptions) -> int:
         return recorder.exit_code(ExitCode.FLAGGED if flagged else ExitCode.OK)
 
 
-CREDENTIALED_PROBES = ("onvif", "isapi")
+from camscan.probes.registry import CREDENTIALED_PROBES  # noqa: E402 (one home)
 
 
 def _load_credentials(

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import TextIO
 
-from camscan.inventory import WorkItem
 from camscan.render.why import LABEL_UNKNOWN, label
+from camscan.views import WorkItem
 
 # Colours the tests look for in a screenshot: keep them distinct from everything else.
 CHART_COLOR = "#1f5fbf"

@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from camscan.inventory import WorkItem
 from camscan.render.csvout import _safe
 from camscan.render.why import label
+from camscan.views import WorkItem
 
 COLUMNS = (
     "asset_id", "site", "status", "verdict", "ip", "mac", "brand", "manufacturer", "model",
