@@ -9,6 +9,7 @@ from rich.table import Table
 
 from camscan.models import ScanReport
 from camscan.render.csvout import sort_assets
+from camscan.render.why import findings, label, plain, value_label
 
 _STYLE = {"remove": "bold red", "review": "yellow", "keep": "green"}
 
@@ -20,12 +21,13 @@ def write_table(report: ScanReport, out: TextIO, *, color: bool = False) -> None
     for col in ("verdict", "ip", "mac", "maker", "brand", "model", "firmware", "conf", "why"):
         table.add_column(col, overflow="fold")
     for a in sort_assets(report.assets):
-        why = next((f"{e.key}: {e.value[:60]}" for e in a.evidence if e.rule), "")
-        if not why and a.evidence:
-            why = f"{a.evidence[0].key}: {a.evidence[0].value[:60]}"
+        why = "; ".join(findings(a.evidence, limit=2)) or next(
+            (f"{lab} {e.value}" for e in a.evidence
+             if (lab := value_label(e.key)) and plain(e.value)), "")
         table.add_row(
             f"[{_STYLE[a.verdict]}]{a.verdict}[/]", a.ip, a.mac or "-",
-            a.manufacturer or "unknown", a.brand or "-", a.model or "-", a.firmware or "-",
+            a.manufacturer or "unknown", label(a.brand, a.manufacturer, a.evidence),
+            a.model or "-", a.firmware or "-",
             f"{a.confidence:.2f}", why,
         )
     console.print(table)

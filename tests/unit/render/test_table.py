@@ -13,7 +13,8 @@ def test_table_shows_remove_first_with_evidence() -> None:
         assets=[
             Asset(ip="192.0.2.2", verdict="keep", manufacturer="Axis"),
             Asset(ip="192.0.2.3", verdict="remove", manufacturer="Hikvision", confidence=0.9,
-                  evidence=[Evidence(probe="sdk", key="sdk.banner", value="00000010",
+                  evidence=[Evidence(probe="sdk", key="sdk.banner", port=8000,
+                                     value="000000100000001e0000001e00000000",
                                      rule="hikvision.sdk.banner")]),
         ],
     )
@@ -21,6 +22,9 @@ def test_table_shows_remove_first_with_evidence() -> None:
     write_table(report, buf)
     text = buf.getvalue()
     assert text.index("192.0.2.3") < text.index("192.0.2.2")
-    assert "sdk.banner: 00000010" in text
+    # "why" in words from the rule, the port it answered on; never the raw hex
+    assert "Hikvision SDK port 8000 answered" in text
+    assert "0000001" not in text
+    assert "not shown" in text, "no label evidence: the brand column does not repeat the maker"
     assert "PARTIAL" in text
     assert "remove 1, review 0, keep 1" in text
