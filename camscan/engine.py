@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +40,59 @@ from camscan.targets import Scope
 
 HostDone = Callable[[str, list[Observation], list[ProbeOutcome]], None]
 Progress = Callable[[int, int], None]
+# the phase a sweep is in: "discovery" (segment-wide probes that decide who is there),
+# "hosts" (per-host probing), then (from the caller) "identify"
+Phase = Callable[[str], None]
+
+
+# The order in which the current host was started (set in each host's task; the probes'
+# connection attempts inherit it).
+HOST_ORDER: contextvars.ContextVar[int] = contextvars.ContextVar("camscan_host_order",
+                                                                default=-1)
+
+
+class HostOrderLimiter(RateLimiter):
+    """The global rate limit, granting waiting attempts to the earliest-started host first.
+
+    A plain FIFO limiter interleaves every host in flight, so all of them finish together
+    at the very end: the progress bar sits still and an interrupt finds no finished host.
+    Serving the oldest host first keeps the same rate (one grant per interval) while hosts
+    finish one after another. Segment-wide probes (order -1) go before any host.
+    """
+
+    def __init__(self, rate: float) -> None:
+        super().__init__(rate)
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if not self._waiting and self._next <= now:
+            self._next = now + self.interval
+            self.count += 1
+            return
+        fut: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._waiting, (HOST_ORDER.get(), self._seq, fut))
+        self._seq += 1
+        self._arm(loop)
+        await fut  # a cancelled waiter is skipped when its turn comes
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is None and self._waiting:
+            self._timer = loop.call_at(self._next, self._grant, loop)
+
+    def _grant(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        while self._waiting:
+            _, _, fut = heapq.heappop(self._waiting)
+            if not fut.done():
+                self._next = max(self._next, loop.time()) + self.interval
+                self.count += 1
+                fut.set_result(None)
+                break
+        self._arm(loop)
 
 
 @dataclass
@@ -104,6 +159,7 @@ class Sweep:
         segment_context: Callable[[SweepShared], SegmentContext | None] | None = None,
         on_host_done: HostDone | None = None,
         on_progress: Progress | None = None,
+        on_phase: Phase | None = None,
     ) -> None:
         self.scope = scope
         self.settings = settings
@@ -113,10 +169,11 @@ class Sweep:
         self.service_probes = [p for p in probes if isinstance(p, ServiceProbe)]
         self.segment_probes = [p for p in probes if isinstance(p, SegmentProbe)]
         self.shared = SweepShared(settings=settings, scope=scope,
-                                  limiter=RateLimiter(settings.rate))
+                                  limiter=HostOrderLimiter(settings.rate))
         self._segment_context = segment_context
         self.on_host_done = on_host_done
         self.on_progress = on_progress
+        self.on_phase = on_phase
         self.result = SweepResult()
         self._segment_ips: set[str] = set()
         self._segment_obs: dict[str, list[Observation]] = {}
@@ -152,15 +209,19 @@ class Sweep:
         s = self.settings
         # a sweep of every address (ARP) needs time in proportion to the scope
         budget = s.discovery_window + s.timeout + self.scope.size / max(s.rate, 1.0)
-        batches = await asyncio.gather(
-            *(_guarded_many(p.name, "0.0.0.0", budget, p.run(ctx)) for p in probes)
-        )
-        for batch in batches:
+
+        async def keep(call: Awaitable[list[ProbeResult]]) -> None:
+            # recorded as each probe finishes, so an interrupt keeps what was heard
+            batch = await call
             self._record(batch)
             for r in batch:
                 for o in r.observations:
                     self._segment_ips.add(o.ip)
                     self._segment_obs.setdefault(o.ip, []).append(o)
+
+        await asyncio.gather(
+            *(keep(_guarded_many(p.name, "0.0.0.0", budget, p.run(ctx))) for p in probes)
+        )
 
     async def _run_segment(self, ctx: SegmentContext | None,
                            probes: Sequence[SegmentProbe]) -> None:
@@ -174,35 +235,54 @@ class Sweep:
         ctx = HostContext(ip, self.shared)
         s = self.settings
         outcomes: list[ProbeOutcome] = []
-        for stage in (0, 1, 2):
-            stage_calls: list[Awaitable[list[ProbeResult]]] = []
-            for hp in self.host_probes:
-                if hp.stage == stage:
-                    stage_calls.append(_guarded_many(hp.name, ip, s.timeout * 3, hp.run(ctx)))
-            if stage == 1:
-                for port in sorted(ctx.open_ports):
-                    claimed = [p for p in self.service_probes if port in p.ports]
-                    if not claimed:
-                        claimed = [p for p in self.service_probes if p.fallback]
-                    for sp in claimed:
-                        stage_calls.append(self._one(sp, ctx, port))
-            batches = await asyncio.gather(*stage_calls)
-            if stage == 0 and not ctx.open_ports and not any(
-                r.observations for b in batches for r in b
-            ):
-                await self._segment_done.wait()
-                if ip not in self._segment_ips and _silent(batches):
-                    # silent: nothing at this address answered; keep no per-host record
-                    self.result.silent_hosts += 1
-                    self.result.hosts_done += 1
-                    return
-            for batch in batches:
-                self._record(batch)
-                for r in batch:
-                    outcomes.append(r.outcome)
-                    ctx.observations.extend(r.observations)
-            if stage == 0 and not ctx.open_ports and ip not in self._segment_ips:
-                break
+        finished: list[list[ProbeResult]] = []  # the calls of the current stage that ended
+
+        async def keep(call: Awaitable[list[ProbeResult]]) -> list[ProbeResult]:
+            batch = await call
+            finished.append(batch)
+            return batch
+
+        try:
+            for stage in (0, 1, 2):
+                stage_calls: list[Awaitable[list[ProbeResult]]] = []
+                for hp in self.host_probes:
+                    if hp.stage == stage:
+                        stage_calls.append(
+                            _guarded_many(hp.name, ip, s.timeout * 3, hp.run(ctx)))
+                if stage == 1:
+                    for port in sorted(ctx.open_ports):
+                        claimed = [p for p in self.service_probes if port in p.ports]
+                        if not claimed:
+                            claimed = [p for p in self.service_probes if p.fallback]
+                        for sp in claimed:
+                            stage_calls.append(self._one(sp, ctx, port))
+                finished.clear()
+                batches = await asyncio.gather(*(keep(c) for c in stage_calls))
+                finished.clear()
+                if stage == 0 and not ctx.open_ports and not any(
+                    r.observations for b in batches for r in b
+                ):
+                    await self._segment_done.wait()
+                    if ip not in self._segment_ips and _silent(batches):
+                        # silent: nothing at this address answered; keep no per-host record
+                        self.result.silent_hosts += 1
+                        self.result.hosts_done += 1
+                        return
+                for batch in batches:
+                    self._record(batch)
+                    for r in batch:
+                        outcomes.append(r.outcome)
+                        ctx.observations.extend(r.observations)
+                if stage == 0 and not ctx.open_ports and ip not in self._segment_ips:
+                    break
+        except asyncio.CancelledError:
+            # interrupted mid-host: keep what the calls that already ended heard, so the
+            # partial report has every device that answered (not only the finished hosts)
+            heard = [r for b in finished for r in b]
+            if ctx.observations or any(r.observations for r in heard):
+                self._record(heard)
+                self.result.hosts_up += 1
+            raise
         self.result.hosts_done += 1
         if ctx.observations:
             self.result.hosts_up += 1
@@ -219,10 +299,12 @@ class Sweep:
         total = self.scope.size
         in_flight: set[asyncio.Task[None]] = set()
         segment: asyncio.Task[None] | None = None
-        done = 0
+        done = started = 0
         try:
             ctx, runnable = self._segment_plan()
             gating = [p for p in runnable if p.gates_hosts]
+            if ctx is not None and runnable:
+                self._phase("discovery")
             if ctx is not None and gating:
                 # the ARP sweep goes first, alone: its answers decide which on-link
                 # addresses get any per-host work at all
@@ -239,6 +321,8 @@ class Sweep:
                 from camscan.segment import neighbour_table_limit
 
                 max_in_flight = max(8, min(max_in_flight, neighbour_table_limit() // 4))
+            self._phase("hosts")
+            self._progress(done, total)
             for ip in self.scope.iter_addresses(randomise=self.settings.randomise,
                                                 seed=self.settings.seed):
                 if self.scope.is_excluded(ip):
@@ -246,6 +330,7 @@ class Sweep:
                 if liveness is not None and liveness.is_dead(ip):
                     self.result.skipped_hosts += 1
                     done += 1
+                    self._progress(done, total)
                     continue
                 while len(in_flight) >= max_in_flight:
                     finished, in_flight = await asyncio.wait(
@@ -253,7 +338,10 @@ class Sweep:
                     )
                     done += len(finished)
                     self._progress(done, total)
-                in_flight.add(asyncio.create_task(self._run_host(ip)))
+                started += 1
+                host_context = contextvars.copy_context()
+                host_context.run(HOST_ORDER.set, started)
+                in_flight.add(asyncio.create_task(self._run_host(ip), context=host_context))
             while in_flight:
                 finished, in_flight = await asyncio.wait(
                     in_flight, return_when=asyncio.FIRST_COMPLETED
@@ -267,9 +355,16 @@ class Sweep:
             pending = [*in_flight, *([segment] if segment is not None else [])]
             for t in pending:
                 t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            try:
+                await asyncio.gather(*pending, return_exceptions=True)
+            except asyncio.CancelledError:  # a second interrupt while stopping: still return
+                pass
         self.result.attempts = self.shared.attempts
         return self.result
+
+    def _phase(self, name: str) -> None:
+        if self.on_phase is not None:
+            self.on_phase(name)
 
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:

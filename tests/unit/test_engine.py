@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from camscan.engine import Sweep, guarded
+from camscan.engine import Sweep, SweepResult, guarded
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes import tcp
 from camscan.probes.base import (
@@ -280,15 +280,60 @@ async def test_cancellation_returns_partial_with_what_was_found() -> None:
     assert {o.ip for o in result.observations} == {f"127.0.0.{i}" for i in range(1, 9)}
 
 
-async def test_cancellation_keeps_finished_stages_of_hosts_in_flight() -> None:
-    probes: list[Probe] = [fake_open_ports(554), service("hanger", {554}, "hang")]
+async def _interrupted_after(probes: list[Probe], seconds: float = 0.2) -> SweepResult:
     sweep = Sweep(scope_of("127.0.0.1"), settings(timeout=30.0), probes)
     task = asyncio.create_task(sweep.run())
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(seconds)
     task.cancel()
     result = await asyncio.wait_for(task, timeout=2.0)
     assert result.partial is True
+    return result
+
+
+async def test_cancellation_keeps_finished_stages_of_hosts_in_flight() -> None:
+    result = await _interrupted_after([fake_open_ports(554), service("hanger", {554}, "hang")])
     assert [o.key for o in result.observations] == ["tcp.open"]
+
+
+async def test_cancellation_keeps_calls_that_ended_within_the_current_stage() -> None:
+    # stage 1 on two ports: "quick" answers on 80 at once, "hanger" never ends on 554; the
+    # interrupt comes while the stage is still running (the gather never completes), and
+    # what "quick" heard must still reach the report
+    result = await _interrupted_after([fake_open_ports(80, 554), service("quick", {80}, "ok"),
+                                       service("hanger", {554}, "hang")])
+    assert "quick.seen" in [o.key for o in result.observations]
+    assert result.hosts_up == 1
+
+
+async def test_rate_limit_serves_the_earliest_host_first_so_hosts_finish_in_turn() -> None:
+    # 8 hosts in flight, each needing 3 attempts through the global limiter: a FIFO limiter
+    # interleaves them (the first host ends after 2*8+1 grants, all end together); served
+    # oldest-first, the first host ends after its own 3 grants and the others follow
+    granted_at_finish: list[int] = []
+    sweep: Sweep
+
+    async def three_attempts(ctx: HostContext) -> list[ProbeResult]:
+        for _ in range(3):
+            await ctx.shared.limiter.acquire()
+        return [ProbeResult(outcome(ctx.ip, "p", Status.OK, 80),
+                            [ctx.obs("p", "tcp.open", "80", 80)])]
+
+    def host_done(ip: str, obs: list[Observation], outs: list[ProbeOutcome]) -> None:
+        granted_at_finish.append(sweep.shared.limiter.count)
+
+    sweep = Sweep(scope_of("127.0.0.1-8"), settings(rate=400.0),
+                  [HostProbe(name="p", run=three_attempts)], on_host_done=host_done)
+    await sweep.run()
+    assert len(granted_at_finish) == 8
+    assert granted_at_finish[0] <= 4
+    assert granted_at_finish[3] <= 13
+
+
+async def test_phases_are_reported() -> None:
+    phases: list[str] = []
+    await Sweep(scope_of("127.0.0.1"), settings(), [fake_open_ports(80)],
+                on_phase=phases.append).run()
+    assert phases == ["hosts"]
 
 
 # ------------------------------------------------------------------ base: limits and permits
