@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import heapq
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,56 +41,6 @@ Progress = Callable[[int, int], None]
 # the phase a sweep is in: "discovery" (segment-wide probes that decide who is there),
 # "hosts" (per-host probing), then (from the caller) "identify"
 Phase = Callable[[str], None]
-
-
-# The order in which the current host was started (set in each host's task; the probes'
-# connection attempts inherit it).
-HOST_ORDER: contextvars.ContextVar[int] = contextvars.ContextVar("camscan_host_order",
-                                                                default=-1)
-
-
-class HostOrderLimiter(RateLimiter):
-    """The global rate limit, granting waiting attempts to the earliest-started host first.
-
-    A plain FIFO limiter interleaves every host in flight, so all of them finish together
-    at the very end: the progress bar sits still and an interrupt finds no finished host.
-    Serving the oldest host first keeps the same rate (one grant per interval) while hosts
-    finish one after another. Segment-wide probes (order -1) go before any host.
-    """
-
-    def __init__(self, rate: float) -> None:
-        super().__init__(rate)
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._seq = 0
-        self._timer: asyncio.TimerHandle | None = None
-
-    async def acquire(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if not self._waiting and self._next <= now:
-            self._next = now + self.interval
-            self.count += 1
-            return
-        fut: asyncio.Future[None] = loop.create_future()
-        heapq.heappush(self._waiting, (HOST_ORDER.get(), self._seq, fut))
-        self._seq += 1
-        self._arm(loop)
-        await fut  # a cancelled waiter is skipped when its turn comes
-
-    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._timer is None and self._waiting:
-            self._timer = loop.call_at(self._next, self._grant, loop)
-
-    def _grant(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = None
-        while self._waiting:
-            _, _, fut = heapq.heappop(self._waiting)
-            if not fut.done():
-                self._next = max(self._next, loop.time()) + self.interval
-                self.count += 1
-                fut.set_result(None)
-                break
-        self._arm(loop)
 
 
 @dataclass
@@ -169,7 +117,7 @@ class Sweep:
         self.service_probes = [p for p in probes if isinstance(p, ServiceProbe)]
         self.segment_probes = [p for p in probes if isinstance(p, SegmentProbe)]
         self.shared = SweepShared(settings=settings, scope=scope,
-                                  limiter=HostOrderLimiter(settings.rate))
+                                  limiter=RateLimiter(settings.rate))
         self._segment_context = segment_context
         self.on_host_done = on_host_done
         self.on_progress = on_progress
@@ -299,7 +247,7 @@ class Sweep:
         total = self.scope.size
         in_flight: set[asyncio.Task[None]] = set()
         segment: asyncio.Task[None] | None = None
-        done = started = 0
+        done = 0
         try:
             ctx, runnable = self._segment_plan()
             gating = [p for p in runnable if p.gates_hosts]
@@ -338,10 +286,7 @@ class Sweep:
                     )
                     done += len(finished)
                     self._progress(done, total)
-                started += 1
-                host_context = contextvars.copy_context()
-                host_context.run(HOST_ORDER.set, started)
-                in_flight.add(asyncio.create_task(self._run_host(ip), context=host_context))
+                in_flight.add(asyncio.create_task(self._run_host(ip)))
             while in_flight:
                 finished, in_flight = await asyncio.wait(
                     in_flight, return_when=asyncio.FIRST_COMPLETED

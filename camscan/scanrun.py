@@ -127,7 +127,9 @@ class Interrupts:
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._saved.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(sig, handler)
+                # after an interrupt the process is on its way out: a late Ctrl-C of the
+                # burst must not kill it (exit code) or print a traceback
+                signal.signal(sig, signal.SIG_IGN if self.count else handler)
 
     @property
     def requested(self) -> bool:
@@ -154,6 +156,35 @@ def stdout_gone() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+
+
+def reader_gone(fd: int) -> bool:
+    """Has the reader of pipe ``fd`` gone away? (poll reports POLLERR on the write end.)"""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(fd, 0)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+async def _watch_stdout(on_closed: Any, every: float = 0.25) -> None:
+    """Stop the sweep as soon as standard output's reader (``| head``) is gone."""
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+    except (OSError, ValueError, AttributeError):
+        return
+    while True:
+        await asyncio.sleep(every)
+        if reader_gone(fd):
+            on_closed()
+            return
 
 
 def run_scan_command(opts: ScanOptions) -> int:
@@ -435,11 +466,15 @@ async def _sweep(plan: object, opts: ScanOptions, interrupts: Interrupts) -> Sca
     interrupts.loop, interrupts.task = asyncio.get_running_loop(), task
     if interrupts.requested:  # a signal came while the sweep was being set up
         task.cancel()
+    watcher = asyncio.create_task(_watch_stdout(closed)) if opts.output is None else None
     try:
         with progress:
             report = await task
     finally:
         interrupts.task = None
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
     if report.scan.partial and not opts.extra.get("stdout_closed"):
         report.scan.partial_reason = report.scan.partial_reason or "interrupted"
         _note(opts, "sweep interrupted: results are partial")

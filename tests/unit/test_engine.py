@@ -305,30 +305,6 @@ async def test_cancellation_keeps_calls_that_ended_within_the_current_stage() ->
     assert result.hosts_up == 1
 
 
-async def test_rate_limit_serves_the_earliest_host_first_so_hosts_finish_in_turn() -> None:
-    # 8 hosts in flight, each needing 3 attempts through the global limiter: a FIFO limiter
-    # interleaves them (the first host ends after 2*8+1 grants, all end together); served
-    # oldest-first, the first host ends after its own 3 grants and the others follow
-    granted_at_finish: list[int] = []
-    sweep: Sweep
-
-    async def three_attempts(ctx: HostContext) -> list[ProbeResult]:
-        for _ in range(3):
-            await ctx.shared.limiter.acquire()
-        return [ProbeResult(outcome(ctx.ip, "p", Status.OK, 80),
-                            [ctx.obs("p", "tcp.open", "80", 80)])]
-
-    def host_done(ip: str, obs: list[Observation], outs: list[ProbeOutcome]) -> None:
-        granted_at_finish.append(sweep.shared.limiter.count)
-
-    sweep = Sweep(scope_of("127.0.0.1-8"), settings(rate=400.0),
-                  [HostProbe(name="p", run=three_attempts)], on_host_done=host_done)
-    await sweep.run()
-    assert len(granted_at_finish) == 8
-    assert granted_at_finish[0] <= 4
-    assert granted_at_finish[3] <= 13
-
-
 async def test_phases_are_reported() -> None:
     phases: list[str] = []
     await Sweep(scope_of("127.0.0.1"), settings(), [fake_open_ports(80)],
