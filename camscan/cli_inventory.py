@@ -285,7 +285,7 @@ def run_scans(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
         code = int(run_scan_command(opts))
         log_event("scan.end", site=site_name, exit=code)
         codes.append(code)
-        if code in (int(ExitCode.INTERRUPTED), EXIT_LOCKED):
+        if code in (int(ExitCode.INTERRUPTED), int(ExitCode.BROKEN_PIPE), EXIT_LOCKED):
             break
     return combine_exit_codes(codes)
 
