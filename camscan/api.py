@@ -16,6 +16,7 @@ from camscan.models import Asset, ScanMeta, ScanReport
 from camscan.policy import Policy, apply_policy, load_policy
 from camscan.probes import REGISTRY, load_probes
 from camscan.probes.base import Probe, SegmentContext, Settings, SweepShared
+from camscan.settings import DEFAULTS
 from camscan.targets import Scope
 
 AssetDone = Callable[[Asset], None]
@@ -39,7 +40,7 @@ def plan_scan(
     scope: Scope,
     settings: Settings,
     *,
-    policy: str = "canada-2025",
+    policy: str = DEFAULTS.policy,
     fingerprint_dirs: Sequence[Path] = (),
     probe_modules: tuple[str, ...] = REGISTRY,
     only: Sequence[str] = (),

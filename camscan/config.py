@@ -35,6 +35,8 @@ from typing import Any
 
 import platformdirs
 
+from camscan.settings import LIMITS
+
 APP = "camscan"
 MAX_CONFIG_BYTES = 1024 * 1024
 _SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -262,16 +264,17 @@ def parse_config(text: str, path: Path) -> Config:
             name=name, targets=targets,
             excludes=r.targets(table, "excludes", f"{prefix}.excludes") or (),
             policy=r.policy(table, "policy", f"{prefix}.policy"),
-            rate=r.number(table, "rate", f"{prefix}.rate", lo=1, hi=100_000),
+            rate=r.number(table, "rate", f"{prefix}.rate", lo=LIMITS.rate.lo, hi=LIMITS.rate.hi),
             credentials=r.path_value(table, "credentials", f"{prefix}.credentials"),
         )
     return Config(
         path=path,
         db=r.path_value(data, "db", "db"),
-        gone_after=r.integer(data, "gone_after", "gone_after", lo=1, hi=1000),
+        gone_after=r.integer(data, "gone_after", "gone_after", lo=int(LIMITS.gone_after.lo),
+                             hi=int(LIMITS.gone_after.hi)),
         log_file=r.path_value(data, "log_file", "log_file"),
         policy=r.policy(data, "policy", "policy"),
-        rate=r.number(data, "rate", "rate", lo=1, hi=100_000),
+        rate=r.number(data, "rate", "rate", lo=LIMITS.rate.lo, hi=LIMITS.rate.hi),
         credentials=r.path_value(data, "credentials", "credentials"),
         sites=sites,
     )

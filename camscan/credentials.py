@@ -287,9 +287,8 @@ def _credential(path: Path, where: str, entry: dict[str, Any], env: Mapping[str,
 
 
 def credential_store(settings: Any) -> CredentialStore:
-    """The sweep's credentials: ``settings.extra["credentials"]``, else the environment."""
-    extra = getattr(settings, "extra", None) or {}
-    store = extra.get("credentials")
+    """The sweep's credentials: ``settings.credentials``, else the environment."""
+    store = getattr(settings, "credentials", None)
     if isinstance(store, CredentialStore):
         return store
     return load_credentials(None)

@@ -29,10 +29,11 @@ from typing import Any
 
 from camscan.fingerprints import RuleError, Vocabulary, default_dir, read_shipped_data, yaml_loader
 from camscan.models import VIDEO_DEVICE_TYPES, Asset, Verdict
+from camscan.settings import DEFAULTS
 
 _KEYS = {"name", "title", "description", "covers", "include_affiliates", "remove_confidence",
          "references"}
-DEFAULT_POLICY = "canada-2025"
+DEFAULT_POLICY = DEFAULTS.policy
 # the reason of rule 3, the same under every policy (the audit filters on it)
 UNKNOWN_VIDEO_REASON = "video device, maker unknown"
 

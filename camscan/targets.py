@@ -22,7 +22,9 @@ from pathlib import Path
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork, IPRange, IPSet
 
-MAX_ADDRESSES = 65_536
+from camscan.settings import LIMITS
+
+MAX_ADDRESSES = LIMITS.max_addresses
 NEVER_PROBED = IPSet(["0.0.0.0/8", "224.0.0.0/3", "255.255.255.255/32"])
 _RANGE_SHORT = re.compile(r"^(\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})-(\d{1,3})$")
 _RANGE_LONG = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,3}(?:\.\d{1,3}){3})$")

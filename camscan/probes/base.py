@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.net.errors import failure_status
 from camscan.net.multicast import Heard, Judge, multicast_round
-from camscan.probes import registry
+from camscan.settings import DEFAULTS, FORBIDDEN_PORTS
 
 if TYPE_CHECKING:
+    from camscan.credentials import CredentialStore
     from camscan.targets import Scope
 
-# Ports that are never sent a packet, whatever the user asks (printers print what they get).
-FORBIDDEN_PORTS = frozenset(range(9100, 9108))
+__all__ = ["DEFAULT_PORTS", "FORBIDDEN_PORTS"]  # re-exported for probes: one home, settings
 
 # Every probe's default ports (camscan.probes.registry), ascending.
-DEFAULT_PORTS: tuple[int, ...] = registry.default_ports()
+DEFAULT_PORTS: tuple[int, ...] = DEFAULTS.ports
 
 
 class RateLimiter:
@@ -56,24 +56,25 @@ class RateLimiter:
             await asyncio.sleep(slot - now)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     """Sweep options that probes read. Built by the CLI (or by tests) and never mutated."""
 
-    ports: tuple[int, ...] = DEFAULT_PORTS
-    rate: float = 1000.0  # global connection attempts / packets per second
-    host_concurrency: int = 4  # connections at once to one host
-    host_rate: float = 40.0  # probes per second to one host
-    timeout: float = 10.0  # whole-operation timeout of one probe attempt
-    connect_timeout: float = 1.5  # one TCP connect
-    read_timeout: float = 3.0  # waiting for a reply once connected
-    max_hosts_in_flight: int = 256
+    ports: tuple[int, ...] = DEFAULTS.ports
+    rate: float = DEFAULTS.rate  # global connection attempts / packets per second
+    host_concurrency: int = DEFAULTS.host_concurrency  # connections at once to one host
+    host_rate: float = DEFAULTS.host_rate  # probes per second to one host
+    timeout: float = DEFAULTS.timeout  # whole-operation timeout of one probe attempt
+    connect_timeout: float = DEFAULTS.connect_timeout  # one TCP connect
+    read_timeout: float = DEFAULTS.read_timeout  # waiting for a reply once connected
+    max_hosts_in_flight: int = DEFAULTS.max_hosts_in_flight
     interface: str | None = None
-    discovery_window: float = 3.0  # how long segment-wide probes listen
+    discovery_window: float = DEFAULTS.discovery_window  # how long segment-wide probes listen
     randomise: bool = True
     seed: int | None = None
-    user_agent: str = "camscan/0.1 (+removal audit)"
-    extra: dict[str, Any] = field(default_factory=dict)
+    user_agent: str = DEFAULTS.user_agent
+    # logins for the credentialed probes (None: CAMSCAN_USERNAME/PASSWORD, else none)
+    credentials: CredentialStore | None = None
 
 
 @dataclass

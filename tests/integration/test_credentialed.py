@@ -112,7 +112,7 @@ async def _sweep(tmp_path: Path) -> tuple[ScanReport, CredentialedLab, dict[str,
     store = load_credentials(path, env={"CAMSCAN_LAB_PW": PW_MAIN})
     assert not store.warnings
     settings = Settings(ports=(8080,), timeout=5.0, connect_timeout=1.0, read_timeout=2.0,
-                        seed=7, extra={"credentials": store})
+                        seed=7, credentials=store)
     scope = build_scope(["127.77.1.11-16"])
     plan = plan_scan(scope, settings, policy="ndaa-889", probe_modules=MODULES,
                      opt_in=("onvif", "isapi"))

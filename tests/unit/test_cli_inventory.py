@@ -22,22 +22,20 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from camscan.cli_inventory import (
-    EXIT_LOCKED,
-    EXIT_REAPPEARED,
-    ScanRecorder,
-    combine_exit_codes,
-    log_event,
-    plan_runs,
-    register,
-    setup_json_logging,
-)
-from camscan.exitcodes import ExitCode
+from camscan.app.record import ScanRecorder
+from camscan.app.request import PlanError, ScanRequest
+from camscan.app.request import plan_runs as app_plan_runs
+from camscan.cli.common import REPORTER
+from camscan.cli.inventory import register, setup_json_logging
+from camscan.config import load_config
+from camscan.eventlog import log_event
+from camscan.exitcodes import ExitCode, combine_exit_codes
 from camscan.inventory import Inventory, InventoryError, WriteLock
 from camscan.models import Asset
-from camscan.scanrun import ScanOptions
 from tests.unit.inventory_helpers import cam, not_inventories, report
 
+EXIT_LOCKED = int(ExitCode.LOCKED)
+EXIT_REAPPEARED = int(ExitCode.REAPPEARED)
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "inventory.md"
 SERIAL_A = "DS-2CD2042WD-I20160516AACH571496385"
@@ -230,21 +228,21 @@ def test_default_db_under_xdg_data_home(cli: click.Group, tmp_path: Path,
 
 def test_recorder_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "inv.db"
-    none = ScanRecorder(None)
+    none = ScanRecorder(None, REPORTER)
     assert none.open() is None
     none.record(report([a_cam("10.77.0.10")], started=day(1)))
     assert none.exit_code(ExitCode.FLAGGED) == 3
     assert not db.exists()
 
     for n, assets in ((1, [a_cam("10.77.0.10")]), (2, []), (3, [])):
-        rec = ScanRecorder(db, site="hq", gone_after=2)
+        rec = ScanRecorder(db, REPORTER, site="hq", gone_after=2)
         assert rec.open() is None
         with rec:
             rec.record(report(assets, started=day(n)))
         assert rec.exit_code(ExitCode.FLAGGED if assets else ExitCode.OK) == (
             3 if assets else 0)
     assert "recorded sweep 3" in capsys.readouterr().err
-    rec = ScanRecorder(db, site="hq", quiet=True)
+    rec = ScanRecorder(db, REPORTER, site="hq", quiet=True)
     assert rec.open() is None
     with rec:
         rec.record(report([a_cam("10.77.0.50")], started=day(4)))
@@ -252,16 +250,16 @@ def test_recorder_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert rec.exit_code(ExitCode.FLAGGED) == EXIT_REAPPEARED
     assert rec.exit_code(ExitCode.INTERRUPTED) == 130
     # locked and foreign inventories are refused before anything is sent
-    holder = ScanRecorder(db)
+    holder = ScanRecorder(db, REPORTER)
     assert holder.open() is None
     try:
-        assert ScanRecorder(db).open() == EXIT_LOCKED
+        assert ScanRecorder(db, REPORTER).open() == EXIT_LOCKED
     finally:
         holder.__exit__(None, None, None)
     assert "another camscan sweep" in capsys.readouterr().err
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"x" * 100)
-    assert ScanRecorder(junk).open() == int(ExitCode.USAGE)
+    assert ScanRecorder(junk, REPORTER).open() == int(ExitCode.USAGE)
 
 
 def test_recorder_uses_scope_coverage(tmp_path: Path) -> None:
@@ -270,7 +268,7 @@ def test_recorder_uses_scope_coverage(tmp_path: Path) -> None:
     db = tmp_path / "inv.db"
     scope = build_scope(["lab-host.invalid"], resolver=lambda name: ["10.77.0.10"])
     for n, assets in ((1, [a_cam("10.77.0.10")]), (2, []), (3, [])):
-        rec = ScanRecorder(db, quiet=True)
+        rec = ScanRecorder(db, REPORTER, quiet=True)
         rec.open()
         with rec:
             r = report(assets, started=day(n), targets=["lab-host.invalid"])
@@ -288,8 +286,16 @@ def test_combine_exit_codes() -> None:
     assert combine_exit_codes([]) == 0
 
 
-def _base(targets: tuple[str, ...] = ()) -> ScanOptions:
-    return ScanOptions(targets=targets)
+def _base(targets: tuple[str, ...] = (), **fields: object) -> ScanRequest:
+    return ScanRequest(targets=targets, **fields)  # type: ignore[arg-type]
+
+
+def plan_runs(base: ScanRequest, *, config_path: Path | None = None,
+              **options: object) -> list[ScanRequest]:
+    """The app's pure plan with the config read as ``camscan scan`` reads it."""
+    config = load_config(config_path, required=config_path is not None)
+    return app_plan_runs(base, config, config_given=config_path is not None,
+                         **options)  # type: ignore[arg-type]
 
 
 def test_plan_runs_from_config(tmp_path: Path) -> None:
@@ -299,8 +305,7 @@ def test_plan_runs_from_config(tmp_path: Path) -> None:
     creds.chmod(0o600)
     cfg = tmp_path / "c.toml"
     cfg.write_text(textwrap_config(tmp_path, creds))
-    base = _base()
-    base.output = tmp_path / "last.json"
+    base = _base(output=tmp_path / "last.json")
     runs = plan_runs(base, config_path=cfg)
     assert [r.output for r in runs] == [tmp_path / "last.hq.json", tmp_path / "last.branch.json"]
     assert [(r.targets, getattr(r, "site", None), r.policy, r.rate) for r in runs] == [
@@ -309,18 +314,16 @@ def test_plan_runs_from_config(tmp_path: Path) -> None:
     ]
     assert all(getattr(r, "db", None) == tmp_path / "inv.db" for r in runs)
     assert runs[0].excludes == ("10.1.0.1",)
-    assert runs[1].extra.get("credentials_file") == str(creds)
-    assert "credentials_file" not in runs[0].extra
-    given_creds = _base()
-    given_creds.credentials = tmp_path / "cli-creds.toml"
-    assert all("credentials_file" not in r.extra
+    assert runs[1].credentials == creds
+    assert runs[0].credentials is None
+    given_creds = _base(credentials=tmp_path / "cli-creds.toml")
+    assert all(r.credentials == tmp_path / "cli-creds.toml"
                for r in plan_runs(given_creds, config_path=cfg)), "--credentials wins"
     one = plan_runs(base, config_path=cfg, site="branch")
     assert [getattr(r, "site", None) for r in one] == ["branch"]
     assert one[0].output == tmp_path / "last.json", "one site: the name as given"
-    with pytest.raises(SystemExit) as info:
+    with pytest.raises(PlanError, match="no site named 'nowhere'"):
         plan_runs(_base(), config_path=cfg, site="nowhere")
-    assert info.value.code == 2
     no_db = plan_runs(_base(), config_path=cfg, no_db=True)
     assert {getattr(r, "db", "x") for r in no_db} == {None}
     # TARGETS on the command line: one run, recorded under --site into the config's db
@@ -339,9 +342,8 @@ def textwrap_config(tmp_path: Path, creds: Path) -> str:
 def test_plan_runs_without_targets_or_config(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nothing"))
-    with pytest.raises(SystemExit) as info:
+    with pytest.raises(PlanError, match="give TARGETS"):
         plan_runs(_base())
-    assert info.value.code == 2
     plain = plan_runs(_base(targets=("127.0.0.1",)))
     assert getattr(plain[0], "db", None) is None, "a plain scan writes no database"
 
@@ -364,7 +366,7 @@ def test_json_lines_log(tmp_path: Path) -> None:
 
 
 def _integrated() -> bool:
-    return "db" in {f.name for f in dataclasses.fields(ScanOptions)}
+    return "db" in {f.name for f in dataclasses.fields(ScanRequest)}
 
 
 needs_integration = pytest.mark.skipif(
@@ -716,17 +718,24 @@ def test_unknown_site_is_a_usage_error(cli: click.Group, tmp_path: Path,
     assert code == 0 and out
 
 
-def test_scan_site_typo_in_a_config_is_a_usage_error(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_scan_site_typo_in_a_config_is_a_usage_error(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'db = "{tmp_path / "inv.db"}"\n[sites.hq]\ntargets = ["127.0.0.1"]\n'
                    '[sites.branch]\ntargets = ["127.0.0.2"]\n')
     for targets in ((), ("127.0.0.3",)):
-        with pytest.raises(SystemExit) as info:
+        with pytest.raises(PlanError, match=r"no site named 'typo' \(sites: branch, hq\)"):
             plan_runs(_base(targets=targets), config_path=cfg, site="typo")
-        assert info.value.code == int(ExitCode.USAGE)
-        assert "no site named 'typo' (sites: branch, hq)" in capsys.readouterr().err
+        code, _, err = run_main(["scan", *targets, "--config", str(cfg), "--site", "typo"])
+        assert code == int(ExitCode.USAGE)
+        assert "no site named 'typo' (sites: branch, hq)" in err
     assert not (tmp_path / "inv.db").exists()
+
+
+def run_main(args: list[str]) -> tuple[int, str, str]:
+    from camscan.cli import main
+
+    res = CliRunner().invoke(main, args)
+    return res.exit_code, res.stdout, res.stderr
 
 
 def test_recorder_refuses_a_site_that_differs_only_by_case(
@@ -734,11 +743,11 @@ def test_recorder_refuses_a_site_that_differs_only_by_case(
     db = tmp_path / "inv.db"
     with Inventory.open(db) as inv:
         inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)), "hq")
-    rec = ScanRecorder(db, site="HQ")
+    rec = ScanRecorder(db, REPORTER, site="HQ")
     assert rec.open() == int(ExitCode.USAGE)
     assert "the inventory has site 'hq'" in capsys.readouterr().err
     assert rec.inventory is None
-    ok = ScanRecorder(db, site="branch")
+    ok = ScanRecorder(db, REPORTER, site="branch")
     assert ok.open() is None
     with ok:
         pass
@@ -834,12 +843,12 @@ def test_diff_shows_returned_and_reappeared_groups(cli: click.Group, tmp_path: P
     assert [e["ip"] for e in doc["returned"]] == ["10.77.0.11"] and doc["reappeared"] == []
 
 
-def test_config_credentials_file_missing_names_the_key(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_credentials_file_missing_names_the_key(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[sites.plant-a]\ntargets = ["127.0.0.1"]\ncredentials = "none.toml"\n')
-    with pytest.raises(SystemExit) as info:
+    message = f"{cfg}: sites.plant-a.credentials: {tmp_path / 'none.toml'}: file not found"
+    with pytest.raises(PlanError) as info:
         plan_runs(_base(), config_path=cfg, no_db=True)
-    assert info.value.code == int(ExitCode.USAGE)
-    assert f"{cfg}: sites.plant-a.credentials: {tmp_path / 'none.toml'}: file not found" in \
-        capsys.readouterr().err
+    assert str(info.value) == message
+    code, _, err = run_main(["scan", "--config", str(cfg), "--no-db"])
+    assert code == int(ExitCode.USAGE) and message in err

@@ -131,7 +131,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_credential_store_from_settings() -> None:
     store = load_credentials(None, env={"CAMSCAN_USERNAME": "u", "CAMSCAN_PASSWORD": "p"})
-    assert credential_store(Settings(extra={"credentials": store})) is store
+    assert credential_store(Settings(credentials=store)) is store
 
 
 async def test_ledger_one_attempt_and_cross_protocol() -> None:

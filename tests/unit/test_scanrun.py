@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from camscan.scanrun import atomic_output
+from camscan.app.outputs import atomic_output
 
 
 def test_regular_file_is_replaced_whole(tmp_path: Path) -> None:

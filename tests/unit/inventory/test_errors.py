@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from camscan.cli_inventory import describe
+from camscan.app.record import describe
 from camscan.inventory import Inventory, InventoryError
 from camscan.inventory.errors import AmbiguousAsset, NeedsUpgrade, NoInventory, UnknownSite
 from tests.unit.inventory_helpers import cam, not_inventories, report

@@ -14,9 +14,9 @@ def store_for(ip: str, username: str, password: str) -> CredentialStore:
 
 
 def context(ip: str, port: int, store: CredentialStore | None,
-            shared: SweepShared | None = None) -> HostContext:
-    settings = Settings(timeout=5.0, connect_timeout=1.0, read_timeout=2.0,
-                        extra={"credentials": store or CredentialStore()})
+            shared: SweepShared | None = None, *, timeout: float = 5.0) -> HostContext:
+    settings = Settings(timeout=timeout, connect_timeout=1.0, read_timeout=2.0,
+                        credentials=store or CredentialStore())
     shared = shared or SweepShared(settings=settings, scope=None, limiter=RateLimiter(1000))
     ctx = HostContext(ip, shared)
     ctx.open_ports.add(port)

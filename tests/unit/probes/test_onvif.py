@@ -252,8 +252,7 @@ async def test_hostile_endless_or_dripping_reply(drip: bool) -> None:
             b"Content-Length: 999999999\r\n\r\n<env:Envelope>")
     server = await _hostile_server(IP, 8080, head, drip)
     try:
-        ctx = context(IP, 8080, store_for(IP, "admin", PW))
-        ctx.settings.timeout = 1.0
+        ctx = context(IP, 8080, store_for(IP, "admin", PW), timeout=1.0)
         [res] = await onvif.run(ctx)
         [isa] = await isapi.run(ctx)
     finally:
