@@ -11,6 +11,8 @@ from camscan.models import ScanReport
 from camscan.render.csvout import sort_assets
 from camscan.render.why import findings, label, plain, value_label
 
+__all__ = ["write_table"]
+
 _STYLE = {"remove": "bold red", "review": "yellow", "keep": "green"}
 
 
