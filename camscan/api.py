@@ -19,6 +19,10 @@ from camscan.probes.base import Probe, SegmentContext, Settings, SweepShared
 from camscan.settings import DEFAULTS
 from camscan.targets import Scope
 
+__all__ = [
+    "AssetDone", "ScanPlan", "assemble", "new_meta", "now_iso", "plan_scan", "run_scan", "scan",
+]
+
 AssetDone = Callable[[Asset], None]
 
 

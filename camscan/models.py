@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+__all__ = [
+    "DEVICE_TYPES", "EVIDENCE_VALUE_CHARS", "MAX_VALUE_CHARS", "VIDEO_DEVICE_TYPES", "Asset",
+    "DeviceType", "Evidence", "Match", "Observation", "ProbeError", "ProbeOutcome", "ProbeResult",
+    "ScanMeta", "ScanReport", "Service", "Status", "Verdict",
+]
+
 # Longest value kept from any observation (HTTP bodies are cut to 64 KiB before this).
 MAX_VALUE_CHARS = 65_536
 # Longest value shown in an asset's evidence list.

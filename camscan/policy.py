@@ -31,6 +31,11 @@ from camscan.fingerprints import RuleError, Vocabulary, default_dir, read_shippe
 from camscan.models import VIDEO_DEVICE_TYPES, Asset, Verdict
 from camscan.settings import DEFAULTS
 
+__all__ = [
+    "DEFAULT_POLICY", "UNKNOWN_VIDEO_REASON", "Policy", "PolicyError", "apply_policy",
+    "available_policies", "load_policy",
+]
+
 _KEYS = {"name", "title", "description", "covers", "include_affiliates", "remove_confidence",
          "references"}
 DEFAULT_POLICY = DEFAULTS.policy

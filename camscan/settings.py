@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["DEFAULTS", "FORBIDDEN_PORTS", "LIMITS", "Defaults", "Limits", "Range"]
+
 # Ports that are never sent a packet, whatever the user asks (printers print what they get).
 FORBIDDEN_PORTS = frozenset(range(9100, 9108))
 

@@ -24,6 +24,11 @@ from netaddr import AddrFormatError, IPAddress, IPNetwork, IPRange, IPSet
 
 from camscan.settings import LIMITS
 
+__all__ = [
+    "MAX_ADDRESSES", "NEVER_PROBED", "Resolver", "Scope", "TargetError", "build_scope", "describe",
+    "expand_files", "parse_token", "system_resolver",
+]
+
 MAX_ADDRESSES = LIMITS.max_addresses
 NEVER_PROBED = IPSet(["0.0.0.0/8", "224.0.0.0/3", "255.255.255.255/32"])
 _RANGE_SHORT = re.compile(r"^(\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})-(\d{1,3})$")

@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from camscan.credentials import CredentialStore
     from camscan.targets import Scope
 
-__all__ = ["DEFAULT_PORTS", "FORBIDDEN_PORTS"]  # re-exported for probes: one home, settings
+# failure_status is re-exported: probes and the engine classify failures here; DEFAULT_PORTS
+# and FORBIDDEN_PORTS too (their one home: camscan.settings)
+__all__ = [
+    "CONNECTED_CACHE", "DEFAULT_PORTS", "FORBIDDEN_PORTS", "LIVENESS_KEY", "HostContext",
+    "HostProbe", "HostRun", "Liveness", "Probe", "RateLimiter", "RttEstimator", "SegmentContext",
+    "SegmentProbe", "SegmentRun", "ServiceProbe", "ServiceRun", "Settings", "SweepShared",
+    "discover", "failure_status", "outcome",
+]
 
 # Every probe's default ports (camscan.probes.registry), ascending.
 DEFAULT_PORTS: tuple[int, ...] = DEFAULTS.ports
@@ -290,9 +297,6 @@ def outcome(ip: str, probe: str, status: Status, port: int | None = None, reason
     elapsed = time.monotonic() - started if started is not None else 0.0
     return ProbeOutcome(ip=ip, probe=probe, status=status, port=port, reason=reason[:300],
                         elapsed=round(elapsed, 4))
-
-
-__all__ = ["failure_status"]  # re-exported: probes and the engine classify failures here
 
 
 async def discover(ctx: SegmentContext, name: str, payload: bytes, group: str, port: int,

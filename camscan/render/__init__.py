@@ -7,6 +7,8 @@ from typing import TextIO
 
 from camscan.models import ScanReport
 
+__all__ = ["FORMATS", "render"]
+
 FORMATS = ("table", "json", "jsonl", "csv")
 
 

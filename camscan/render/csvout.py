@@ -9,6 +9,8 @@ from typing import TextIO
 from camscan.models import Asset
 from camscan.render.why import human_why, label
 
+__all__ = ["COLUMNS", "row", "sort_assets", "write_csv"]
+
 COLUMNS = (
     "verdict", "ip", "mac", "mac_vendor", "manufacturer", "brand", "oem", "model", "serial",
     "firmware", "device_type", "confidence", "reason", "evidence", "services",

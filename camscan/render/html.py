@@ -17,6 +17,11 @@ from typing import TextIO
 from camscan.render.why import LABEL_UNKNOWN, label
 from camscan.views import WorkItem
 
+__all__ = [
+    "CHART_COLOR", "REMOVE_COLOR", "REVIEW_COLOR", "TABLE_HEAD_COLOR", "SweepPoint", "burndown_svg",
+    "point_labels", "removed_so_far", "render_html", "with_now", "write_html",
+]
+
 # Colours the tests look for in a screenshot: keep them distinct from everything else.
 CHART_COLOR = "#1f5fbf"
 TABLE_HEAD_COLOR = "#2f3b45"

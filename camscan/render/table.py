@@ -18,6 +18,8 @@ from camscan.models import ScanReport
 from camscan.render.csvout import sort_assets
 from camscan.render.why import LABEL_UNKNOWN, findings, label, plain, value_label
 
+__all__ = ["write_table"]
+
 _STYLE = {"remove": "bold red", "review": "yellow", "keep": "green"}
 DEFAULT_WIDTH = 160
 NARROW = 120  # below this, the table drops the MAC and firmware columns

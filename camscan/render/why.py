@@ -17,6 +17,11 @@ from functools import cache
 from camscan.fingerprints import Rule, RuleError, shipped_database
 from camscan.models import Evidence
 
+__all__ = [
+    "FALLBACK_CHARS", "LABEL_UNKNOWN", "MAX_FINDINGS", "MAX_VALUE_CHARS", "findings", "human_why",
+    "label", "names_label", "plain", "rule_text", "value_label",
+]
+
 MAX_FINDINGS = 3
 MAX_VALUE_CHARS = 64
 FALLBACK_CHARS = 90

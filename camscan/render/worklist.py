@@ -16,6 +16,8 @@ from camscan.render.csvout import _safe
 from camscan.render.why import label
 from camscan.views import WorkItem
 
+__all__ = ["COLUMNS", "csv_row", "item_dict", "write_worklist_csv", "write_worklist_json"]
+
 COLUMNS = (
     "asset_id", "site", "status", "verdict", "ip", "mac", "brand", "manufacturer", "model",
     "serial", "firmware", "first_seen", "last_seen", "confidence", "why", "addresses",

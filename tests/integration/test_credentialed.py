@@ -254,7 +254,7 @@ def _cli_has_credentials() -> bool:
 
 
 @pytest.mark.skipif(not _cli_has_credentials(),
-                    reason="needs the proposed cli.py/scanrun.py/registry changes")
+                    reason="needs the credentialed cli/app/registry changes")
 def test_cli_credentialed_sweep_leaks_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
     debug_log: io.StringIO,

@@ -371,7 +371,7 @@ def _integrated() -> bool:
 
 needs_integration = pytest.mark.skipif(
     not _integrated(),
-    reason="camscan/cli.py and camscan/scanrun.py do not call the inventory hooks yet",
+    reason="camscan/cli and camscan/app do not call the inventory hooks yet",
 )
 
 

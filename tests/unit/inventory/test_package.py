@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import camscan.inventory as inventory
 
-USED_BY_CALLERS = {  # camscan/cli_inventory.py, the tests and docs import these
+USED_BY_CALLERS = {  # camscan/cli, camscan/app, the tests and docs import these
     "Inventory", "InventoryError", "InventoryLocked", "UnknownSite", "WriteLock", "WorkItem",
     "Diff", "DiffEntry", "SweepInfo", "RecordResult", "ImportResult", "ParsedExport",
     "parse_export", "asset_from_dict", "coverage_of", "coverage_of_scope", "now_iso",

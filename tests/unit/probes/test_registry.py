@@ -44,7 +44,8 @@ def test_every_key_is_documented_once_per_probe() -> None:
 
 def test_derived_values_are_the_ones_camscan_used_before() -> None:
     # the literals these replaced (base.DEFAULT_PORTS, identify.PORT_SERVICES, the UDP probe
-    # names in identify, scanrun.CREDENTIALED_PROBES): the derivation changes nothing
+    # names in identify, the command layer's credentialed probe list): the derivation changes
+    # nothing
     assert DEFAULT_PORTS == (80, 81, 82, 83, 84, 85, 88, 443, 554, 5554, 8000, 8001, 8080, 8081,
                              8088, 8443, 8554, 37777)
     assert identify.PORT_SERVICES == {

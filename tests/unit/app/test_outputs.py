@@ -1,4 +1,4 @@
-"""camscan/scanrun.py: outputs are written whole, and special files are never replaced."""
+"""camscan/app/outputs.py: outputs are written whole, and special files are never replaced."""
 
 from __future__ import annotations
 
