@@ -29,7 +29,7 @@ from pathlib import Path
 
 from camscan.fingerprints import Database, Vocabulary, shipped_database
 from camscan.identify import build_asset
-from camscan.models import VIDEO_DEVICE_TYPES, Asset, Observation, Verdict
+from camscan.models import VIDEO_DEVICE_TYPES, Identified, Observation, Verdict
 from camscan.policy import UNKNOWN_VIDEO_REASON, Policy, load_policy
 from camscan.wire.auth import parse_realms
 from camscan.wire.http import cookie_names
@@ -131,7 +131,7 @@ def accepted_makers(expected: str, vocab: Vocabulary) -> frozenset[str]:
 @dataclass(frozen=True, slots=True)
 class Result:
     line: Line
-    asset: Asset
+    asset: Identified
     verdicts: dict[str, tuple[Verdict, str]]
     named_right: bool
     false_banned: tuple[str, ...]  # why, one per problem

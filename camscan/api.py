@@ -1,23 +1,33 @@
-"""The library entry point: scope + settings in, :class:`~camscan.models.ScanReport` out."""
+"""The library entry point: scope + settings in, :class:`~camscan.models.ScanReport` out.
+
+:func:`scan` is the one call for a library user (``camscan.scan``): targets in, a frozen
+report out, segment-wide discovery on. :func:`plan_scan` + :func:`run_scan` are its two steps,
+for callers that stream devices, show progress or choose the probes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from camscan import __version__
 from camscan.engine import Phase, Progress, Sweep, SweepResult
 from camscan.fingerprints import Database, load_database
 from camscan.identify import build_assets
 from camscan.models import Asset, ScanMeta, ScanReport
-from camscan.policy import Policy, apply_policy, load_policy
+from camscan.policy import Policy, judge_all, load_policy
 from camscan.probes import REGISTRY, load_probes
 from camscan.probes.base import Probe, SegmentContext, Settings, SweepShared
 from camscan.settings import DEFAULTS
-from camscan.targets import Scope
+from camscan.targets import Scope, build_scope
+
+if TYPE_CHECKING:
+    from camscan.credentials import CredentialStore
 
 __all__ = [
     "AssetDone", "ScanPlan", "assemble", "new_meta", "now_iso", "plan_scan", "run_scan", "scan",
@@ -65,13 +75,11 @@ def plan_scan(
 
 def assemble(plan: ScanPlan, result: SweepResult, meta: ScanMeta) -> ScanReport:
     in_scope = {o.ip: plan.scope.__contains__(o.ip) for o in result.observations}
-    assets = build_assets(result.observations, result.outcomes, plan.db, in_scope=in_scope)
-    apply_policy(assets, plan.policy, plan.db.vocabulary)
-    meta.finished = now_iso()
-    meta.partial = result.partial
-    meta.partial_reason = result.partial_reason
-    meta.hosts_up = len(assets)
-    meta.skipped_probes = dict(result.skipped_probes)
+    devices = build_assets(result.observations, result.outcomes, plan.db, in_scope=in_scope)
+    assets = judge_all(devices, plan.policy, plan.db.vocabulary)
+    meta = dataclasses.replace(
+        meta, finished=now_iso(), partial=result.partial, partial_reason=result.partial_reason,
+        hosts_up=len(assets), skipped_probes=dict(result.skipped_probes))
     return ScanReport(scan=meta, assets=assets)
 
 
@@ -102,9 +110,8 @@ async def run_scan(
     def host_done(ip: str, observations: list, outcomes: list) -> None:  # type: ignore[type-arg]
         if on_asset is None or not observations:
             return
-        for asset in build_assets(observations, outcomes, plan.db,
-                                  in_scope={ip: True}):
-            apply_policy([asset], plan.policy, plan.db.vocabulary)
+        devices = build_assets(observations, outcomes, plan.db, in_scope={ip: True})
+        for asset in judge_all(devices, plan.policy, plan.db.vocabulary):
             on_asset(asset)
 
     sweep = Sweep(plan.scope, plan.settings, plan.probes, segment_context=segment_context,
@@ -116,6 +123,39 @@ async def run_scan(
     return assemble(plan, result, meta)
 
 
-def scan(plan: ScanPlan) -> ScanReport:
-    """Blocking convenience wrapper around :func:`run_scan`."""
-    return asyncio.run(run_scan(plan))
+def scan(
+    targets: str | Sequence[str],
+    *,
+    excludes: Sequence[str] = (),
+    policy: str = DEFAULTS.policy,
+    settings: Settings | None = None,
+    credentials: CredentialStore | None = None,
+    discovery: bool = True,
+    fingerprint_dirs: Sequence[Path] = (),
+    skip: Sequence[str] = (),
+    force: bool = False,
+    include_edges: bool = False,
+) -> ScanReport:
+    """Sweep ``targets`` (addresses, CIDRs, ranges, host names, as on the command line) and
+    return the judged, frozen report. Blocking (it runs its own event loop).
+
+    Segment-wide discovery (ARP, ONVIF WS-Discovery, mDNS, SADP, DHIP) runs when the targets
+    are on a usable interface (``discovery=False`` turns it off; it is skipped, with the
+    reason in ``report.scan.skipped_probes``, on loopback or without privilege).
+    ``settings`` defaults to :class:`~camscan.probes.base.Settings` (camscan.settings'
+    defaults); ``credentials`` turns on the credentialed ONVIF/ISAPI checks. Bad targets
+    raise :class:`~camscan.targets.TargetError`, a bad policy or rule file
+    :class:`~camscan.policy.PolicyError` / :class:`~camscan.fingerprints.RuleError`.
+    """
+    from camscan.probes.registry import CREDENTIALED_PROBES
+    from camscan.segment import default_segment_context
+
+    tokens = [targets] if isinstance(targets, str) else list(targets)
+    scope = build_scope(tokens, list(excludes), force=force, include_edges=include_edges)
+    settings = settings or Settings()
+    if credentials is not None:
+        settings = dataclasses.replace(settings, credentials=credentials)
+    plan = plan_scan(scope, settings, policy=policy, fingerprint_dirs=fingerprint_dirs,
+                     skip=skip, opt_in=CREDENTIALED_PROBES if credentials else ())
+    return asyncio.run(run_scan(
+        plan, segment_context=default_segment_context if discovery else None))

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from camscan.fingerprints import Database
 from camscan.models import (
     EVIDENCE_VALUE_CHARS,
-    Asset,
     Evidence,
+    Identified,
     Match,
     Observation,
     ProbeError,
@@ -144,8 +144,9 @@ def build_asset(
     db: Database,
     *,
     in_scope: Mapping[str, bool] | None = None,
-) -> Asset:
-    """One device's observations (and probe outcomes) -> an :class:`Asset` without verdict."""
+) -> Identified:
+    """One device's observations (and probe outcomes) -> an :class:`Identified` (what it is;
+    the policy then judges it into an :class:`~camscan.models.Asset`)."""
     ips = sorted({o.ip for o in observations} | {o.ip for o in outcomes}, key=_ip_sort_key)
     scoped = [ip for ip in ips if in_scope is None or in_scope.get(ip, False)]
     primary = (scoped or ips)[0]
@@ -192,7 +193,7 @@ def build_asset(
     video = any(m.video for m in consistent)
     device_type = fields.get("device_type") or ("camera" if video else "other")
 
-    asset = Asset(
+    return Identified(
         ip=primary,
         mac=mac,
         mac_vendor=_first(observations, "mac.vendor"),
@@ -206,16 +207,15 @@ def build_asset(
         hostname=_first(observations, "dns.ptr") or _first(observations, "mdns.hostname"),
         confidence=round(confidence, 3),
         in_scope=in_scope is None or any(in_scope.get(ip, False) for ip in ips),
+        evidence=_evidence(matches, observations),
+        services=_services(observations),
+        probe_errors=[
+            ProbeError(probe=o.probe, port=o.port, status=str(o.status), reason=o.reason)
+            for o in outcomes
+            if o.status not in (Status.OK, Status.CLOSED, Status.SKIPPED)
+        ],
+        rules=[m.rule_id for m in matches],
     )
-    asset.evidence = _evidence(matches, observations)
-    asset.rules = [m.rule_id for m in matches]
-    asset.services = _services(observations)
-    asset.probe_errors = [
-        ProbeError(probe=o.probe, port=o.port, status=str(o.status), reason=o.reason)
-        for o in outcomes
-        if o.status not in (Status.OK, Status.CLOSED, Status.SKIPPED)
-    ]
-    return asset
 
 
 def _first(observations: Iterable[Observation], key: str) -> str | None:
@@ -300,7 +300,7 @@ def build_assets(
     db: Database,
     *,
     in_scope: Mapping[str, bool] | None = None,
-) -> list[Asset]:
+) -> list[Identified]:
     """Every device heard from (grouped by IP, MAC and serial) as an asset."""
     outcome_by_ip: dict[str, list[ProbeOutcome]] = defaultdict(list)
     for oc in outcomes:

@@ -1,8 +1,8 @@
 """The plain data types that flow between the stages of a sweep.
 
 targets -> engine -> probes -> :class:`Observation` / :class:`ProbeOutcome`
-        -> fingerprints -> :class:`Match` -> identify -> :class:`Asset`
-        -> policy (verdict) -> render / store.
+        -> fingerprints -> :class:`Match` -> identify -> :class:`Identified`
+        -> policy (verdict) -> :class:`Asset` -> render / store.
 
 Everything here is a dataclass with no behaviour beyond small helpers, so each stage can be
 tested by building these values by hand.
@@ -10,14 +10,14 @@ tested by building these values by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Literal
 
 __all__ = [
     "DEVICE_TYPES", "EVIDENCE_VALUE_CHARS", "MAX_VALUE_CHARS", "VIDEO_DEVICE_TYPES", "Asset",
-    "DeviceType", "Evidence", "Match", "Observation", "ProbeError", "ProbeOutcome", "ProbeResult",
-    "ScanMeta", "ScanReport", "Service", "Status", "Verdict",
+    "DeviceType", "Evidence", "Identified", "Match", "Observation", "ProbeError", "ProbeOutcome",
+    "ProbeResult", "ScanMeta", "ScanReport", "Service", "Status", "Verdict",
 ]
 
 # Longest value kept from any observation (HTTP bodies are cut to 64 KiB before this).
@@ -136,9 +136,10 @@ class ProbeError:
     reason: str
 
 
-@dataclass(slots=True)
-class Asset:
-    """One device, with everything learned about it and the verdict for the removal audit."""
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """One device as identification describes it, before a policy judges it
+    (:func:`camscan.policy.judge` turns it into an :class:`Asset`)."""
 
     ip: str
     mac: str | None = None
@@ -151,7 +152,33 @@ class Asset:
     serial: str | None = None
     device_type: str | None = None
     hostname: str | None = None
-    verdict: Verdict = "keep"
+    confidence: float = 0.0
+    in_scope: bool = True
+    evidence: list[Evidence] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    probe_errors: list[ProbeError] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One device, with everything learned about it and the verdict for the removal audit."""
+
+    # an Identified's fields plus the verdict (required: an asset is always judged) and its
+    # reason, in the order the JSON output writes them
+
+    ip: str
+    mac: str | None = None
+    mac_vendor: str | None = None
+    manufacturer: str | None = None
+    brand: str | None = None
+    oem: bool = False
+    model: str | None = None
+    firmware: str | None = None
+    serial: str | None = None
+    device_type: str | None = None
+    hostname: str | None = None
+    verdict: Verdict = field(kw_only=True)
     verdict_reason: str = ""
     confidence: float = 0.0
     in_scope: bool = True
@@ -160,12 +187,18 @@ class Asset:
     probe_errors: list[ProbeError] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
 
+    @classmethod
+    def judged(cls, device: Identified | Asset, verdict: Verdict, reason: str) -> Asset:
+        """``device`` with this verdict (an Identified, or an Asset judged again)."""
+        facts = {f.name: getattr(device, f.name) for f in fields(Identified)}
+        return cls(**facts, verdict=verdict, verdict_reason=reason)
+
     @property
     def flagged(self) -> bool:
         return self.verdict in ("remove", "review")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ScanMeta:
     """Facts about the sweep itself, written alongside the assets."""
 
@@ -187,7 +220,7 @@ class ScanMeta:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ScanReport:
     """The document ``--format json`` writes: scan metadata plus one entry per device."""
 
@@ -220,7 +253,7 @@ class JsonlTrailer:
     hosts_up: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class JsonlAsset(Asset):
     """Every other line of ``--format jsonl``: one device (an :class:`Asset`)."""
 

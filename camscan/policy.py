@@ -23,17 +23,18 @@ Verdicts, in order:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from camscan.fingerprints import RuleError, Vocabulary, default_dir, read_shipped_data, yaml_loader
-from camscan.models import VIDEO_DEVICE_TYPES, Asset, Verdict
+from camscan.models import VIDEO_DEVICE_TYPES, Asset, Identified, Verdict
 from camscan.settings import DEFAULTS
 
 __all__ = [
-    "DEFAULT_POLICY", "UNKNOWN_VIDEO_REASON", "Policy", "PolicyError", "apply_policy",
-    "available_policies", "load_policy",
+    "DEFAULT_POLICY", "UNKNOWN_VIDEO_REASON", "Policy", "PolicyError", "available_policies",
+    "judge", "judge_all", "load_policy",
 ]
 
 _KEYS = {"name", "title", "description", "covers", "include_affiliates", "remove_confidence",
@@ -55,7 +56,7 @@ class Policy:
     remove_confidence: float
     source: str
 
-    def verdict(self, asset: Asset, vocab: Vocabulary) -> tuple[Verdict, str]:
+    def verdict(self, asset: Identified | Asset, vocab: Vocabulary) -> tuple[Verdict, str]:
         maker = asset.manufacturer
         if maker in self.covers:
             label = f" sold as {asset.brand}" if asset.oem and asset.brand else ""
@@ -149,6 +150,12 @@ def _read(path: Path) -> Any:
         raise PolicyError(f"{path}: not valid YAML") from None
 
 
-def apply_policy(assets: list[Asset], policy: Policy, vocab: Vocabulary) -> None:
-    for asset in assets:
-        asset.verdict, asset.verdict_reason = policy.verdict(asset, vocab)
+def judge(device: Identified | Asset, policy: Policy, vocab: Vocabulary) -> Asset:
+    """The asset ``device`` is under ``policy``: its verdict and the reason (an asset judged
+    under another policy is judged again; nothing is changed in place)."""
+    return Asset.judged(device, *policy.verdict(device, vocab))
+
+
+def judge_all(devices: Iterable[Identified | Asset], policy: Policy,
+              vocab: Vocabulary) -> list[Asset]:
+    return [judge(d, policy, vocab) for d in devices]

@@ -380,15 +380,21 @@ class _Sweep:
             if watcher is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
+        reason = report.scan.partial_reason
         if report.scan.partial and not self.stdout_closed:
-            report.scan.partial_reason = report.scan.partial_reason or "interrupted"
+            reason = reason or "interrupted"
             if not request.quiet:
                 reporter.note("sweep interrupted: results are partial")
         elif self.stdout_closed:
-            report.scan.partial_reason = "standard output closed"
+            reason = "standard output closed"
+        assets = report.assets
         if self._stream is not None:
             # devices not streamed per host (found only by segment-wide discovery) come last
-            report.assets = [a for a in report.assets if a.ip not in self.streamed] + [
-                a for a in report.assets if a.ip in self.streamed
+            assets = [a for a in assets if a.ip not in self.streamed] + [
+                a for a in assets if a.ip in self.streamed
             ]
+        if reason != report.scan.partial_reason or assets is not report.assets:
+            report = dataclasses.replace(
+                report, scan=dataclasses.replace(report.scan, partial_reason=reason),
+                assets=assets)
         return report

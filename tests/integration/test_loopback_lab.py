@@ -14,7 +14,7 @@ No privileges needed; only 127.77.0.0/24 is ever contacted.
 from __future__ import annotations
 
 import asyncio
-import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -26,7 +26,7 @@ import pytest
 
 from camscan.api import ScanPlan, plan_scan, run_scan
 from camscan.models import Asset, ScanReport
-from camscan.policy import apply_policy, load_policy
+from camscan.policy import judge_all, load_policy
 from camscan.probes import REGISTRY
 from camscan.probes.base import Settings
 from camscan.targets import build_scope
@@ -65,9 +65,9 @@ def reports(lab: LoopbackLab, plan: ScanPlan) -> dict[str, ScanReport]:
     for name in POLICIES:
         if name in judged:
             continue
-        other = copy.deepcopy(report)
-        apply_policy(other.assets, load_policy(name, plan.db.vocabulary), plan.db.vocabulary)
-        judged[name] = other
+        assets = judge_all(report.assets, load_policy(name, plan.db.vocabulary),
+                           plan.db.vocabulary)
+        judged[name] = dataclasses.replace(report, assets=assets)
     return judged
 
 

@@ -9,6 +9,7 @@ when chromium (or pdftotext, for print) is not installed (scripts/sysdeps.sh ins
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -95,12 +96,13 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> str:
     marked removed with a note, one gone, a label-less device and an OEM one."""
     tmp = tmp_path_factory.mktemp("worklist")
     inv = Inventory.open(tmp / "inv.db")
-    hq = [cam(f"10.77.0.{i}", serial=f"S{i}") for i in range(10, 22)]
-    for a in hq:  # the rule the shipped database really has
-        a.evidence = [Evidence(probe="http", key="http.header.server", value="App-webs/",
-                               rule="hikvision.http.server.webs", port=80)]
-    hq[0].brand, hq[0].oem = "LTS", True
-    hq[4].model = LONG_MODEL
+    hq = [dataclasses.replace(  # the rule the shipped database really has
+        cam(f"10.77.0.{i}", serial=f"S{i}"),
+        evidence=[Evidence(probe="http", key="http.header.server", value="App-webs/",
+                           rule="hikvision.http.server.webs", port=80)])
+        for i in range(10, 22)]
+    hq[0] = dataclasses.replace(hq[0], brand="LTS", oem=True)
+    hq[4] = dataclasses.replace(hq[4], model=LONG_MODEL)
     hq[2].evidence.append(Evidence(probe="sdk", key="sdk.banner", port=8000,
                                    value="000000100000001e0000001e00000000",
                                    rule="hikvision.sdk.banner"))

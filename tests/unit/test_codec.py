@@ -49,7 +49,8 @@ def full_meta() -> ScanMeta:
 def test_asset_round_trip_through_json_text() -> None:
     a = full_asset()
     assert asset_from_dict(json.loads(json.dumps(asset_dict(a)))) == a
-    assert asset_from_dict(asset_dict(Asset(ip="10.0.0.1"))) == Asset(ip="10.0.0.1")
+    bare = Asset(ip="10.0.0.1", verdict="keep")
+    assert asset_from_dict(asset_dict(bare)) == bare
 
 
 def test_meta_round_trip() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from camscan.fingerprints import Rule, example_observations, shipped_database
 from camscan.identify import build_asset
-from camscan.models import Asset, Observation
+from camscan.models import Identified, Observation
 from camscan.policy import Policy, available_policies, load_policy
 
 DB = shipped_database()
@@ -41,7 +41,7 @@ def _obs(key: str, value: str) -> Observation:
                        port=None)
 
 
-def _asset(*pairs: tuple[str, str]) -> Asset:
+def _asset(*pairs: tuple[str, str]) -> Identified:
     return build_asset([_obs(k, v) for k, v in pairs], [], DB)
 
 

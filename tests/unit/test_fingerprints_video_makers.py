@@ -14,7 +14,7 @@ import pytest
 
 from camscan.fingerprints import Database, Rule, example_observations, shipped_database
 from camscan.identify import build_asset
-from camscan.models import Asset, Observation
+from camscan.models import Identified, Observation
 from camscan.policy import load_policy
 
 DB: Database = shipped_database()
@@ -34,11 +34,11 @@ def o(key: str, value: str, *, credentialed: bool = False) -> Observation:
                        credentialed=credentialed)
 
 
-def device(*observations: Observation) -> Asset:
+def device(*observations: Observation) -> Identified:
     return build_asset(list(observations), [], DB)
 
 
-def verdicts(a: Asset) -> tuple[str, str]:
+def verdicts(a: Identified) -> tuple[str, str]:
     return CANADA.verdict(a, DB.vocabulary)[0], NDAA.verdict(a, DB.vocabulary)[0]
 
 

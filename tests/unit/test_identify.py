@@ -15,7 +15,7 @@ from camscan.identify import (
     group_devices,
     maker_confidences,
 )
-from camscan.models import Asset, Match, Observation, ProbeOutcome, Status
+from camscan.models import Identified, Match, Observation, ProbeOutcome, Status
 
 DB: Database = shipped_database()
 
@@ -26,7 +26,7 @@ def o(key: str, value: str, ip: str = "192.0.2.10", *, port: int | None = None,
                        mac=mac, credentialed=credentialed)
 
 
-def asset(*observations: Observation, outcomes: tuple[ProbeOutcome, ...] = ()) -> Asset:
+def asset(*observations: Observation, outcomes: tuple[ProbeOutcome, ...] = ()) -> Identified:
     return build_asset(list(observations), list(outcomes), DB)
 
 

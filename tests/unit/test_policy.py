@@ -12,13 +12,14 @@ import pytest
 
 from camscan.fingerprints import Vocabulary, shipped_database
 from camscan.identify import build_asset
-from camscan.models import Asset, Observation
+from camscan.models import Asset, Identified, Observation
 from camscan.policy import (
     DEFAULT_POLICY,
     Policy,
     PolicyError,
-    apply_policy,
     available_policies,
+    judge,
+    judge_all,
     load_policy,
 )
 
@@ -33,7 +34,7 @@ def o(key: str, value: str, *, credentialed: bool = False) -> Observation:
                        credentialed=credentialed)
 
 
-def device(*observations: Observation) -> Asset:
+def device(*observations: Observation) -> Identified:
     return build_asset(list(observations), [], DB)
 
 
@@ -134,8 +135,8 @@ def test_affiliate_is_covered() -> None:
 @pytest.mark.parametrize(("confidence", "expected"),
                          [(0.8, "remove"), (0.95, "remove"), (0.79, "review"), (0.2, "review")])
 def test_threshold(confidence: float, expected: str) -> None:
-    a = Asset(ip="192.0.2.1", manufacturer="Hikvision", brand="Hikvision",
-              confidence=confidence, device_type="camera")
+    a = Identified(ip="192.0.2.1", manufacturer="Hikvision", brand="Hikvision",
+                   confidence=confidence, device_type="camera")
     verdict, reason = CANADA.verdict(a, VOCAB)
     assert verdict == expected
     if expected == "review":
@@ -165,7 +166,7 @@ def test_oem_label_without_platform_is_review() -> None:
 
 
 def test_label_of_uncovered_maker_is_not_rule_two() -> None:
-    a = Asset(ip="192.0.2.1", brand="Lorex", device_type="other")
+    a = Identified(ip="192.0.2.1", brand="Lorex", device_type="other")
     assert CANADA.verdict(a, VOCAB) == ("keep", "not identified as a video device")
     verdict, reason = NDAA.verdict(a, VOCAB)
     assert verdict == "review" and "Dahua" in reason
@@ -273,20 +274,46 @@ def test_web_server_with_video_signals_is_not_named_after_the_server() -> None:
     assert CANADA.verdict(a, VOCAB)[0] == "review"
 
 
-# ------------------------------------------------------------------------- apply_policy
+# ------------------------------------------------------------------------- judge
 
 
-def test_apply_policy_sets_verdict_and_reason() -> None:
-    assets = [device(*HIKVISION_CAMERA), device(*DAHUA_CAMERA), device(*AXIS_CAMERA)]
-    apply_policy(assets, NDAA, VOCAB)
+def test_judge_gives_assets_their_verdict_and_reason() -> None:
+    devices = [device(*HIKVISION_CAMERA), device(*DAHUA_CAMERA), device(*AXIS_CAMERA)]
+    assets = judge_all(devices, NDAA, VOCAB)
     assert [a.verdict for a in assets] == ["remove", "remove", "keep"]
     assert all(a.verdict_reason for a in assets)
     assert [a.flagged for a in assets] == [True, True, False]
-    apply_policy(assets, CANADA, VOCAB)
-    assert [a.verdict for a in assets] == ["remove", "keep", "keep"]
+    assert [(a.ip, a.manufacturer, a.evidence) for a in assets] == [
+        (d.ip, d.manufacturer, d.evidence) for d in devices]
+    again = judge_all(assets, CANADA, VOCAB)  # judged again: new assets, the old unchanged
+    assert [a.verdict for a in again] == ["remove", "keep", "keep"]
+    assert [a.verdict for a in assets] == ["remove", "remove", "keep"]
+    assert judge(devices[0], CANADA, VOCAB) == again[0]
+
+
+def test_an_asset_is_frozen_and_its_verdict_required() -> None:
+    import dataclasses
+
+    with pytest.raises(TypeError, match="verdict"):
+        Asset(ip="192.0.2.1")  # type: ignore[call-arg]
+    a = judge(device(*AXIS_CAMERA), CANADA, VOCAB)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.verdict = "remove"  # type: ignore[misc]
 
 
 def test_policy_is_frozen_data() -> None:
     assert isinstance(CANADA, Policy)
     with pytest.raises(AttributeError):
         CANADA.name = "x"  # type: ignore[misc]
+
+
+def test_an_asset_is_an_identified_device_plus_its_verdict() -> None:
+    import dataclasses
+
+    def shape(cls: type) -> list[tuple[str, object]]:
+        return [(f.name, f.type) for f in dataclasses.fields(cls)]
+
+    judged = [f for f in shape(Asset) if f[0] not in ("verdict", "verdict_reason")]
+    assert judged == shape(Identified), "Asset and Identified declare the same facts, in order"
+    assert [n for n, _ in shape(Asset)].index("verdict") == [
+        n for n, _ in shape(Identified)].index("confidence"), "verdict sits before confidence"

@@ -20,7 +20,7 @@ import camscan
 
 PACKAGE = Path(camscan.__file__).resolve().parent
 # The committed public surface of ``import camscan``.
-CAMSCAN_ALL = ["__version__"]
+CAMSCAN_ALL = ["__version__", "scan"]
 # Imported by none of ``import camscan`` (each costs tens of milliseconds or more).
 HEAVY = ("httpx", "rich", "scapy")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from camscan.inventory.coverage import coverage_of, coverage_of_scope, ip_int
 from camscan.targets import build_scope
 from tests.unit.inventory_helpers import cam, report
@@ -25,8 +27,7 @@ def test_recorded_report_targets_minus_excludes_plus_devices() -> None:
 def test_scope_plus_in_scope_devices_merged() -> None:
     scope = build_scope(["10.77.0.0/29"], ["10.77.0.3"], resolver=lambda _h: [])
     found = cam("10.77.0.8")
-    outside = cam("10.99.0.1")
-    outside.in_scope = False
+    outside = dataclasses.replace(cam("10.99.0.1"), in_scope=False)
     got = coverage_of_scope(scope, [found, outside])
     assert got == [(n("10.77.0.1"), n("10.77.0.2")), (n("10.77.0.4"), n("10.77.0.6")),
                    (n("10.77.0.8"), n("10.77.0.8"))], "a CIDR's broadcast .7 was not swept"

@@ -3,6 +3,7 @@ SQLite file's safety: test_sqlite.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -318,9 +319,7 @@ def test_import_validates_sweep_fields(inv: Inventory, field: str, value: object
 
 def c_moved(ip: str, fw: str = "V3.4") -> Asset:
     """c_cam() at another address: no serial, no MAC, so only its looks say it is the same."""
-    a = c_cam(fw)
-    a.ip = ip
-    return a
+    return dataclasses.replace(c_cam(fw), ip=ip)
 
 
 def test_diff_lists_a_removed_device_seen_again_as_reappeared(inv: Inventory) -> None:
