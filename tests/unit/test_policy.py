@@ -315,6 +315,20 @@ def test_covered_maker_is_not_affected_by_the_floor() -> None:
     assert CANADA.verdict(a, VOCAB) == ("review", "video device, maker uncertain (Dahua 0.30)")
 
 
+# An Intelbras web title names the label, not the device: Intelbras sells routers too
+# (sansatart/scrapts lists favicon 283740897 "Intelbras SA", title "Intelbras", as a device
+# of unknown kind). The label still sends it to review under ndaa-889 (Dahua OEM), and
+# camera-specific Intelbras evidence (ONVIF) still types a camera.
+def test_intelbras_title_alone_is_not_a_camera() -> None:
+    a = device(o("http.title", "Intelbras"), o("http.header.server", "Http Server"))
+    assert (a.manufacturer, a.brand, a.device_type) == (None, "Intelbras", "other")
+    assert CANADA.verdict(a, VOCAB) == ("keep", "not identified as a video device")
+    verdict, reason = NDAA.verdict(a, VOCAB)
+    assert verdict == "review" and "Intelbras" in reason and "Dahua" in reason
+    onvif = device(o("onvif.manufacturer", "INTELBRAS", credentialed=True))
+    assert (onvif.brand, onvif.device_type) == ("Intelbras", "camera")
+
+
 # -------------------------------------------------------------------------- rule 5: keep
 
 
