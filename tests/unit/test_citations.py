@@ -1,6 +1,7 @@
 """The fingerprint database and the captures cite public sources only: a URL or a project and
 file. A path on some machine (a notes file, a home or temp directory) is no citation anyone else
-can follow, so no file under fingerprints/, tests/captures/ or tests/corpus/ may contain one."""
+can follow, so no file under fingerprints/, tests/captures/, tests/corpus/ or the lab's device
+profiles may contain one."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKED = ("fingerprints", "tests/captures", "tests/corpus")
+CHECKED = ("fingerprints", "tests/captures", "tests/corpus", "tests/lab/profiles")
 # Local paths: the project's own machine layout, home and temp directories, and the private
-# notes folder by name (with or without its leading directory).
-LOCAL_PATH = re.compile(rb"/work/|shared/reference|/home/|/tmp/")
+# notes folder and notes file by name (with or without a leading directory).
+LOCAL_PATH = re.compile(rb"/work/|shared/reference|signals\.md|/home/|/tmp/")
 
 
 def local_path_citations(base: Path) -> list[str]:
@@ -41,6 +42,7 @@ def test_no_local_path_is_cited(folder: str) -> None:
     "from shared/reference/signals.md (realm)",
     "see /home/alice/notes.txt",
     "copied from /tmp/capture.pcap",
+    "realm form as signals.md gives it",
 ])
 def test_the_check_finds_a_planted_local_path(tmp_path: Path, planted: str) -> None:
     (tmp_path / "rules.yaml").write_text("references:\n" + planted + "\n", encoding="utf-8")
