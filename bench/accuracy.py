@@ -31,7 +31,8 @@ from camscan.fingerprints import Database, Vocabulary, shipped_database
 from camscan.identify import build_asset
 from camscan.models import VIDEO_DEVICE_TYPES, Asset, Observation, Verdict
 from camscan.policy import UNKNOWN_VIDEO_REASON, Policy, load_policy
-from camscan.probes.http import cookie_names, parse_realms
+from camscan.wire.auth import parse_realms
+from camscan.wire.http import cookie_names
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "tests" / "corpus"
 POLICIES = ("canada-2025", "ndaa-889")

@@ -285,7 +285,7 @@ def run_scans(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
         code = int(run_scan_command(opts))
         log_event("scan.end", site=site_name, exit=code)
         codes.append(code)
-        if code in (int(ExitCode.INTERRUPTED), EXIT_LOCKED):
+        if code in (int(ExitCode.INTERRUPTED), int(ExitCode.BROKEN_PIPE), EXIT_LOCKED):
             break
     return combine_exit_codes(codes)
 
@@ -454,6 +454,7 @@ def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fm
             items = inv.worklist(site)
             points = inv.burndown(site)
             all_sweeps = inv.sweeps(site)
+            assets = inv.assets(site) if fmt == "html" else []
         except InventoryError as exc:
             _fail(describe(exc))
     with _output(output) as out:
@@ -466,11 +467,12 @@ def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fm
 
             write_worklist_json(items, out, generated=now_iso(), site=site)
         else:
-            from camscan.render.html import SweepPoint, write_html
+            from camscan.render.html import SweepPoint, removed_so_far, write_html
 
             write_html(items, [SweepPoint(s, n) for s, n in points], out,
                        generated=now_iso(), site=site, sweeps=len(all_sweeps),
-                       last_sweep=all_sweeps[-1].started if all_sweeps else None)
+                       last_sweep=all_sweeps[-1].started if all_sweeps else None,
+                       removed=removed_so_far(assets))
 
 
 @click.command("mark")

@@ -16,6 +16,9 @@ class ExitCode(IntEnum):
     """Another sweep holds the inventory's lock; this one sent nothing."""
     REAPPEARED = 5
     """The sweep finished, and a flagged device that was gone or marked removed is back."""
+    BROKEN_PIPE = 141
+    """Standard output was closed by its reader (``| head``): the sweep stopped there, quietly
+    (128 + SIGPIPE, as ``yes | head -1`` reports under ``set -o pipefail``)."""
     INTERRUPTED = 130
     """Interrupted (Ctrl-C / SIGTERM); what was found so far was written, marked partial."""
 

@@ -33,6 +33,12 @@ from camscan.models import (
 from camscan.probes import registry
 from camscan.wire.mac import normalise_mac as normalise_mac  # re-exported (inventory)
 
+__all__ = [
+    "CONFIRMED_CONFIDENCE", "CONFIRMING_WEIGHT", "INFORMATIVE_KEYS", "MAX_UNMATCHED_EVIDENCE",
+    "PORT_SERVICES", "UDP_PROBES", "build_asset", "build_assets", "combine", "confirmed_makers",
+    "group_devices", "maker_confidences", "normalise_mac",
+]
+
 # Observation keys shown as evidence even when no rule fired on them (so an unknown device
 # still shows what it said about itself).
 # (the keys each probe's spec marks informative, camscan.probes.registry)

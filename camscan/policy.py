@@ -36,6 +36,11 @@ from typing import Any
 from camscan.fingerprints import RuleError, Vocabulary, default_dir, read_shipped_data, yaml_loader
 from camscan.models import VIDEO_DEVICE_TYPES, Asset, Verdict
 
+__all__ = [
+    "DEFAULT_POLICY", "UNKNOWN_VIDEO_REASON", "Policy", "PolicyError", "apply_policy",
+    "available_policies", "load_policy",
+]
+
 _KEYS = {"name", "title", "description", "covers", "include_affiliates", "remove_confidence",
          "keep_confidence", "references"}
 DEFAULT_POLICY = "canada-2025"

@@ -153,6 +153,8 @@ def diff(store: Store, sa: SweepInfo, sb: SweepInfo, *, gone_after: int) -> Diff
 def worklist(store: Store, site: str | None = None, *, gone_after: int,
              include_keep: bool = False) -> list[WorkItem]:
     """One row per flagged device still present (status open or reappeared)."""
+    from camscan.render.why import human_why
+
     h = replayed(store, gone_after)
     items: list[WorkItem] = []
     for r in store.current(site, include_keep=include_keep):
@@ -162,11 +164,8 @@ def worklist(store: Store, site: str | None = None, *, gone_after: int,
             asset = asset_from_dict(json.loads(r.data))
         except (ValueError, TypeError):
             continue
-        top = [e for e in asset.evidence if e.rule][:3] or asset.evidence[:3]
-        why = asset.verdict_reason
-        if top:
-            why = (why + "; " if why else "") + "; ".join(
-                f"{e.key}={e.value[:80]}" for e in top)
+        # for people: the rules' words and readable values; raw ones stay in evidence
+        why = human_why(asset.verdict_reason, asset.evidence)
         other = h.same_as.get(r.asset_id)
         identity = ""
         if other is not None:

@@ -3,3 +3,5 @@ the HTTP client transport, UDP sockets and the multicast discovery round.
 
 Nothing here imports probes, the engine, identification or the CLI.
 """
+
+__all__: list[str] = []

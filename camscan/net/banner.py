@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+__all__ = ["GRACE", "read_banner"]
+
 # Once the first bytes arrived, how long to wait for the rest of a banner sent in pieces.
 GRACE = 0.2
 

@@ -19,6 +19,8 @@ import sys
 
 from camscan.models import Status
 
+__all__ = ["MAX_CAUSES", "UNREACHABLE_ERRNOS", "causes", "describe", "failure_status"]
+
 UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
 MAX_CAUSES = 8
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from camscan.models import Observation
 from camscan.net.udp import Rejections, collect, multicast_socket, send
 
+__all__ = ["Answer", "Heard", "Judge", "multicast_round"]
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -13,6 +13,8 @@ import ssl
 import warnings
 from typing import Any
 
+__all__ = ["TLS_PORTS", "peer_details", "permissive_context"]
+
 # The ports where camscan expects TLS from the first byte (HTTPS web UIs).
 TLS_PORTS: frozenset[int] = frozenset({443, 8443})
 

@@ -22,6 +22,11 @@ import socket
 import struct
 from collections.abc import Callable
 
+__all__ = [
+    "IP_MULTICAST_ALL", "MAX_DATAGRAM", "MAX_REASONS", "MAX_REJECTED_SOURCES", "Datagram",
+    "Rejections", "collect", "multicast_socket", "send", "unicast_exchange",
+]
+
 MAX_DATAGRAM = 65_535
 # Linux: deliver to this socket only the groups it joined itself (not every group any socket
 # on the host joined).

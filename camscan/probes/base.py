@@ -29,6 +29,14 @@ from camscan.probes import registry
 if TYPE_CHECKING:
     from camscan.targets import Scope
 
+# failure_status is re-exported: probes and the engine classify failures here
+__all__ = [
+    "CONNECTED_CACHE", "DEFAULT_PORTS", "FORBIDDEN_PORTS", "LIVENESS_KEY", "HostContext",
+    "HostProbe", "HostRun", "Liveness", "Probe", "RateLimiter", "RttEstimator", "SegmentContext",
+    "SegmentProbe", "SegmentRun", "ServiceProbe", "ServiceRun", "Settings", "SweepShared",
+    "discover", "failure_status", "outcome",
+]
+
 # Ports that are never sent a packet, whatever the user asks (printers print what they get).
 FORBIDDEN_PORTS = frozenset(range(9100, 9108))
 
@@ -289,9 +297,6 @@ def outcome(ip: str, probe: str, status: Status, port: int | None = None, reason
     elapsed = time.monotonic() - started if started is not None else 0.0
     return ProbeOutcome(ip=ip, probe=probe, status=status, port=port, reason=reason[:300],
                         elapsed=round(elapsed, 4))
-
-
-__all__ = ["failure_status"]  # re-exported: probes and the engine classify failures here
 
 
 async def discover(ctx: SegmentContext, name: str, payload: bytes, group: str, port: int,

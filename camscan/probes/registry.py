@@ -26,6 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+__all__ = [
+    "BY_NAME", "CREDENTIALED_PROBES", "FIELD", "PATH", "SPECS", "HttpPath", "Key", "PathsError",
+    "ProbeSpec", "Transport", "credentialed_probes", "default_ports", "http_paths",
+    "http_paths_file", "informative_keys", "modules", "parse_http_paths", "port_services",
+    "produced_keys", "produces", "spec", "udp_probes",
+]
+
 Transport = Literal["tcp", "udp", "multicast", "raw"]
 
 FIELD = ".<field>"  # key template suffix: any key with this prefix

@@ -7,6 +7,8 @@ from typing import TextIO
 
 from camscan.models import ScanReport
 
+__all__ = ["FORMATS", "render"]
+
 FORMATS = ("table", "json", "jsonl", "csv")
 
 
@@ -18,7 +20,7 @@ def render(report: ScanReport, fmt: str, out: TextIO, *, color: bool = False) ->
     elif fmt == "jsonl":
         from camscan.render.jsonout import write_jsonl
 
-        write_jsonl(report.assets, out)
+        write_jsonl(report, out)
     elif fmt == "csv":
         from camscan.render.csvout import write_csv
 

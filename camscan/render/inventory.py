@@ -8,6 +8,8 @@ from typing import Any
 
 from camscan.views import AssetHistory, Diff, DiffEntry, SweepInfo
 
+__all__ = ["clean", "diff_dict", "diff_text", "history_dict", "history_text", "sweep_line"]
+
 
 def clean(value: object) -> str:
     """Device-supplied text made safe for a terminal: no control characters, bounded."""

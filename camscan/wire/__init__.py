@@ -3,3 +3,5 @@
 Nothing here touches the network or imports probes, the engine or the CLI; every function is
 pure and never raises on hostile input.
 """
+
+__all__: list[str] = []

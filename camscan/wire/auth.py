@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["MAX_CHALLENGE", "parse_realms"]
+
 # ``realm=`` at a parameter boundary (so ``myrealm=`` is not one), quoted (backslash escapes
 # honoured, RFC 9110 quoted-string) or bare. Bounded repetition only.
 _REALM = re.compile(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["looks_binary"]
+
 
 def looks_binary(data: bytes) -> bool:
     """Whether the first bytes of ``data`` are mostly not text (NULs, control bytes)."""

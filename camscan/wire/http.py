@@ -24,6 +24,13 @@ from dataclasses import dataclass, field
 import httpx
 import mmh3
 
+__all__ = [
+    "ABSURD_LENGTH", "MAX_BODY", "MAX_HEAD", "MAX_HEADER_BLOCK", "MAX_REDIRECTS",
+    "REDIRECT_STATUSES", "Reply", "chain_anomalies", "cookie_names", "decode_body", "decode_text",
+    "favicon_hashes", "header_block", "header_values", "parse_raw_response", "parse_title",
+    "redirect_target",
+]
+
 MAX_BODY = 65_536  # bytes of any body ever read
 MAX_HEADER_BLOCK = 8_192  # characters of a rebuilt header block
 MAX_HEAD = 16_384  # bytes of a response head read by the lenient parser

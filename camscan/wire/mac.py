@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["normalise_mac"]
+
 # The whole value must be one MAC in a standard notation: six pairs separated by ``:`` or
 # ``-`` (IEEE 802 / colon form, one separator kind throughout), twelve bare hex digits, or
 # Cisco's three dotted groups of four. Anything else (a UUID, a sentence holding twelve hex

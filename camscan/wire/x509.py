@@ -12,6 +12,8 @@ from cryptography import x509
 
 from camscan.models import Observation
 
+__all__ = ["MAX_DER", "PROBE", "certificate_observations", "parse_certificate"]
+
 PROBE = "tls"  # the probe certificate observations are filed under
 # Longest DER accepted for parsing (real device certificates are 1-2 KiB).
 MAX_DER = 65_536

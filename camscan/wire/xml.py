@@ -10,6 +10,8 @@ from defusedxml import ElementTree as SafeET
 
 from camscan.wire.data import looks_binary
 
+__all__ = ["datagram_problem", "local", "namespace", "parse", "xml_problem"]
+
 
 def local(tag: object) -> str:
     """The local name of an element tag: ``{urn:x}Model`` -> ``Model`` (``""`` for a comment

@@ -4,6 +4,8 @@
   ``camscan.net``, ``camscan.wire`` and the leaf data modules (models, credentials, oui).
 * ``camscan.net`` and ``camscan.wire`` import nothing from probes, the engine, identification,
   the CLI or the inventory; ``camscan.wire`` not even ``camscan.net``.
+* ``camscan.fingerprints`` imports only ``camscan.models`` and the probe registry (which keys
+  a probe produces); inside it each module imports only those before it in FINGERPRINTS_ORDER.
 
 Every import counts: module level, inside functions (lazy) and under ``TYPE_CHECKING``.
 """
@@ -31,6 +33,8 @@ PROBE_INFRA = {
 }
 NET_MAY_IMPORT = ("camscan.net", "camscan.wire", "camscan.models", "camscan.credentials")
 WIRE_MAY_IMPORT = ("camscan.wire", "camscan.models")
+FINGERPRINTS_MAY_IMPORT = ("camscan.fingerprints", "camscan.models", "camscan.probes.registry")
+FINGERPRINTS_ORDER = ("regex", "model", "parse", "cache", "loading", "check")
 
 
 def module_name(path: Path) -> str:
@@ -69,6 +73,16 @@ def allowed(target: str, prefixes: tuple[str, ...]) -> bool:
     return any(target == p or target.startswith(p + ".") for p in prefixes)
 
 
+def fingerprints_rule(name: str) -> tuple[str, ...]:
+    """What a module of camscan.fingerprints may import: the package's ``__init__`` any of its
+    modules, a module those before it in FINGERPRINTS_ORDER (one not listed: none of them)."""
+    if name == "camscan.fingerprints":
+        return FINGERPRINTS_MAY_IMPORT
+    order = [f"camscan.fingerprints.{m}" for m in FINGERPRINTS_ORDER]
+    below = order[:order.index(name)] if name in order else []
+    return (*below, *FINGERPRINTS_MAY_IMPORT[1:])
+
+
 def violations() -> list[str]:
     out: list[str] = []
     for name, path in ALL.items():
@@ -81,6 +95,8 @@ def violations() -> list[str]:
             rule = NET_MAY_IMPORT
         elif name == "camscan.wire" or name.startswith("camscan.wire."):
             rule = WIRE_MAY_IMPORT
+        elif name == "camscan.fingerprints" or name.startswith("camscan.fingerprints."):
+            rule = fingerprints_rule(name)
         else:
             continue
         out.extend(f"{name} imports {t}" for t in sorted(imports) if not allowed(t, rule))
@@ -100,6 +116,12 @@ def test_the_contract_can_fail(tmp_path: Path) -> None:
     assert not allowed("camscan.identify", PROBE_MAY_IMPORT)
     assert not allowed("camscan.probes.tls", PROBE_MAY_IMPORT)
     assert allowed("camscan.net.http", PROBE_MAY_IMPORT)
+    fpr = "camscan.fingerprints"
+    assert not allowed(f"{fpr}.loading", fingerprints_rule(f"{fpr}.model"))
+    assert not allowed("camscan.identify", fingerprints_rule(f"{fpr}.check"))
+    assert allowed(f"{fpr}.model", fingerprints_rule(f"{fpr}.check"))
+    assert set(FINGERPRINTS_ORDER) == {
+        p.stem for p in (PACKAGE / "fingerprints").glob("*.py")} - {"__init__"}
 
 
 # Each module imported first, in an interpreter whose sys.modules holds no camscan module:
