@@ -230,6 +230,7 @@ def schema() -> None:
 
 
 register(main)
+__import__("camscan.cli_passive").cli_passive.register(main)  # pcap, listen
 
 
 if __name__ == "__main__":  # pragma: no cover

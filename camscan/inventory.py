@@ -359,6 +359,7 @@ def meta_from_dict(d: dict[str, Any]) -> ScanMeta:
         addresses=int(_num(d, "addresses")), hosts_up=int(_num(d, "hosts_up")),
         probes=_str_list(d, "probes"), skipped_probes={str(k): v for k, v in skipped.items()},
         options={str(k): v for k, v in options.items()},
+        mode="passive" if d.get("mode") == "passive" else "active",
     )
 
 

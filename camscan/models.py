@@ -176,6 +176,9 @@ class ScanMeta:
     probes: list[str] = field(default_factory=list)
     skipped_probes: dict[str, str] = field(default_factory=dict)
     options: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+    # "active": probes were sent (camscan scan); "passive": identified only from traffic
+    # heard (camscan pcap / camscan listen), nothing was sent
+    mode: Literal["active", "passive"] = "active"
 
 
 @dataclass(slots=True)
