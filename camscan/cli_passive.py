@@ -165,7 +165,7 @@ def pcap_cmd(files: tuple[Path, ...], **kw: Any) -> None:
     `camscan scan`. All FILES together make one report. A file that ends mid-record is read up
     to the cut; one that is not a capture is an error (exit 2).
     """
-    from camscan.passive import Analyser, CaptureError, ReadState, read_records
+    from camscan.passive import Analyser, CaptureError, ReadState, read_spans
 
     run = _Run(**kw)
     rules = run.check()
@@ -182,7 +182,7 @@ def pcap_cmd(files: tuple[Path, ...], **kw: Any) -> None:
         state = ReadState()
         try:
             with open(path, "rb") as fh:
-                analyser.feed_all(read_records(fh, state))
+                analyser.feed_all(read_spans(fh, state))
         except CaptureError as exc:
             _err(f"{path}: {exc}")
             sys.exit(int(ExitCode.USAGE))

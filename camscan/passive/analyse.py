@@ -9,15 +9,24 @@ observations, each under a cap (what a cap drops is counted in :attr:`Analyser.d
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from struct import Struct
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 from camscan.models import Observation
 from camscan.passive import extract, frames
 from camscan.passive import parsers as p
-from camscan.passive.reader import Record
+from camscan.passive.reader import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_RAW,
+    Record,
+    Span,
+)
 from camscan.passive.streams import Flow, Reassembler
 from camscan.probes.base import HostContext
 
@@ -27,8 +36,18 @@ MAX_IPS_PER_MAC = 4  # more source addresses than this: a router, not a device
 MAX_SERVICES = 65_536  # (address, port) pairs whose answers are kept
 MAX_PATHS = 16  # HTTP answers kept per (address, port)
 MAX_MDNS_PACKETS = 64  # mDNS answers merged per sender
+MAX_PARSE_CACHE = 16_384  # datagrams remembered (parsed once per distinct payload)
 SDK_PORT = 8000
 DVRIP_PORT = 37777
+PROTO_TCP, PROTO_UDP = frames.PROTO_TCP, frames.PROTO_UDP
+_VLAN_TAGS = frozenset({b"\x81\x00", b"\x88\xa8", b"\x91\x00"})
+_IP_HEAD = Struct("!BxHHHxB").unpack_from  # version/IHL, total length, id, flags+offset, proto
+_TCP_HEAD = Struct("!HHIIBB").unpack_from
+# Ethernet source MAC and type, IPv4 (no options) and TCP headers in one call
+_ETH_IP_TCP = Struct("!6x6s2sBxH2xHxB2x4s4sHHIIBB").unpack_from
+_PORTS = Struct("!HH").unpack_from
+_UDP_PORTS = frozenset({p.MDNS_PORT, p.WSD_PORT, p.SADP_PORT, p.DHIP_PORT, extract.SSDP_PORT,
+                        extract.DHCP_SERVER_PORT, extract.DHCP_CLIENT_PORT})
 OUR_PROBES = ("arp", "ethernet", "dhcp", "ssdp", "mdns", "wsd", "sadp", "dhip", "tcp", "http",
               "rtsp", "tls", "sdk", "dvrip")
 
@@ -64,7 +83,7 @@ class Analyser:
         self.dropped = 0  # observations (or state) a cap left out
         self.frames = 0
         self.undecoded = 0  # frames of a link type or layout not read
-        self._mac_ips: dict[str, set[str]] = {}
+        self._mac_ips: dict[bytes, set[bytes]] = {}  # raw MAC -> raw source IPv4s
         self._arp: dict[str, str] = {}  # ip -> mac from ARP
         self._dhcp: list[extract.DhcpMessage] = []
         self._dhcp_ip: dict[str, str] = {}  # mac -> ip from DHCP
@@ -73,6 +92,9 @@ class Analyser:
         self._tcp = Reassembler(self._flow_done)
         self._defrag = frames.Defragmenter()
         self._done: list[Observation] | None = None
+        self._parse_cache: dict[tuple[str, bytes], Any] = {}
+        self._heard: set[tuple[bytes, int, bytes]] = set()
+        self._open: set[tuple[str, int]] = set()  # (address, port) reported as tcp.open
 
     # ------------------------------------------------------------------ intake
 
@@ -85,82 +107,178 @@ class Analyser:
                 continue
             self._obs[o] = None
 
-    def feed_all(self, records: Iterable[Record]) -> None:
-        for r in records:
-            self.feed(r.linktype, r.data)
+    def feed_all(self, spans: Iterable[Span]) -> None:
+        """Every frame of ``spans`` (``(linktype, ts, buffer, start, end)``, as
+        :func:`camscan.passive.reader.read_spans` gives). Never raises on any bytes.
+
+        The hot loop: the commonest frame (untagged Ethernet, IPv4 without options, TCP) is
+        read here with one ``struct`` call, in place, and a bare ACK costs a few lookups;
+        every other frame goes to :meth:`_feed`."""
+        slow = self._feed
+        segment = self._tcp.segment
+        mac_ips = self._mac_ips
+        n = 0
+        try:
+            for linktype, _ts, buf, s, e in spans:
+                n += 1
+                try:
+                    if linktype == LINKTYPE_ETHERNET and e - s >= 54:
+                        (mac, et, vihl, total, frag, proto, src, dst, sport, dport, seq, _ack,
+                         offr, flags) = _ETH_IP_TCP(buf, s)
+                        if et == b"\x08\x00" and vihl == 0x45 and proto == PROTO_TCP \
+                                and not frag & 0x3FFF:
+                            ips = mac_ips.get(mac)
+                            if ips is None or (src not in ips
+                                               and len(ips) <= MAX_IPS_PER_MAC):
+                                self._bind(mac, src)
+                            hlen = (offr >> 4) * 4
+                            stop = s + 14 + total if 40 <= total <= e - s - 14 else e
+                            if hlen >= 20 and (stop > s + 34 + hlen or flags & 0x07):
+                                segment(src, sport, dst, dport, seq, flags,
+                                        buf[s + 34 + hlen:stop])
+                            continue
+                    slow(linktype, buf, s, e)
+                except Exception:  # defensive: one odd frame never stops the listener
+                    self.undecoded += 1
+        finally:
+            self.frames += n
+
+    def feed_records(self, records: Iterable[Record]) -> None:
+        self.feed_all((r.linktype, r.ts, r.data, 0, len(r.data)) for r in records)
 
     def feed(self, linktype: int, data: bytes) -> None:
         """One captured frame. Never raises on any bytes."""
-        self.frames += 1
-        try:
-            self._feed(linktype, data)
-        except Exception:  # defensive: one odd frame never stops the listener
-            self.undecoded += 1
+        self.feed_all(((linktype, 0.0, data, 0, len(data)),))
 
-    def _feed(self, linktype: int, data: bytes) -> None:
-        ln = frames.link(linktype, data)
-        if ln is None:
+    def _feed(self, linktype: int, buf: bytes, s: int, e: int) -> None:
+        """Every frame but the hot loop's: other link types, VLAN tags, ARP, IPv4 options,
+        fragments, UDP."""
+        mac: bytes | None
+        data = buf[s:e] if s or e != len(buf) else buf
+        if linktype == LINKTYPE_ETHERNET:
+            et = data[12:14]
+            off = 14
+            tags = 0
+            while et in _VLAN_TAGS and tags < frames.MAX_TAGS:
+                et = data[off + 2:off + 4]
+                off += 4
+                tags += 1
+            mac = data[6:12]
+            if et == b"\x08\x06":
+                self._arp_frame(data if off == 14 else data[:12] + data[off - 2:])
+                return
+        elif linktype == LINKTYPE_LINUX_SLL:
+            et, off = data[14:16], 16
+            mac = data[6:12] if data[4:6] == b"\x00\x06" else None
+        elif linktype == LINKTYPE_LINUX_SLL2:
+            et, off = data[0:2], 20
+            mac = data[12:18] if data[11:12] == b"\x06" else None
+        elif linktype in (LINKTYPE_RAW, LINKTYPE_IPV4):
+            et, off, mac = b"\x08\x00", 0, None
+        else:
             self.undecoded += 1
             return
-        if ln.ethertype == frames.ETH_ARP:
-            if ln.frame is not None:
-                got = extract.arp_sender(ln.frame)
-                if got is not None:
-                    ip, mac = got
-                    if ip not in self._arp and len(self._arp) < MAX_MACS:
-                        self._arp[ip] = mac
-                        self.add(p.mac_observations(ip, mac, "arp"))
+        if et != b"\x08\x00":
             return
-        if ln.ethertype != frames.ETH_IPV4:
-            return
-        ip4 = frames.ipv4(ln.payload)
-        if ip4 is None:
+        if len(data) < off + 20:
             self.undecoded += 1
             return
-        if ln.src_mac is not None and ip4.src != "0.0.0.0":
-            self._bind(ln.src_mac, ip4.src)
-        if ip4.fragment:
-            if ip4.proto != frames.PROTO_UDP:
+        vihl, total, ident, frag, proto = _IP_HEAD(data, off)
+        ihl = (vihl & 0x0F) * 4
+        if vihl >> 4 != 4 or ihl < 20:
+            self.undecoded += 1
+            return
+        src = data[off + 12:off + 16]
+        if mac is not None and len(mac) == 6:
+            ips = self._mac_ips.get(mac)
+            if ips is None or (src not in ips and len(ips) <= MAX_IPS_PER_MAC):
+                self._bind(mac, src)
+        end = off + total if ihl <= total and off + total <= len(data) else len(data)
+        t = off + ihl
+        if frag & 0x3FFF:  # more fragments, or an offset: a part of a datagram
+            if proto != PROTO_UDP:
                 return
-            whole = self._defrag.add(ip4)
-            if whole is None:
+            dst = data[off + 16:off + 20]
+            whole = self._defrag.add(frames.IPv4(
+                frames.addr(src), frames.addr(dst), proto, data[t:end], (frag & 0x1FFF) == 0,
+                True, ident, (frag & 0x1FFF) * 8, bool(frag & 0x2000)))
+            if whole is not None and len(whole) >= 8:
+                sport, dport = _PORTS(whole, 0)
+                self._udp(src, sport, dport, whole[8:], mac)
+            return
+        if proto == PROTO_TCP:
+            if end < t + 20:
                 return
-            ip4.payload, ip4.fragment = whole, False
-        if ip4.proto == frames.PROTO_TCP:
-            seg = frames.tcp(ip4.payload)
-            if seg is not None:
-                self._tcp.segment(ip4.src, seg.sport, ip4.dst, seg.dport, seg.seq, seg.flags,
-                                  seg.payload)
-        elif ip4.proto == frames.PROTO_UDP:
-            dg = frames.udp(ip4.payload)
-            if dg is not None:
-                self._udp(ip4.src, dg[0], dg[1], dg[2], ln.src_mac)
+            sport, dport, seq, _ack, offr, flags = _TCP_HEAD(data, t)
+            hlen = (offr >> 4) * 4
+            if hlen < 20:
+                return
+            payload = data[t + hlen:end]
+            if not payload and not flags & 0x07:
+                return  # a bare ACK: nothing to keep, no state to change
+            self._tcp.segment(src, sport, data[off + 16:off + 20], dport, seq, flags, payload)
+        elif proto == PROTO_UDP:
+            if end < t + 8:
+                return
+            sport, dport = _PORTS(data, t)
+            if sport in _UDP_PORTS or dport in _UDP_PORTS:
+                length = (data[t + 4] << 8) | data[t + 5]
+                stop = t + length if 8 <= length and t + length <= end else end
+                self._udp(src, sport, dport, data[t + 8:stop], mac)
 
-    def _bind(self, mac: str, ip: str) -> None:
+    def _arp_frame(self, frame: bytes) -> None:
+        got = extract.arp_sender(frame)
+        if got is not None:
+            ip, mac = got
+            if ip not in self._arp and len(self._arp) < MAX_MACS:
+                self._arp[ip] = mac
+                self.add(p.mac_observations(ip, mac, "arp"))
+
+    def _bind(self, mac: bytes, ip: bytes) -> None:
+        if ip == b"\x00\x00\x00\x00":
+            return
         ips = self._mac_ips.get(mac)
         if ips is None:
             if len(self._mac_ips) >= MAX_MACS:
                 return
             self._mac_ips[mac] = {ip}
-        elif ip not in ips and len(ips) <= MAX_IPS_PER_MAC:
+        elif len(ips) <= MAX_IPS_PER_MAC:
             ips.add(ip)
 
     # ------------------------------------------------------------------ UDP
 
-    def _udp(self, src: str, sport: int, dport: int, payload: bytes, mac: str | None) -> None:
+    def _parsed(self, kind: str, payload: bytes, parse: Callable[[bytes], Any]) -> Any:
+        """``parse(payload)``, remembered for the same bytes (devices repeat themselves)."""
+        key = (kind, payload)
+        if key in self._parse_cache:
+            return self._parse_cache[key]
+        if len(self._parse_cache) >= MAX_PARSE_CACHE:
+            self._parse_cache.clear()
+        got = self._parse_cache[key] = parse(payload)
+        return got
+
+    def _udp(self, raw_src: bytes, sport: int, dport: int, payload: bytes,
+             mac: bytes | None) -> None:
         if not payload:
             return
+        heard = (raw_src, sport, payload)
+        if heard in self._heard:  # the same datagram from the same sender: nothing new
+            return
+        if len(self._heard) >= MAX_PARSE_CACHE:
+            self._heard.clear()
+        self._heard.add(heard)
+        src = frames.addr(raw_src)
         if sport == p.MDNS_PORT or dport == p.MDNS_PORT:
             self._mdns_packet(src, payload)
         elif dport == p.WSD_PORT or sport == p.WSD_PORT:
-            for m in p.parse_announcements(payload):
+            for m in self._parsed("wsd", payload, p.parse_announcements):
                 self.add(p.wsd_observations(src, m))
         elif sport == p.SADP_PORT:
-            fields = p.parse_sadp_match(payload)
+            fields = self._parsed("sadp", payload, p.parse_sadp_match)
             if fields:
                 self.add(p.sadp_observations(fields, src))
         elif sport == p.DHIP_PORT or dport == p.DHIP_PORT:
-            reply = p.parse_dhip_reply(payload)
+            reply = self._parsed("dhip", payload, p.parse_dhip_reply)
             if reply:
                 self.add(p.dhip_observations(reply, src))
         elif sport == extract.SSDP_PORT or dport == extract.SSDP_PORT:
@@ -202,11 +320,14 @@ class Analyser:
         return svc
 
     def _flow_done(self, flow: Flow) -> None:
-        ip, port = flow.server, flow.sport
+        ip, port = frames.addr(flow.server), flow.sport
         answer = bytes(flow.to_client.data)
         if not flow.synack and not answer:
             return
-        self.add([Observation(ip=ip, probe="tcp", key="tcp.open", value=str(port), port=port)])
+        if (ip, port) not in self._open and len(self._open) < MAX_SERVICES:
+            self._open.add((ip, port))
+            self.add([Observation(ip=ip, probe="tcp", key="tcp.open", value=str(port),
+                                  port=port)])
         if not answer:
             return
         head = answer[:5].upper()
@@ -215,10 +336,9 @@ class Analyser:
         elif head.startswith(b"RTSP/"):
             self._rtsp(ip, port, answer, bytes(flow.to_server.data))
         elif answer[0] == 22 and answer[1:2] == b"\x03":
-            tls = extract.parse_tls_server(answer)
             svc = self._service(ip, port)
-            if tls is not None and svc is not None and svc.tls is None:
-                svc.tls = tls
+            if svc is not None and svc.tls is None:
+                svc.tls = extract.parse_tls_server(answer)
         elif port == SDK_PORT:
             reply = p.parse_sdk_reply(answer)
             if reply is not None:
@@ -230,17 +350,17 @@ class Analyser:
 
     def _http(self, ip: str, port: int, answer: bytes, request: bytes) -> None:
         path = extract.http_request_path(request) or ""
-        reply = p.parse_raw_response(answer, f"http://{ip}:{port}{path or '/'}")
         svc = self._service(ip, port)
-        if reply is None or svc is None:
-            return
-        if path not in svc.http and len(svc.http) < MAX_PATHS:
+        if svc is None or path in svc.http or len(svc.http) >= MAX_PATHS:
+            return  # the first answer to each path is the one kept
+        reply = p.parse_raw_response(answer, f"http://{ip}:{port}{path or '/'}")
+        if reply is not None:
             svc.http[path] = reply
 
     def _rtsp(self, ip: str, port: int, answer: bytes, request: bytes) -> None:
         svc = self._service(ip, port)
-        if svc is None:
-            return
+        if svc is None or (svc.rtsp_options is not None and svc.rtsp_describe is not None):
+            return  # the first OPTIONS and DESCRIBE answers are the ones kept
         methods = extract.rtsp_request_methods(request)
         pos = 0
         for i in range(8):
@@ -287,9 +407,9 @@ class Analyser:
             out.setdefault(mac, ip)
         for mac, ip in self._dhcp_ip.items():
             out.setdefault(mac, ip)
-        for mac, ips in self._mac_ips.items():
+        for raw_mac, ips in self._mac_ips.items():
             if len(ips) == 1:
-                out.setdefault(mac, next(iter(ips)))
+                out.setdefault(raw_mac.hex(":"), frames.addr(next(iter(ips))))
         return out
 
     def observations(self) -> list[Observation]:

@@ -96,7 +96,8 @@ class IPv4:
     more: bool = False  # the more-fragments flag
 
 
-def _addr(raw: bytes) -> str:
+def addr(raw: bytes) -> str:
+    """Dotted text of a 4-byte IPv4 address."""
     return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
 
 
@@ -112,7 +113,7 @@ def ipv4(data: bytes) -> IPv4 | None:
     end = total if ihl <= total <= len(data) else len(data)
     offset = (frag & 0x1FFF) * 8
     more = bool(frag & 0x2000)
-    return IPv4(_addr(src), _addr(dst), proto, data[ihl:end], offset == 0, more or offset > 0,
+    return IPv4(addr(src), addr(dst), proto, data[ihl:end], offset == 0, more or offset > 0,
                 _ident, offset, more)
 
 

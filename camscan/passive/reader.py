@@ -104,6 +104,20 @@ def detect(head: bytes) -> str:
     raise CaptureError(f"not a pcap or pcapng file (starts with {head[:4].hex()})")
 
 
+def read_spans(fh: BinaryIO, state: ReadState | None = None) -> Iterator[Span]:
+    """Every frame as ``(linktype, ts, buffer, start, end)``: the frame is
+    ``buffer[start:end]`` (the fast path of the analyser: no copy; classic pcap gives no
+    timestamp, 0.0). Raises :class:`CaptureError` at once when the file is not a capture."""
+    st = state if state is not None else ReadState()
+    b = _Buffer(fh, st)
+    if not b.need(4):
+        raise CaptureError("not a capture file: shorter than a pcap header")
+    st.format = detect(b.buf[:4])
+    if st.format == "pcap":
+        return _pcap_spans(b, st)
+    return ((r.linktype, r.ts, r.data, 0, len(r.data)) for r in _pcapng(b, st))
+
+
 def read_records(fh: BinaryIO, state: ReadState | None = None) -> Iterator[Record]:
     """Every frame of a pcap or pcapng stream, in file order. Raises :class:`CaptureError`
     only when the file is not a capture at all (a bad first header); later corruption stops
@@ -120,30 +134,52 @@ def read_records(fh: BinaryIO, state: ReadState | None = None) -> Iterator[Recor
 
 
 def _pcap(b: _Buffer, st: ReadState) -> Iterator[Record]:
+    for linktype, ts, buf, start, end in _pcap_spans(b, st, True):
+        yield Record(linktype, ts, buf[start:end])
+
+
+Span = tuple[int, float, bytes, int, int]  # (linktype, ts, buffer, start, end) of one frame
+
+
+def _pcap_spans(b: _Buffer, st: ReadState, stamps: bool = False) -> Iterator[Span]:
+    """The hot loop of classic pcap: each record as its place in the buffered chunk (no copy);
+    the buffer is refilled only when a record crosses its end. Timestamps are 0.0 unless
+    ``stamps``."""
     if not b.need(24):
         raise CaptureError("not a capture file: shorter than a pcap header")
     endian, unit = PCAP_MAGICS[b.buf[b.pos:b.pos + 4]]
     linktype = struct.unpack_from(endian + "I", b.buf, b.pos + 20)[0] & 0x0FFFFFFF
     st.linktypes.add(linktype)
     b.pos += 24
-    rec = struct.Struct(endian + "IIII")
-    unpack = rec.unpack_from
-    while True:
-        if not b.need(16):
-            if len(b.buf) > b.pos:
+    unpack = struct.Struct(endian + "IIII").unpack_from
+    records = 0
+    try:
+        while True:
+            buf, pos = b.buf, b.pos
+            n = len(buf)
+            while pos + 16 <= n:
+                sec, frac, incl, _orig = unpack(buf, pos)
+                end = pos + 16 + incl
+                if end > n or incl > MAX_RECORD:
+                    break
+                records += 1
+                yield linktype, (sec + frac * unit) if stamps else 0.0, buf, pos + 16, end
+                pos = end
+            b.pos = pos
+            if not b.need(16):
+                if len(b.buf) > b.pos:
+                    st.truncated = True
+                return
+            incl = unpack(b.buf, b.pos)[2]
+            if incl > MAX_RECORD:
+                st.stopped = (f"record {st.records + records + 1} announces {incl} bytes "
+                              f"(limit {MAX_RECORD})")
+                return
+            if not b.need(16 + incl):
                 st.truncated = True
-            return
-        sec, frac, incl, _orig = unpack(b.buf, b.pos)
-        if incl > MAX_RECORD:
-            st.stopped = f"record {st.records + 1} announces {incl} bytes (limit {MAX_RECORD})"
-            return
-        if not b.need(16 + incl):
-            st.truncated = True
-            return
-        start = b.pos + 16
-        b.pos = start + incl
-        st.records += 1
-        yield Record(linktype, sec + frac * unit, b.buf[start:b.pos])
+                return
+    finally:
+        st.records += records
 
 
 def _tsresol(options: bytes, endian: str) -> float:

@@ -18,8 +18,9 @@ MAX_STREAM = 32_768  # bytes kept of what the server sent (a response head, a ce
 MAX_REQUEST = 4_096  # bytes kept of what the client sent (its request lines)
 MAX_FLOWS = 1024  # connections held at once
 MAX_PENDING = 8  # out-of-order segments held per direction
+MAX_SYNS = 65_536  # connection openings waiting for their SYN-ACK
 
-FlowKey = tuple[str, int, str, int]  # (source ip, source port, destination ip, dest port)
+FlowKey = tuple[bytes, int, bytes, int]  # (source, source port, destination, dest port)
 
 
 @dataclass(slots=True)
@@ -70,9 +71,9 @@ class Flow:
     """A connection, named from its client (the side that sent the SYN, else the first
     sender seen) to its server."""
 
-    client: str
+    client: bytes  # the 4 address bytes
     cport: int
-    server: str
+    server: bytes
     sport: int
     to_server: Half = field(default_factory=lambda: Half(limit=MAX_REQUEST))
     to_client: Half = field(default_factory=Half)
@@ -87,28 +88,43 @@ FlowDone = Callable[[Flow], None]
 class Reassembler:
     """Feed TCP segments; finished (or evicted) flows go to ``on_done``."""
 
-    def __init__(self, on_done: FlowDone, max_flows: int = MAX_FLOWS) -> None:
+    def __init__(self, on_done: FlowDone, max_flows: int = MAX_FLOWS,
+                 max_syns: int = MAX_SYNS) -> None:
         self.flows: OrderedDict[FlowKey, Flow] = OrderedDict()
         self.on_done = on_done
         self.max_flows = max_flows
         self.evicted = 0
+        self.syns: dict[FlowKey, int] = {}  # SYNs not answered yet -> the client's first seq
+        self.max_syns = max_syns
 
-    def segment(self, src: str, sport: int, dst: str, dport: int, seq: int, flags: int,
+    def segment(self, src: bytes, sport: int, dst: bytes, dport: int, seq: int, flags: int,
                 payload: bytes) -> None:
         key = (src, sport, dst, dport)
+        if flags & 0x12 == 0x02 and not payload:
+            # an opening: only remembered (most SYNs of a sweep meet a closed port); the
+            # connection is followed from its SYN-ACK on
+            if len(self.syns) >= self.max_syns:
+                self.syns.pop(next(iter(self.syns)))
+            self.syns[key] = (seq + 1) & 0xFFFFFFFF
+            return
         flow = self.flows.get(key)
         forward = True
         if flow is None:
             flow = self.flows.get((dst, dport, src, sport))
             forward = False
         if flow is None:
-            syn, ack = flags & 0x02, flags & 0x10
+            syn = flags & 0x02
             if not (syn or payload):
-                return  # a bare ACK or FIN of a connection not followed
-            if syn and ack:  # the SYN was not seen: the sender is the server
+                if flags & 0x04:
+                    self.syns.pop((dst, dport, src, sport), None)
+                return  # a bare ACK, FIN or RST of a connection not followed
+            if syn and flags & 0x10:  # SYN-ACK: the sender is the server
                 flow = Flow(dst, dport, src, sport)
                 forward = False
-            else:
+                isn = self.syns.pop((dst, dport, src, sport), None)
+                if isn is not None:
+                    flow.to_server.next_seq = isn
+            else:  # data of a connection whose opening was not heard
                 flow = Flow(src, sport, dst, dport)
                 forward = True
             if len(self.flows) >= self.max_flows:
