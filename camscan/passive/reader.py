@@ -104,38 +104,27 @@ def detect(head: bytes) -> str:
     raise CaptureError(f"not a pcap or pcapng file (starts with {head[:4].hex()})")
 
 
-def read_spans(fh: BinaryIO, state: ReadState | None = None) -> Iterator[Span]:
+def read_spans(fh: BinaryIO, state: ReadState | None = None, *,
+               stamps: bool = False) -> Iterator[Span]:
     """Every frame as ``(linktype, ts, buffer, start, end)``: the frame is
-    ``buffer[start:end]`` (the fast path of the analyser: no copy; classic pcap gives no
-    timestamp, 0.0). Raises :class:`CaptureError` at once when the file is not a capture."""
+    ``buffer[start:end]`` (the fast path of the analyser: no copy; classic pcap gives its
+    timestamps only with ``stamps``, else 0.0). Raises :class:`CaptureError` when the file is
+    not a capture at all (a bad first header); later corruption stops the iteration and is
+    described in ``state.stopped``, a cut last record in ``state.truncated``."""
     st = state if state is not None else ReadState()
     b = _Buffer(fh, st)
     if not b.need(4):
         raise CaptureError("not a capture file: shorter than a pcap header")
     st.format = detect(b.buf[:4])
     if st.format == "pcap":
-        return _pcap_spans(b, st)
+        return _pcap_spans(b, st, stamps)
     return ((r.linktype, r.ts, r.data, 0, len(r.data)) for r in _pcapng(b, st))
 
 
 def read_records(fh: BinaryIO, state: ReadState | None = None) -> Iterator[Record]:
-    """Every frame of a pcap or pcapng stream, in file order. Raises :class:`CaptureError`
-    only when the file is not a capture at all (a bad first header); later corruption stops
-    the iteration and is described in ``state.stopped``."""
-    st = state if state is not None else ReadState()
-    b = _Buffer(fh, st)
-    if not b.need(4):
-        raise CaptureError("not a capture file: shorter than a pcap header")
-    st.format = detect(b.buf[:4])
-    if st.format == "pcap":
-        yield from _pcap(b, st)
-    else:
-        yield from _pcapng(b, st)
-
-
-def _pcap(b: _Buffer, st: ReadState) -> Iterator[Record]:
-    for linktype, ts, buf, start, end in _pcap_spans(b, st, True):
-        yield Record(linktype, ts, buf[start:end])
+    """:func:`read_spans` as :class:`Record` s (each frame copied out, with its timestamp)."""
+    for linktype, ts, buf, start, end in read_spans(fh, state, stamps=True):
+        yield Record(linktype, ts, buf if start == 0 and end == len(buf) else buf[start:end])
 
 
 Span = tuple[int, float, bytes, int, int]  # (linktype, ts, buffer, start, end) of one frame
