@@ -7,7 +7,9 @@ Both feed what was heard through :mod:`camscan.passive` and then write the repor
 
 from __future__ import annotations
 
+import errno
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -214,7 +216,7 @@ def listen_cmd(interface: str, duration: str, **kw: Any) -> None:
     interface on a mirror/SPAN port to hear more than broadcasts and multicasts.
     """
     from camscan.passive import Analyser
-    from camscan.passive.listen import listen
+    from camscan.passive.listen import listen, open_socket
     from camscan.passive.reader import LINKTYPE_ETHERNET
 
     try:
@@ -231,18 +233,29 @@ def listen_cmd(interface: str, duration: str, **kw: Any) -> None:
     def on_frame(data: bytes) -> None:
         analyser.feed(LINKTYPE_ETHERNET, data)
 
+    try:
+        sock = open_socket(interface)
+    except OSError as exc:
+        _err(f"cannot listen on {interface}: {exc.strerror or exc}")
+        # no such interface (ENODEV, ENXIO) or no permission: the user's to fix
+        sys.exit(int(ExitCode.USAGE) if isinstance(exc, PermissionError)
+                 or exc.errno in (errno.ENODEV, errno.ENXIO) else int(ExitCode.FAILURE))
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the listening as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     started = time.monotonic()
     run.note(f"listening on {interface} for {duration} (Ctrl-C stops and writes)")
     try:
-        stats = listen(interface, seconds, on_frame)
+        with sock:
+            stats = listen(interface, seconds, on_frame, sock=sock)
         frames = stats.frames
     except KeyboardInterrupt:
         frames = analyser.frames
-        run.note("stopped by Ctrl-C")
+        run.note("stopped by Ctrl-C (or SIGTERM): writing what was heard")
     except OSError as exc:
-        _err(f"cannot listen on {interface}: {exc.strerror or exc}")
-        sys.exit(int(ExitCode.USAGE) if isinstance(exc, PermissionError | FileNotFoundError)
-                 or exc.errno == 19 else int(ExitCode.FAILURE))
+        _err(f"listening on {interface} failed: {exc.strerror or exc}")
+        sys.exit(int(ExitCode.FAILURE))
     options: dict[str, Any] = {"interface": interface, "duration": duration,
                                "listened": round(time.monotonic() - started, 1),
                                "frames": frames}

@@ -117,6 +117,60 @@ def announce(lab: NamespaceLab) -> None:
             sock.close()
 
 
+SAME_PROBE = {"wsd-unicast": "wsd", "mdns-unicast": "mdns"}  # unicast or multicast asking
+IDENTITY = ("verdict", "manufacturer", "brand", "model", "firmware", "serial", "device_type",
+            "mac", "confidence", "oem")
+Row = tuple[str, str, str, int | None]
+
+
+def _rows(asset: dict[str, Any]) -> dict[Row, str | None]:
+    return {(SAME_PROBE.get(e["probe"], e["probe"]), e["key"], e["value"], e["port"]): e["rule"]
+            for e in asset["evidence"]}
+
+
+def compare(active: dict[str, Any], passive: dict[str, Any], heard: list[Any]
+            ) -> tuple[list[str], int]:
+    """How the listen-only report of a capture differs from the active sweep's report of the
+    same exchanges: (problems, devices whose identity and verdict were compared).
+
+    Every device of the sweep must be in the passive report; its evidence heard in the clear
+    must be there, and nothing more. What a listener cannot hear is left out of the
+    comparison, by name: HTTP on a port that spoke TLS, and TLS evidence of a TLS 1.3
+    handshake (the certificate is encrypted). When every rule-firing signal of a device was in
+    the clear, its identity, confidence, verdict and rules must be equal."""
+    by_ip = {a["ip"]: a for a in passive["assets"]}
+    tls = {(o.ip, o.port) for o in heard if o.key == "tls.version"}
+    tls13 = {(o.ip, o.port) for o in heard if o.key == "tls.version" and o.value == "TLSv1.3"}
+    problems: list[str] = []
+    compared = 0
+    for a in active["assets"]:
+        ip = a["ip"]
+        p = by_ip.get(ip)
+        if p is None:
+            problems.append(f"{ip} spoke in the capture but was not identified")
+            continue
+        want, got = _rows(a), _rows(p)
+
+        def in_clear(row: Row, ip: str = ip) -> bool:
+            probe, _key, _value, port = row
+            if probe == "http" and (ip, port) in tls:
+                return False  # HTTP inside TLS
+            return not (probe == "tls" and (ip, port) in tls13)
+
+        clear = {r for r in want if in_clear(r)}
+        if not clear <= set(got):
+            problems.append(f"{ip}: evidence not heard: {sorted(clear - set(got), key=str)}")
+        if not set(got) <= set(want):
+            problems.append(f"{ip}: evidence only heard: {sorted(set(got) - set(want), key=str)}")
+        if all(in_clear(r) or want[r] is None for r in want):
+            mine, theirs = {k: p[k] for k in IDENTITY}, {k: a[k] for k in IDENTITY}
+            if mine != theirs or sorted(p["rules"]) != sorted(a["rules"]):
+                problems.append(f"{ip}: identified as {mine} {sorted(p['rules'])}, the sweep "
+                                f"said {theirs} {sorted(a['rules'])}")
+            compared += 1
+    return problems, compared
+
+
 def device_range(lab: NamespaceLab) -> str:
     ips = sorted(lab.by_ip(), key=lambda ip: socket.inet_aton(ip))
     return f"{ips[0]}-{ips[-1].rsplit('.', 1)[1]}"

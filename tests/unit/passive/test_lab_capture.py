@@ -16,17 +16,10 @@ from click.testing import CliRunner
 
 from camscan.cli import main
 from camscan.passive import Analyser, read_spans
-from tests.lab.passive import ANNOUNCERS, DHCP_FROM, HELLO_FROM, NOTIFY_FROM
+from tests.lab.passive import ANNOUNCERS, DHCP_FROM, HELLO_FROM, NOTIFY_FROM, compare
 
 CAPTURE = Path(__file__).resolve().parents[2] / "captures" / "pcap" / "lab-sweep.pcap"
 ACTIVE = CAPTURE.with_name("lab-sweep.scan.json")
-SAME_PROBE = {"wsd-unicast": "wsd", "mdns-unicast": "mdns"}  # unicast or multicast asking
-IDENTITY = ("verdict", "manufacturer", "brand", "model", "firmware", "serial", "device_type",
-            "mac", "confidence", "oem")
-
-Row = tuple[str, str, str, int | None]
-
-
 @pytest.fixture(scope="module")
 def reports() -> tuple[dict[str, Any], dict[str, Any]]:
     res = CliRunner().invoke(main, ["pcap", str(CAPTURE), "--format", "json", "--quiet"])
@@ -42,18 +35,6 @@ def heard() -> list[Any]:
     return a.observations()
 
 
-def _rows(asset: dict[str, Any]) -> dict[Row, str | None]:
-    return {(SAME_PROBE.get(e["probe"], e["probe"]), e["key"], e["value"], e["port"]): e["rule"]
-            for e in asset["evidence"]}
-
-
-def _hidden(heard: list[Any]) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
-    """(ip, port) that spoke TLS (HTTP inside unheard), and those whose TLS was 1.3."""
-    tls = {(o.ip, o.port) for o in heard if o.key == "tls.version"}
-    tls13 = {(o.ip, o.port) for o in heard if o.key == "tls.version" and o.value == "TLSv1.3"}
-    return tls, tls13
-
-
 def test_the_report_is_marked_passive(reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
     _active, passive = reports
     assert passive["scan"]["mode"] == "passive"
@@ -64,29 +45,9 @@ def test_the_report_is_marked_passive(reports: tuple[dict[str, Any], dict[str, A
 def test_every_device_that_spoke_is_identified_with_the_same_evidence(
         reports: tuple[dict[str, Any], dict[str, Any]], heard: list[Any]) -> None:
     active, passive = reports
-    by_ip = {a["ip"]: a for a in passive["assets"]}
-    tls, tls13 = _hidden(heard)
     assert len(active["assets"]) == 20
-    compared = 0
-    for a in active["assets"]:
-        p = by_ip.get(a["ip"])
-        assert p is not None, f"{a['ip']} spoke in the capture but was not identified"
-        want, got = _rows(a), _rows(p)
-
-        def in_clear(row: Row, ip: str = a["ip"]) -> bool:
-            probe, _key, _value, port = row
-            if probe == "http" and (ip, port) in tls:
-                return False  # HTTP inside TLS
-            return not (probe == "tls" and (ip, port) in tls13)
-
-        clear = {r for r in want if in_clear(r)}
-        assert clear <= set(got), f"{a['ip']}: evidence not heard: {sorted(clear - set(got))}"
-        assert set(got) <= set(want), f"{a['ip']}: evidence only heard: {set(got) - set(want)}"
-        if all(in_clear(r) or want[r] is None for r in want):
-            # every signal that fired a rule is in the clear: the same device and verdict
-            assert {k: p[k] for k in IDENTITY} == {k: a[k] for k in IDENTITY}, a["ip"]
-            assert sorted(p["rules"]) == sorted(a["rules"]), a["ip"]
-            compared += 1
+    problems, compared = compare(active, passive, heard)
+    assert problems == []
     assert compared == 18  # all but the two whose rules need HTTPS content or TLS 1.3 certificates
 
 
