@@ -230,9 +230,13 @@ class Analyser:
         got = extract.arp_sender(frame)
         if got is not None:
             ip, mac = got
-            if ip not in self._arp and len(self._arp) < MAX_MACS:
-                self._arp[ip] = mac
-                self.add(p.mac_observations(ip, mac, "arp"))
+            if ip in self._arp:
+                return
+            if len(self._arp) >= MAX_MACS:
+                self.dropped += 1
+                return
+            self._arp[ip] = mac
+            self.add(p.mac_observations(ip, mac, "arp"))
 
     def _bind(self, mac: bytes, ip: bytes) -> None:
         if ip == b"\x00\x00\x00\x00":
@@ -240,6 +244,7 @@ class Analyser:
         ips = self._mac_ips.get(mac)
         if ips is None:
             if len(self._mac_ips) >= MAX_MACS:
+                self.dropped += 1
                 return
             self._mac_ips[mac] = {ip}
         elif len(ips) <= MAX_IPS_PER_MAC:
@@ -286,10 +291,16 @@ class Analyser:
         elif (sport, dport) in ((68, 67), (67, 68)):
             msg = extract.parse_dhcp(payload)
             if msg is not None and msg.mac is not None:
-                if msg.client_ip is not None and len(self._dhcp_ip) < MAX_MACS:
-                    self._dhcp_ip.setdefault(msg.mac, msg.client_ip)
-                if msg.op == 1 and len(self._dhcp) < MAX_MACS:
-                    self._dhcp.append(msg)
+                if msg.client_ip is not None and msg.mac not in self._dhcp_ip:
+                    if len(self._dhcp_ip) < MAX_MACS:
+                        self._dhcp_ip[msg.mac] = msg.client_ip
+                    else:
+                        self.dropped += 1
+                if msg.op == 1:
+                    if len(self._dhcp) < MAX_MACS:
+                        self._dhcp.append(msg)
+                    else:
+                        self.dropped += 1
 
     def _mdns_packet(self, src: str, payload: bytes) -> None:
         facts = p.parse_mdns_response(payload)
