@@ -1,7 +1,7 @@
 """``make bench-pcap`` (part of ``make bench``): listen-only throughput of ``camscan pcap``.
 
 Synthesises a large mixed capture from the committed lab capture
-(tests/captures/pcap/lab-sweep.pcap: ARP, discovery multicast, TCP handshakes, HTTP, RTSP, TLS
+(tests/captures/pcap/nslab-sweep.pcap: ARP, discovery multicast, TCP handshakes, HTTP, RTSP, TLS
 and SDK exchanges): its frames are written again and again, each repetition with the lab's
 198.18.0.0/24 addresses rewritten into another /24 of 198.18.0.0/15 (64 of them, cycled), into a
 temporary classic pcap of ``--mb`` megabytes (default 1024, or ``CAMSCAN_BENCH_PCAP_MB``).
@@ -31,7 +31,7 @@ from pathlib import Path
 from camscan.passive.reader import read_records
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCE = REPO / "tests" / "captures" / "pcap" / "lab-sweep.pcap"
+SOURCE = REPO / "tests" / "captures" / "pcap" / "nslab-sweep.pcap"
 TARGET_MBPS = 50.0
 VARIANTS = 64
 LAB_PREFIX = bytes([198, 18, 0])

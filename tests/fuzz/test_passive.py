@@ -20,7 +20,7 @@ from camscan.passive.reader import MAX_RECORD
 from tests.fuzz._support import counted, fuzz_settings, mutated, raw_or_mutated
 from tests.unit.passive._build import pcap, pcapng
 
-LAB = Path(__file__).resolve().parents[1] / "captures" / "pcap" / "lab-sweep.pcap"
+LAB = Path(__file__).resolve().parents[1] / "captures" / "pcap" / "nslab-sweep.pcap"
 with open(LAB, "rb") as _fh:
     FRAMES = [r.data for r in read_records(_fh)]
 # small whole files: a few frames each, both formats

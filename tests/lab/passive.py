@@ -4,8 +4,8 @@ devices and a few devices announce themselves (a WS-Discovery Hello and Bye, an 
 a DHCP REQUEST: reconstructed messages in the formats of WS-Discovery 1.1, UPnP Device
 Architecture 2.0 and RFC 2131/2132, sent from inside those devices' namespaces).
 
-``python -m tests.lab.passive`` (root) rewrites tests/captures/pcap/lab-sweep.pcap and the
-active sweep's report beside it (lab-sweep.scan.json).
+``python -m tests.lab.passive`` (root) rewrites tests/captures/pcap/nslab-sweep.pcap and the
+active sweep's report beside it (nslab-sweep.scan.json).
 """
 
 from __future__ import annotations
@@ -191,11 +191,11 @@ def record(lab: NamespaceLab, pcap: Path, *extra: str) -> dict[str, Any]:
 def main() -> int:
     CAPTURES.mkdir(parents=True, exist_ok=True)
     with NamespaceLab() as lab:
-        report = record(lab, CAPTURES / "lab-sweep.pcap")
-    (CAPTURES / "lab-sweep.scan.json").write_text(json.dumps(report, indent=1, sort_keys=True)
+        report = record(lab, CAPTURES / "nslab-sweep.pcap")
+    (CAPTURES / "nslab-sweep.scan.json").write_text(json.dumps(report, indent=1, sort_keys=True)
                                                   + "\n", encoding="utf-8")
-    print(f"wrote {CAPTURES / 'lab-sweep.pcap'} "
-          f"({(CAPTURES / 'lab-sweep.pcap').stat().st_size} bytes), "
+    print(f"wrote {CAPTURES / 'nslab-sweep.pcap'} "
+          f"({(CAPTURES / 'nslab-sweep.pcap').stat().st_size} bytes), "
           f"{len(report['assets'])} assets")
     return 0
 

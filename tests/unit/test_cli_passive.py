@@ -18,7 +18,7 @@ from camscan.cli_passive import parse_duration
 from camscan.passive import read_records
 from tests.unit.passive._build import pcapng
 
-CAPTURE = Path(__file__).resolve().parents[1] / "captures" / "pcap" / "lab-sweep.pcap"
+CAPTURE = Path(__file__).resolve().parents[1] / "captures" / "pcap" / "nslab-sweep.pcap"
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -1,5 +1,5 @@
-"""The committed capture of the namespace lab (tests/captures/pcap/lab-sweep.pcap) against the
-active sweep that ran while it was recorded (lab-sweep.scan.json beside it): every device that
+"""The committed capture of the namespace lab (tests/captures/pcap/nslab-sweep.pcap) against the
+active sweep that ran while it was recorded (nslab-sweep.scan.json beside it): every device that
 spoke is identified, with the same evidence and verdicts for the signals the capture holds in
 the clear. What a listener cannot hear is named, not skipped: HTTP inside TLS, and certificates
 of TLS 1.3 handshakes (encrypted)."""
@@ -18,8 +18,8 @@ from camscan.cli import main
 from camscan.passive import Analyser, read_spans
 from tests.lab.passive import ANNOUNCERS, DHCP_FROM, HELLO_FROM, NOTIFY_FROM, compare
 
-CAPTURE = Path(__file__).resolve().parents[2] / "captures" / "pcap" / "lab-sweep.pcap"
-ACTIVE = CAPTURE.with_name("lab-sweep.scan.json")
+CAPTURE = Path(__file__).resolve().parents[2] / "captures" / "pcap" / "nslab-sweep.pcap"
+ACTIVE = CAPTURE.with_name("nslab-sweep.scan.json")
 @pytest.fixture(scope="module")
 def reports() -> tuple[dict[str, Any], dict[str, Any]]:
     res = CliRunner().invoke(main, ["pcap", str(CAPTURE), "--format", "json", "--quiet"])
