@@ -22,6 +22,12 @@ from camscan.exitcodes import ExitCode
 
 _DURATION = re.compile(r"^\s*(\d{1,7}(?:\.\d{1,3})?)\s*([smhd]?)\s*$", re.IGNORECASE)
 MAX_DURATION = 7 * 86_400.0
+EPILOG = """\b
+Exit codes: 0 nothing flagged; 3 at least one device to remove or review; 1 runtime
+failure; 2 usage error (a file that is missing or not a capture, a bad --duration, an
+interface that does not exist or no permission, bad rules or policy); 4 another sweep holds
+the inventory's lock; 5 a flagged device that was gone or marked removed is back (inventory).
+"""
 
 
 def _err(message: str) -> None:
@@ -155,7 +161,7 @@ def _now() -> str:
     return now_iso()
 
 
-@click.command("pcap")
+@click.command("pcap", epilog=EPILOG)
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, path_type=Path))
 @_output_options
@@ -202,7 +208,7 @@ def pcap_cmd(files: tuple[Path, ...], **kw: Any) -> None:
                         "; ".join(reasons)[:500] if reasons else None))
 
 
-@click.command("listen")
+@click.command("listen", epilog=EPILOG)
 @click.option("--interface", "-i", required=True, help="Interface to listen on (receive only).")
 @click.option("--duration", default="10m", show_default=True,
               help="How long to listen: 90, 30s, 10m, 2h (at most 7 days). Ctrl-C stops "
