@@ -20,10 +20,6 @@ from camscan.passive import extract, frames
 from camscan.passive import parsers as p
 from camscan.passive.reader import (
     LINKTYPE_ETHERNET,
-    LINKTYPE_IPV4,
-    LINKTYPE_LINUX_SLL,
-    LINKTYPE_LINUX_SLL2,
-    LINKTYPE_RAW,
     Record,
     Span,
 )
@@ -40,12 +36,8 @@ MAX_PARSE_CACHE = 16_384  # datagrams remembered (parsed once per distinct paylo
 SDK_PORT = 8000
 DVRIP_PORT = 37777
 PROTO_TCP, PROTO_UDP = frames.PROTO_TCP, frames.PROTO_UDP
-_VLAN_TAGS = frozenset({b"\x81\x00", b"\x88\xa8", b"\x91\x00"})
-_IP_HEAD = Struct("!BxHHHxB").unpack_from  # version/IHL, total length, id, flags+offset, proto
-_TCP_HEAD = Struct("!HHIIBB").unpack_from
 # Ethernet source MAC and type, IPv4 (no options) and TCP headers in one call
 _ETH_IP_TCP = Struct("!6x6s2sBxH2xHxB2x4s4sHHIIBB").unpack_from
-_PORTS = Struct("!HH").unpack_from
 _UDP_PORTS = frozenset({p.MDNS_PORT, p.WSD_PORT, p.SADP_PORT, p.DHIP_PORT, extract.SSDP_PORT,
                         extract.DHCP_SERVER_PORT, extract.DHCP_CLIENT_PORT})
 OUR_PROBES = ("arp", "ethernet", "dhcp", "ssdp", "mdns", "wsd", "sadp", "dhip", "tcp", "http",
@@ -111,9 +103,10 @@ class Analyser:
         """Every frame of ``spans`` (``(linktype, ts, buffer, start, end)``, as
         :func:`camscan.passive.reader.read_spans` gives). Never raises on any bytes.
 
-        The hot loop: the commonest frame (untagged Ethernet, IPv4 without options, TCP) is
-        read here with one ``struct`` call, in place, and a bare ACK costs a few lookups;
-        every other frame goes to :meth:`_feed`."""
+        The hot loop: the commonest frames (untagged Ethernet, IPv4 without options, TCP or
+        UDP, not fragmented) are read here with one ``struct`` call, in place: a bare ACK or
+        a datagram to a port no extractor reads costs a few lookups. Every other frame goes
+        to :meth:`_feed`."""
         slow = self._feed
         segment = self._tcp.segment
         mac_ips = self._mac_ips
@@ -125,17 +118,23 @@ class Analyser:
                     if linktype == LINKTYPE_ETHERNET and e - s >= 54:
                         (mac, et, vihl, total, frag, proto, src, dst, sport, dport, seq, _ack,
                          offr, flags) = _ETH_IP_TCP(buf, s)
-                        if et == b"\x08\x00" and vihl == 0x45 and proto == PROTO_TCP \
-                                and not frag & 0x3FFF:
+                        if et == b"\x08\x00" and vihl == 0x45 and not frag & 0x3FFF \
+                                and proto in (PROTO_TCP, PROTO_UDP):
                             ips = mac_ips.get(mac)
                             if ips is None or (src not in ips
                                                and len(ips) <= MAX_IPS_PER_MAC):
                                 self._bind(mac, src)
-                            hlen = (offr >> 4) * 4
-                            stop = s + 14 + total if 40 <= total <= e - s - 14 else e
-                            if hlen >= 20 and (stop > s + 34 + hlen or flags & 0x07):
-                                segment(src, sport, dst, dport, seq, flags,
-                                        buf[s + 34 + hlen:stop])
+                            stop = s + 14 + total if 28 <= total <= e - s - 14 else e
+                            if proto == PROTO_TCP:
+                                hlen = (offr >> 4) * 4
+                                if hlen >= 20 and (stop > s + 34 + hlen or flags & 0x07):
+                                    segment(src, sport, dst, dport, seq, flags,
+                                            buf[s + 34 + hlen:stop])
+                            elif sport in _UDP_PORTS or dport in _UDP_PORTS:
+                                length = seq >> 16  # the UDP header's length field
+                                if 8 <= length <= stop - s - 34:
+                                    stop = s + 34 + length
+                                self._udp(src, sport, dport, buf[s + 42:stop], mac)
                             continue
                     slow(linktype, buf, s, e)
                 except Exception:  # defensive: one odd frame never stops the listener
@@ -153,78 +152,42 @@ class Analyser:
     def _feed(self, linktype: int, buf: bytes, s: int, e: int) -> None:
         """Every frame but the hot loop's: other link types, VLAN tags, ARP, IPv4 options,
         fragments, UDP."""
-        mac: bytes | None
         data = buf[s:e] if s or e != len(buf) else buf
-        if linktype == LINKTYPE_ETHERNET:
-            et = data[12:14]
-            off = 14
-            tags = 0
-            while et in _VLAN_TAGS and tags < frames.MAX_TAGS:
-                et = data[off + 2:off + 4]
-                off += 4
-                tags += 1
-            mac = data[6:12]
-            if et == b"\x08\x06":
-                self._arp_frame(data if off == 14 else data[:12] + data[off - 2:])
-                return
-        elif linktype == LINKTYPE_LINUX_SLL:
-            et, off = data[14:16], 16
-            mac = data[6:12] if data[4:6] == b"\x00\x06" else None
-        elif linktype == LINKTYPE_LINUX_SLL2:
-            et, off = data[0:2], 20
-            mac = data[12:18] if data[11:12] == b"\x06" else None
-        elif linktype in (LINKTYPE_RAW, LINKTYPE_IPV4):
-            et, off, mac = b"\x08\x00", 0, None
-        else:
+        ln = frames.link(linktype, data)
+        if ln is None:
             self.undecoded += 1
             return
-        if et != b"\x08\x00":
+        if ln.ethertype == frames.ETH_ARP:
+            if ln.frame is not None:
+                self._arp_frame(ln.frame)
             return
-        if len(data) < off + 20:
+        if ln.ethertype != frames.ETH_IPV4:
+            return
+        ip = frames.ipv4(ln.payload)
+        if ip is None:
             self.undecoded += 1
             return
-        vihl, total, ident, frag, proto = _IP_HEAD(data, off)
-        ihl = (vihl & 0x0F) * 4
-        if vihl >> 4 != 4 or ihl < 20:
-            self.undecoded += 1
-            return
-        src = data[off + 12:off + 16]
+        mac = ln.src_mac
         if mac is not None and len(mac) == 6:
-            ips = self._mac_ips.get(mac)
-            if ips is None or (src not in ips and len(ips) <= MAX_IPS_PER_MAC):
-                self._bind(mac, src)
-        end = off + total if ihl <= total and off + total <= len(data) else len(data)
-        t = off + ihl
-        if frag & 0x3FFF:  # more fragments, or an offset: a part of a datagram
-            if proto != PROTO_UDP:
+            self._bind(mac, ip.src)
+        payload = ip.payload
+        if ip.fragment:  # a part of a datagram (only UDP ones are put together)
+            if ip.proto != PROTO_UDP:
                 return
-            dst = data[off + 16:off + 20]
-            whole = self._defrag.add(frames.IPv4(
-                frames.addr(src), frames.addr(dst), proto, data[t:end], (frag & 0x1FFF) == 0,
-                True, ident, (frag & 0x1FFF) * 8, bool(frag & 0x2000)))
-            if whole is not None and len(whole) >= 8:
-                sport, dport = _PORTS(whole, 0)
-                self._udp(src, sport, dport, whole[8:], mac)
+            whole = self._defrag.add(ip)
+            if whole is None:
+                return
+            payload = whole
+        elif ip.proto == PROTO_TCP:
+            seg = frames.tcp(payload)
+            if seg is not None and (seg.payload or seg.flags & 0x07):
+                self._tcp.segment(ip.src, seg.sport, ip.dst, seg.dport, seg.seq, seg.flags,
+                                  seg.payload)
             return
-        if proto == PROTO_TCP:
-            if end < t + 20:
-                return
-            sport, dport, seq, _ack, offr, flags = _TCP_HEAD(data, t)
-            hlen = (offr >> 4) * 4
-            if hlen < 20:
-                return
-            payload = data[t + hlen:end]
-            if not payload and not flags & 0x07:
-                return  # a bare ACK: nothing to keep, no state to change
-            self._tcp.segment(src, sport, data[off + 16:off + 20], dport, seq, flags, payload)
-        elif proto == PROTO_UDP:
-            if end < t + 8:
-                return
-            sport, dport = _PORTS(data, t)
-            if sport in _UDP_PORTS or dport in _UDP_PORTS:
-                length = (data[t + 4] << 8) | data[t + 5]
-                stop = t + length if 8 <= length and t + length <= end else end
-                self._udp(src, sport, dport, data[t + 8:stop], mac)
+        if ip.proto == PROTO_UDP:
+            dg = frames.udp(payload)
+            if dg is not None and (dg[0] in _UDP_PORTS or dg[1] in _UDP_PORTS):
+                self._udp(ip.src, dg[0], dg[1], dg[2], mac)
 
     def _arp_frame(self, frame: bytes) -> None:
         got = extract.arp_sender(frame)
@@ -242,6 +205,8 @@ class Analyser:
         if ip == b"\x00\x00\x00\x00":
             return
         ips = self._mac_ips.get(mac)
+        if ips is not None and ip in ips:
+            return
         if ips is None:
             if len(self._mac_ips) >= MAX_MACS:
                 self.dropped += 1

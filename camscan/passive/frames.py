@@ -35,17 +35,22 @@ _TCP = Struct("!HHIIBB")
 
 @dataclass(slots=True)
 class Link:
-    """The link layer of one frame: source MAC (None for links without one), the ethertype
-    of the payload and the payload (an Ethernet frame without tags is kept in ``frame``)."""
+    """The link layer of one frame: source MAC (6 raw bytes; None for links without one), the
+    ethertype of the payload, the payload, and the frame as untagged Ethernet II (for the ARP
+    parser; rebuilt for cooked captures)."""
 
-    src_mac: str | None
+    src_mac: bytes | None
     ethertype: int
     payload: bytes
-    frame: bytes | None  # an untagged Ethernet II frame (for the ARP parser), when one exists
+    frame: bytes | None
 
 
 def mac_text(raw: bytes) -> str:
     return raw.hex(":")
+
+
+def _as_ethernet(mac: bytes | None, etype: int, payload: bytes) -> bytes:
+    return b"\xff" * 6 + (mac or b"\x00" * 6) + etype.to_bytes(2, "big") + payload
 
 
 def link(linktype: int, data: bytes) -> Link | None:
@@ -64,18 +69,19 @@ def link(linktype: int, data: bytes) -> Link | None:
             tags += 1
         payload = data[off:]
         frame = data if off == 14 else data[:12] + data[off - 2:]
-        return Link(mac_text(data[6:12]), etype, payload, frame)
+        return Link(data[6:12], etype, payload, frame)
     if linktype == LINKTYPE_LINUX_SLL:  # 16-byte header: type, arphrd, addr len, addr, proto
         if len(data) < 16:
             return None
-        alen = (data[4] << 8) | data[5]
-        mac = mac_text(data[6:12]) if alen == 6 else None
-        return Link(mac, (data[14] << 8) | data[15], data[16:], None)
+        mac = data[6:12] if (data[4] << 8) | data[5] == 6 else None
+        etype = (data[14] << 8) | data[15]
+        return Link(mac, etype, data[16:], _as_ethernet(mac, etype, data[16:]))
     if linktype == LINKTYPE_LINUX_SLL2:  # 20 bytes: proto, reserved, ifindex, ..., addr
         if len(data) < 20:
             return None
-        mac = mac_text(data[12:18]) if data[11] == 6 else None
-        return Link(mac, (data[0] << 8) | data[1], data[20:], None)
+        mac = data[12:18] if data[11] == 6 else None
+        etype = (data[0] << 8) | data[1]
+        return Link(mac, etype, data[20:], _as_ethernet(mac, etype, data[20:]))
     if linktype in (LINKTYPE_RAW, LINKTYPE_IPV4):
         if data[:1] and data[0] >> 4 == 4:
             return Link(None, ETH_IPV4, data, None)
@@ -85,8 +91,8 @@ def link(linktype: int, data: bytes) -> Link | None:
 
 @dataclass(slots=True)
 class IPv4:
-    src: str
-    dst: str
+    src: bytes  # the 4 address bytes (text: :func:`addr`)
+    dst: bytes
     proto: int
     payload: bytes  # the transport header and data (what the capture kept of it)
     first_fragment: bool  # offset 0 (a later fragment carries no transport header)
@@ -104,7 +110,7 @@ def addr(raw: bytes) -> str:
 def ipv4(data: bytes) -> IPv4 | None:
     if len(data) < 20:
         return None
-    ver_ihl, _tos, total, _ident, frag, _ttl, proto, _sum, src, dst = _IPV4.unpack_from(data)
+    ver_ihl, _tos, total, ident, frag, _ttl, proto, _sum, src, dst = _IPV4.unpack_from(data)
     if ver_ihl >> 4 != 4:
         return None
     ihl = (ver_ihl & 0x0F) * 4
@@ -113,8 +119,8 @@ def ipv4(data: bytes) -> IPv4 | None:
     end = total if ihl <= total <= len(data) else len(data)
     offset = (frag & 0x1FFF) * 8
     more = bool(frag & 0x2000)
-    return IPv4(addr(src), addr(dst), proto, data[ihl:end], offset == 0, more or offset > 0,
-                _ident, offset, more)
+    return IPv4(src, dst, proto, data[ihl:end], offset == 0, more or offset > 0, ident, offset,
+                more)
 
 
 MAX_DATAGRAM = 65_535
@@ -128,7 +134,7 @@ class Defragmenter:
     :data:`MAX_PARTS` parts and :data:`MAX_DATAGRAM` bytes each. Overlaps keep the first."""
 
     def __init__(self) -> None:
-        self.pending: dict[tuple[str, str, int, int], dict[int, tuple[bytes, bool]]] = {}
+        self.pending: dict[tuple[bytes, bytes, int, int], dict[int, tuple[bytes, bool]]] = {}
         self.dropped = 0
 
     def add(self, ip: IPv4) -> bytes | None:

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from camscan.models import Observation
-from camscan.passive import Analyser, read_spans
+from camscan.passive import Analyser, read_records, read_spans
 from camscan.probes import dhip, http, mdns, rtsp, sadp, sdk, tls, wsd
 from tests.lab.passive import dhcp_request, hello, notify
 from tests.unit.passive._build import (
@@ -215,3 +215,26 @@ def test_observations_are_finished_once() -> None:
                                                      b"HTTP/1.0 200 OK\r\n\r\n")))))
     first = a.observations()
     assert first and a.observations() == first
+
+
+def _cooked(frame: bytes, v2: bool = False) -> bytes:
+    """An Ethernet frame as ``tcpdump -i any`` records it (Linux cooked capture v1 or v2)."""
+    import struct
+
+    mac, etype, payload = frame[6:12], frame[12:14], frame[14:]
+    if v2:
+        return etype + b"\x00\x00" + struct.pack("!IHBB", 2, 1, 0, 6) + mac + b"\x00\x00" + \
+            payload
+    return struct.pack("!HHH", 0, 1, 6) + mac + b"\x00\x00" + etype + payload
+
+
+def test_cooked_captures_hear_the_same() -> None:
+    lab = Path(__file__).resolve().parents[2] / "captures" / "pcap" / "nslab-sweep.pcap"
+    with open(lab, "rb") as fh:
+        frames = [r.data for r in read_records(fh)]
+    want = heard(frames)
+    for linktype, v2 in ((113, False), (276, True)):
+        a = Analyser()
+        a.feed_all(read_spans(io.BytesIO(pcap([_cooked(f, v2) for f in frames],
+                                               linktype=linktype))))
+        assert a.observations() == want and a.undecoded == 0

@@ -20,17 +20,20 @@ def test_ethernet_with_and_without_vlan_tags() -> None:
     for vlans in ((), (10,), (10, 20)):
         ln = frames.link(LINKTYPE_ETHERNET, ether(HIK_MAC, "ff:ff:ff:ff:ff:ff", 0x0800, IP,
                                                   vlans))
-        assert ln is not None and ln.src_mac == HIK_MAC and ln.ethertype == 0x0800
+        assert ln is not None and ln.src_mac == mac_bytes(HIK_MAC) and ln.ethertype == 0x0800
         assert ln.payload == IP and ln.frame is not None and ln.frame[12:14] == b"\x08\x00"
 
 
 def test_cooked_and_raw_links() -> None:
     sll = struct.pack("!HHH", 0, 1, 6) + mac_bytes(HIK_MAC) + b"\x00\x00" + b"\x08\x00" + IP
     ln = frames.link(LINKTYPE_LINUX_SLL, sll)
-    assert ln is not None and (ln.src_mac, ln.ethertype, ln.payload) == (HIK_MAC, 0x800, IP)
+    assert ln is not None
+    assert (ln.src_mac, ln.ethertype, ln.payload) == (mac_bytes(HIK_MAC), 0x800, IP)
+    assert ln.frame is not None and ln.frame[6:14] == mac_bytes(HIK_MAC) + b"\x08\x00"
     sll2 = struct.pack("!HHIHBB", 0x0800, 0, 2, 1, 0, 6) + mac_bytes(HIK_MAC) + b"\x00\x00" + IP
     ln = frames.link(LINKTYPE_LINUX_SLL2, sll2)
-    assert ln is not None and (ln.src_mac, ln.ethertype, ln.payload) == (HIK_MAC, 0x800, IP)
+    assert ln is not None
+    assert (ln.src_mac, ln.ethertype, ln.payload) == (mac_bytes(HIK_MAC), 0x800, IP)
     ln = frames.link(LINKTYPE_RAW, IP)
     assert ln is not None and ln.src_mac is None and ln.payload == IP
     assert frames.link(LINKTYPE_RAW, b"\x60" + IP[1:]) is None  # IPv6 on a raw link
@@ -40,7 +43,8 @@ def test_cooked_and_raw_links() -> None:
 
 def test_ipv4_udp_tcp() -> None:
     ip = frames.ipv4(IP)
-    assert ip is not None and (ip.src, ip.dst, ip.proto, ip.first_fragment, ip.fragment) == (
+    assert ip is not None and (frames.addr(ip.src), frames.addr(ip.dst), ip.proto,
+                               ip.first_fragment, ip.fragment) == (
         "10.0.0.5", "239.255.255.250", 17, True, False)
     assert frames.udp(ip.payload) == (3702, 3702, b"hello")
     assert frames.ipv4(IP[:19]) is None and frames.ipv4(b"\x46" + IP[1:20]) is None
