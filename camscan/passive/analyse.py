@@ -33,6 +33,7 @@ MAX_SERVICES = 65_536  # (address, port) pairs whose answers are kept
 MAX_PATHS = 16  # HTTP answers kept per (address, port)
 MAX_MDNS_PACKETS = 64  # mDNS answers merged per sender
 MAX_PARSE_CACHE = 16_384  # datagrams remembered (parsed once per distinct payload)
+MAX_CACHE_BYTES = 16 * 1024 * 1024  # bytes of datagrams remembered, at most
 SDK_PORT = 8000
 DVRIP_PORT = 37777
 PROTO_TCP, PROTO_UDP = frames.PROTO_TCP, frames.PROTO_UDP
@@ -86,6 +87,7 @@ class Analyser:
         self._done: list[Observation] | None = None
         self._parse_cache: dict[tuple[str, bytes], Any] = {}
         self._heard: set[tuple[bytes, int, bytes]] = set()
+        self._cache_bytes = 0
         self._open: set[tuple[str, int]] = set()  # (address, port) reported as tcp.open
 
     # ------------------------------------------------------------------ intake
@@ -222,10 +224,20 @@ class Analyser:
         key = (kind, payload)
         if key in self._parse_cache:
             return self._parse_cache[key]
-        if len(self._parse_cache) >= MAX_PARSE_CACHE:
-            self._parse_cache.clear()
+        self._remember(len(payload))
         got = self._parse_cache[key] = parse(payload)
         return got
+
+    def _remember(self, size: int) -> None:
+        """Make room for ``size`` more bytes of remembered datagrams: both caches are
+        emptied when either would pass :data:`MAX_PARSE_CACHE` entries or together
+        :data:`MAX_CACHE_BYTES`."""
+        self._cache_bytes += size
+        if (self._cache_bytes > MAX_CACHE_BYTES or len(self._parse_cache) >= MAX_PARSE_CACHE
+                or len(self._heard) >= MAX_PARSE_CACHE):
+            self._parse_cache.clear()
+            self._heard.clear()
+            self._cache_bytes = size
 
     def _udp(self, raw_src: bytes, sport: int, dport: int, payload: bytes,
              mac: bytes | None) -> None:
@@ -234,8 +246,7 @@ class Analyser:
         heard = (raw_src, sport, payload)
         if heard in self._heard:  # the same datagram from the same sender: nothing new
             return
-        if len(self._heard) >= MAX_PARSE_CACHE:
-            self._heard.clear()
+        self._remember(len(payload))
         self._heard.add(heard)
         src = frames.addr(raw_src)
         if sport == p.MDNS_PORT or dport == p.MDNS_PORT:

@@ -238,3 +238,16 @@ def test_cooked_captures_hear_the_same() -> None:
         a.feed_all(read_spans(io.BytesIO(pcap([_cooked(f, v2) for f in frames],
                                                linktype=linktype))))
         assert a.observations() == want and a.undecoded == 0
+
+
+def test_remembered_datagrams_are_bounded_in_bytes(monkeypatch) -> None:
+    from camscan.passive import analyse
+
+    monkeypatch.setattr(analyse, "MAX_CACHE_BYTES", 100_000)
+    a = Analyser()
+    for i in range(40):  # 40 distinct 60 KB datagrams: 2.4 MB if all were kept
+        a.feed(1, udp_frame(CAM, 37020, "239.255.255.250", 37020,
+                            bytes([i]) * 1400))
+        a._udp(bytes([198, 18, 0, 16]), 37020, 37020, bytes([i]) * 60_000, None)
+    kept = sum(len(k[2]) for k in a._heard) + sum(len(k[1]) for k in a._parse_cache)
+    assert kept <= 2 * 100_000 + 60_000
