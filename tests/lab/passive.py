@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import socket
 import struct
 import sys
@@ -190,6 +191,11 @@ def record(lab: NamespaceLab, pcap: Path, *extra: str) -> dict[str, Any]:
 
 def main() -> int:
     CAPTURES.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["--hostile"]:
+        for name, data in hostile_captures().items():
+            (CAPTURES / name).write_bytes(data)
+            print(f"wrote {CAPTURES / name} ({len(data)} bytes)")
+        return 0
     with NamespaceLab() as lab:
         report = record(lab, CAPTURES / "nslab-sweep.pcap")
     (CAPTURES / "nslab-sweep.scan.json").write_text(json.dumps(report, indent=1, sort_keys=True)
@@ -198,6 +204,33 @@ def main() -> int:
           f"({(CAPTURES / 'nslab-sweep.pcap').stat().st_size} bytes), "
           f"{len(report['assets'])} assets")
     return 0
+
+
+
+def hostile_captures(source: Path = CAPTURES / "nslab-sweep.pcap") -> dict[str, bytes]:
+    """Small hostile capture files made from the lab capture (``python -m tests.lab.passive
+    --hostile`` writes them next to it): name -> bytes."""
+    from camscan.passive.reader import read_records
+    from tests.unit.passive._build import pcap, pcapng
+
+    with open(source, "rb") as fh:
+        frames = [r.data for r in read_records(fh)][:200]
+    whole = pcap(frames)
+    giant = bytearray(whole)
+    struct.pack_into("<I", giant, 24 + 16 + len(frames[0]) + 8, 0xFFFFFFF0)  # 2nd record
+    lying = bytearray(pcapng(frames[:50]))
+    first = len(pcapng([]))
+    for _ in range(10):  # the 11th packet block says 8 bytes more than it holds
+        first += struct.unpack_from("<I", lying, first + 4)[0]
+    struct.pack_into("<I", lying, first + 4, struct.unpack_from("<I", lying, first + 4)[0] + 8)
+    rng = random.Random(17)
+    return {
+        "hostile-truncated.pcap": whole[: len(whole) // 2 + 7],
+        "hostile-snaplen-64.pcap": pcap(frames, snaplen=64),
+        "hostile-garbage.pcap": bytes(rng.getrandbits(8) for _ in range(4096)),
+        "hostile-giant-length.pcap": bytes(giant),
+        "hostile-lying-block.pcapng": bytes(lying),
+    }
 
 
 if __name__ == "__main__":

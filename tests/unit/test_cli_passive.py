@@ -143,3 +143,28 @@ def test_help_names_both_commands() -> None:
     assert "pcap" in out and "listen" in out
     _, out, _ = run("listen", "--help")
     assert "receive-only" in out and "AF_PACKET" in out
+
+
+HOSTILE = {  # committed hostile captures -> (exit code, what stderr says)
+    "hostile-truncated.pcap": ((0, 3), "ends inside a record"),
+    "hostile-snaplen-64.pcap": ((0, 3), ""),
+    "hostile-garbage.pcap": ((2,), "not a pcap or pcapng file (starts with"),
+    "hostile-giant-length.pcap": ((0, 3), "record 2 announces 4294967280 bytes"),
+    "hostile-lying-block.pcapng": ((0, 3), "says 84 bytes at its start and 76 at its end"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_captures_never_crash(name: str) -> None:
+    from tests.lab.passive import hostile_captures
+
+    path = CAPTURE.with_name(name)
+    assert path.read_bytes() == hostile_captures()[name]  # the committed file is what we say
+    codes, message = HOSTILE[name]
+    code, out, err = run("pcap", str(path), "-f", "json")
+    assert code in codes and message in err and "Traceback" not in err
+    if code != 2:
+        doc = json.loads(out)
+        assert doc["scan"]["partial"] == ("announces" in message or "says" in message)
+    else:
+        assert out == "" and err.count("\n") == 1
