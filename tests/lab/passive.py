@@ -1,5 +1,6 @@
-"""Recording the namespace lab for the listen-only tests: tcpdump on the lab's bridge (in the
-switch namespace, so it hears every device and the scanner) while ``camscan scan`` sweeps the
+"""Recording the namespace lab for the listen-only tests: tcpdump on the scanner's port of the
+lab's bridge (in the switch namespace: it hears everything to and from the scanner and every
+device's broadcasts and multicasts) while ``camscan scan`` sweeps the
 devices and a few devices announce themselves (a WS-Discovery Hello and Bye, an SSDP NOTIFY,
 a DHCP REQUEST: reconstructed messages in the formats of WS-Discovery 1.1, UPnP Device
 Architecture 2.0 and RFC 2131/2132, sent from inside those devices' namespaces).
