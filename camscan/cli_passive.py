@@ -7,6 +7,7 @@ Both feed what was heard through :mod:`camscan.passive` and then write the repor
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import re
 import signal
@@ -166,22 +167,39 @@ def _now() -> str:
                 type=click.Path(dir_okay=False, path_type=Path))
 @_output_options
 def pcap_cmd(files: tuple[Path, ...], **kw: Any) -> None:
-    """Identify devices from capture FILES (pcap or pcapng, e.g. tcpdump -w), listen-only.
+    """Identify devices from capture FILES (pcap or pcapng, e.g. tcpdump -w; - reads
+    standard input: tcpdump -w - | camscan pcap -), listen-only.
 
     Everything heard (ARP, source MACs, DHCP, mDNS, WS-Discovery, SSDP, SADP, DHIP, HTTP and
     RTSP answers, TLS certificates, ports in use) goes through the same rules and policy as
     `camscan scan`. All FILES together make one report. A file that ends mid-record is read up
-    to the cut; one that is not a capture is an error (exit 2).
+    to the cut; one that is missing or not a capture is an error (exit 2), found before any
+    file is read.
     """
     from camscan.passive import Analyser, CaptureError, ReadState, read_spans
+    from camscan.passive.reader import detect
 
     run = _Run(**kw)
     rules = run.check()
     if isinstance(rules, int):
         sys.exit(rules)
-    for path in files:
+    if sum(1 for f in files if str(f) == "-") > 1:
+        _err("standard input (-) can be read only once")
+        sys.exit(int(ExitCode.USAGE))
+    for path in files:  # every file is checked before any is read
+        if str(path) == "-":
+            continue
         if not path.is_file():
             _err(f"{path}: no such file")
+            sys.exit(int(ExitCode.USAGE))
+        try:
+            with open(path, "rb") as fh:
+                detect(fh.read(4))
+        except CaptureError as exc:
+            _err(f"{path}: {exc}")
+            sys.exit(int(ExitCode.USAGE))
+        except OSError as exc:
+            _err(f"{path}: {exc.strerror or exc}")
             sys.exit(int(ExitCode.USAGE))
     analyser = Analyser()
     reasons: list[str] = []
@@ -189,7 +207,8 @@ def pcap_cmd(files: tuple[Path, ...], **kw: Any) -> None:
     for path in files:
         state = ReadState()
         try:
-            with open(path, "rb") as fh:
+            with (contextlib.nullcontext(sys.stdin.buffer) if str(path) == "-"
+                  else open(path, "rb")) as fh:
                 analyser.feed_all(read_spans(fh, state))
         except CaptureError as exc:
             _err(f"{path}: {exc}")

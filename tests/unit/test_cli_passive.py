@@ -168,3 +168,21 @@ def test_hostile_captures_never_crash(name: str) -> None:
         assert doc["scan"]["partial"] == ("announces" in message or "says" in message)
     else:
         assert out == "" and err.count("\n") == 1
+
+
+def test_pcap_reads_standard_input() -> None:
+    res = CliRunner().invoke(main, ["pcap", "-", "-f", "json", "-q"],
+                             input=CAPTURE.read_bytes())
+    assert res.exit_code == 3
+    assert len(json.loads(res.stdout)["assets"]) == 21
+    code, _, err = run("pcap", "-", "-")
+    assert code == 2 and err == "camscan: error: standard input (-) can be read only once\n"
+
+
+def test_every_file_is_checked_before_any_is_read(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a capture")
+    db = tmp_path / "inv.db"
+    code, out, err = run("pcap", str(CAPTURE), str(bad), "--db", str(db))
+    assert code == 2 and out == "" and err.startswith(f"camscan: error: {bad}: not a pcap")
+    assert not db.exists()  # nothing recorded
