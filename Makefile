@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup bench-pcap oui
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup bench-pcap oui accuracy docs new-probe
 
 all: test
 
@@ -56,8 +56,22 @@ bench-startup: $(STAMP)
 bench-pcap: $(STAMP)
 	$(BIN)/python -m bench.pcap $(PCAP_ARGS)
 
+# Identification accuracy on the corpus of real banners (tests/corpus/*.jsonl): recall per
+# maker, the review net, false-banned counts (exit 1 if any). See docs/fingerprints.md.
+accuracy: $(STAMP)
+	$(BIN)/python -m bench.accuracy
+
 schema: $(STAMP)
 	$(BIN)/python -m camscan.schema
+
+# Scaffold a probe: module, registry line, capture folder, unit and fuzz test (docs/probes.md).
+new-probe: $(STAMP)
+	@test -n "$(NAME)" -a -n "$(PORT)" || { echo "usage: make new-probe NAME=foo PORT=1234"; exit 2; }
+	$(BIN)/python scripts/new_probe.py $(NAME) --port $(PORT)
+
+# docs/observations.md from the probe registry (camscan/probes/registry.py); a test checks it.
+docs: $(STAMP)
+	$(BIN)/python -m camscan.probes.docs
 
 # Rebuild the shipped OUI table (camscan/data/oui.tsv.gz) from Wireshark's manuf file.
 oui: $(STAMP)

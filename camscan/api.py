@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camscan import __version__
-from camscan.engine import Progress, Sweep, SweepResult
+from camscan.engine import Phase, Progress, Sweep, SweepResult
 from camscan.fingerprints import Database, load_database
 from camscan.identify import build_assets
 from camscan.models import Asset, ScanMeta, ScanReport
@@ -89,6 +89,7 @@ async def run_scan(
     segment_context: Callable[[SweepShared], SegmentContext | None] | None = None,
     on_asset: AssetDone | None = None,
     on_progress: Progress | None = None,
+    on_phase: Phase | None = None,
 ) -> ScanReport:
     """Sweep, identify and judge. Cancelling the task still returns a (partial) report."""
     meta = new_meta(plan)
@@ -102,8 +103,11 @@ async def run_scan(
             on_asset(asset)
 
     sweep = Sweep(plan.scope, plan.settings, plan.probes, segment_context=segment_context,
-                  on_host_done=host_done if on_asset else None, on_progress=on_progress)
+                  on_host_done=host_done if on_asset else None, on_progress=on_progress,
+                  on_phase=on_phase)
     result = await sweep.run()
+    if on_phase is not None:
+        on_phase("identify")
     return assemble(plan, result, meta)
 
 

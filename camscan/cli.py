@@ -19,7 +19,8 @@ EPILOG = """\b
 Exit codes: 0 finished, nothing flagged; 3 finished, at least one device to remove or
 review; 1 runtime failure; 2 usage error (bad targets, options, rules or policy);
 4 another sweep holds the inventory's lock; 5 finished, and a flagged device that was
-gone or marked removed is back (inventory); 130 interrupted (partial results were written).
+gone or marked removed is back (inventory); 130 interrupted (partial results were written);
+141 standard output was closed (| head): the sweep stopped there.
 """
 
 
@@ -29,10 +30,29 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     sys.exit(int(code))
 
 
+def _interrupted_early(signum: int, frame: object) -> None:
+    """Ctrl-C before a command has set up its own handling: exit 130, no traceback, and
+    ignore any further Ctrl-C while exiting."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(int(ExitCode.INTERRUPTED))
+
+
 class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        import signal
+
         kwargs.setdefault("standalone_mode", True)
-        return super().main(*args, **kwargs)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _interrupted_early)
+        try:
+            return super().main(*args, **kwargs)
+        except BrokenPipeError:  # e.g. `camscan fingerprints list | head -1`
+            from camscan.scanrun import stdout_gone
+
+            stdout_gone()
+            sys.exit(int(ExitCode.BROKEN_PIPE))
 
 
 @click.group(cls=_Group, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,23 +113,30 @@ def _ports(value: str | None) -> tuple[int, ...] | None:
               show_default=True, help="Whole-operation timeout of one probe, in seconds.")
 @click.option("--connect-timeout", type=click.FloatRange(min=0.05, max=60), default=1.5,
               show_default=True, help="Timeout of one TCP connect, in seconds.")
-@click.option("--policy", default="canada-2025", show_default=True,
-              help="Policy name (canada-2025, ndaa-889) or a policy YAML file.")
+@click.option("--policy", "policy", multiple=True, default=("canada-2025",),
+              show_default=True, metavar="NAME|FILE",
+              help="Policy name (canada-2025, ndaa-889) or a policy YAML file (once).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]),
               default="table", show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the output here instead of stdout.")
+              help="Write the output here (whole, atomically; '-' is stdout) and print a "
+                   "one-line summary on stderr.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the removal worklist CSV here.")
+              help="Also write the removal worklist CSV here ('-': stdout, with -o FILE).")
 @click.option("--fingerprints", "fp_dirs", multiple=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Extra folder of rule files (repeatable).")
 @click.option("--interface", help="Interface for segment-wide discovery (default: the one "
                                   "that routes to the targets).")
 @click.option("--force", is_flag=True, help="Allow more than 65,536 addresses.")
-@click.option("--dry-run", is_flag=True, help="Print what would be scanned; send nothing.")
+@click.option("--include-edges", is_flag=True,
+              help="Also probe the network and broadcast addresses of CIDR targets.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what would be scanned (addresses, ports, rate, policy, probes, "
+                   "where it would record; -f json for JSON); send nothing.")
 @click.option("--seed", type=int, help="Seed for the shuffled target order (repeatable runs).")
-@click.option("--skip-probe", multiple=True, metavar="NAME", help="Do not run this probe.")
+@click.option("--skip-probe", multiple=True, metavar="NAME",
+              help="Do not run this probe (repeatable; an unknown name lists the probes).")
 @click.option("--credentials", type=click.Path(dir_okay=False, path_type=Path),
               metavar="FILE",
               help="TOML file of device logins (entries: target = IP, CIDR or \"*\"; "
@@ -121,26 +148,29 @@ def _ports(value: str | None) -> tuple[int, ...] | None:
 @inventory_scan_options
 def scan(targets: tuple[str, ...], exclude: tuple[str, ...], ports: str | None, rate: float,
          host_concurrency: int, host_rate: float, timeout: float, connect_timeout: float,
-         policy: str, fmt: str, output: Path | None, csv_path: Path | None,
-         fp_dirs: tuple[Path, ...], interface: str | None, force: bool, dry_run: bool,
+         policy: tuple[str, ...], fmt: str, output: Path | None, csv_path: Path | None,
+         fp_dirs: tuple[Path, ...], interface: str | None, force: bool,
+         include_edges: bool, dry_run: bool,
          seed: int | None, skip_probe: tuple[str, ...], credentials: Path | None,
          quiet: bool, **inventory: Any) -> None:
     """Sweep TARGETS and report every device with its maker, evidence and verdict.
 
     TARGETS are IPv4 addresses, CIDRs (10.1.2.0/24), ranges (10.1.2.10-40,
-    10.1.2.10-10.1.3.20), host names, or @FILE (one per line, # comments).
-    Without TARGETS, sweeps the sites of the config file (--config, --site).
+    10.1.2.10-10.1.3.20), host names, or @FILE (one per line, # comments; @- reads
+    standard input). Without TARGETS, sweeps the sites of the config file (--config, --site).
     """
     from camscan.cli_inventory import run_scans
     from camscan.scanrun import ScanOptions
 
+    if len(policy) > 1:
+        fail(f"--policy given {len(policy)} times ({', '.join(policy)}); give it once")
     opts = ScanOptions(
         targets=targets, excludes=exclude, ports=_ports(ports), rate=rate,
         host_concurrency=host_concurrency, host_rate=host_rate, timeout=timeout,
-        connect_timeout=connect_timeout, policy=policy, fmt=fmt, output=output,
+        connect_timeout=connect_timeout, policy=policy[0], fmt=fmt, output=output,
         csv_path=csv_path, fp_dirs=fp_dirs, interface=interface, force=force,
         dry_run=dry_run, seed=seed, skip_probes=skip_probe, quiet=quiet,
-        credentials=credentials,
+        credentials=credentials, include_edges=include_edges,
     )
     sys.exit(run_scans(opts, **inventory))
 
@@ -222,11 +252,13 @@ def policies() -> None:
 
 
 @main.command("schema")
-def schema() -> None:
-    """Print the JSON Schema of the --format json document."""
+@click.option("--jsonl", is_flag=True,
+              help="The schema of one --format jsonl line (header, asset or trailer).")
+def schema(jsonl: bool) -> None:
+    """Print the JSON Schema of the --format json document (or of a jsonl line)."""
     from camscan.schema import schema_text
 
-    click.echo(schema_text())
+    click.echo(schema_text(jsonl=jsonl), nl=False)
 
 
 register(main)

@@ -1,6 +1,7 @@
 """The inventory commands (``diff``, ``worklist``, ``mark``, ``export``, ``import``,
 ``history``, ``sweeps``) and what ``camscan scan`` needs to record into the inventory:
-config sites, the write lock, JSON-lines logging and the exit code rule.
+config sites, the write lock, the JSON-lines log (:mod:`camscan.eventlog`), the exit code
+rule (:func:`camscan.exitcodes.combine_exit_codes`) and the CLI's words for inventory errors.
 
 ``register(main)`` adds the commands to the main group; ``inventory_scan_options`` adds the
 inventory options to ``scan``; ``run_scans`` runs one sweep per site (or the targets given);
@@ -16,15 +17,19 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from camscan.exitcodes import ExitCode
+from camscan import eventlog
+from camscan.config import resolve_db
+from camscan.eventlog import log_event
+from camscan.exitcodes import ExitCode, combine_exit_codes
+from camscan.render.inventory import clean, diff_dict, diff_text
 
 if TYPE_CHECKING:
     from camscan.config import Config
-    from camscan.inventory import Diff, DiffEntry, Inventory, RecordResult
+    from camscan.inventory import Inventory, InventoryError, RecordResult
     from camscan.models import ScanReport
     from camscan.scanrun import ScanOptions
     from camscan.targets import Scope
@@ -35,7 +40,10 @@ EXIT_LOCKED = int(ExitCode.LOCKED)
 EXIT_REAPPEARED = int(ExitCode.REAPPEARED)
 """The sweep finished and a flagged device that was gone or marked removed is back."""
 
-log = logging.getLogger("camscan")
+__all__ = ["EXIT_LOCKED", "EXIT_REAPPEARED", "ScanRecorder", "clean", "combine_exit_codes",
+           "describe", "diff_dict", "diff_text", "inventory_scan_options", "log_event", "plan_runs",
+           "register", "run_scans", "setup_json_logging"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # --- small helpers --------------------------------------------------------------------------
@@ -45,57 +53,37 @@ def _err(message: str) -> None:
     click.echo(f"camscan: error: {message}", err=True)
 
 
-def _fail(message: str, code: int = int(ExitCode.FAILURE)) -> None:
+def _fail(message: str, code: int = int(ExitCode.FAILURE)) -> NoReturn:
     _err(message)
     log_event("error", message=message, exit=code)
     sys.exit(code)
 
 
-def clean(value: object) -> str:
-    """Device-supplied text made safe for a terminal: no control characters, bounded."""
-    text = str(value)[:300]
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
-class _JsonLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "event": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            doc.update(fields)
-        return json.dumps(doc, ensure_ascii=False, default=str, separators=(",", ":"))
-
-
-_LOG_HANDLERS: list[logging.Handler] = []
-
-
 def setup_json_logging(path: Path | None) -> None:
     """Append one JSON object per line to ``path`` for each event (``None``: no log)."""
-    for h in _LOG_HANDLERS:
-        log.removeHandler(h)
-        h.close()
-    _LOG_HANDLERS.clear()
-    if path is None:
-        return
     try:
-        handler = logging.FileHandler(path, encoding="utf-8", delay=False)
+        eventlog.setup(path)
     except OSError as exc:
         _fail(f"--log-file {path}: cannot write: {exc.strerror or exc}", int(ExitCode.USAGE))
-        return
-    handler.setFormatter(_JsonLines())
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    _LOG_HANDLERS.append(handler)
 
 
-def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
-    if _LOG_HANDLERS:
-        log.log(level, event, extra={"fields": fields})
+def describe(exc: InventoryError) -> str:
+    """An inventory error in the CLI's words (which option or command to use)."""
+    from camscan.inventory import errors as e
+
+
+    if isinstance(exc, e.NoInventory):
+        return f"{exc} (record one with camscan scan --db {exc.path})"
+    if isinstance(exc, e.NotAnInventory):
+        return f"{exc} (give another --db path)"
+    if isinstance(exc, e.NeedsUpgrade):
+        return (f"{exc.path}: inventory needs an upgrade; open it for writing once "
+                "(e.g. camscan scan --db) to migrate it")
+    if isinstance(exc, e.AmbiguousAsset):
+        return f"{exc} (or --site)"
+    if isinstance(exc, e.UnknownSite):
+        return f"--site {exc.name[:64]!r}: {exc.detail}"
+    return str(exc)
 
 
 @contextlib.contextmanager
@@ -120,23 +108,6 @@ def load_config_option(path: Path | None) -> Config | None:
         return load_config(path, required=path is not None)
     except ConfigError as exc:
         _fail(str(exc), int(ExitCode.USAGE))
-    return None  # pragma: no cover
-
-
-def resolve_db(db: Path | None, config: Config | None, *, create: bool = False) -> Path:
-    """``--db``, else the config's ``db``, else the default under the user's data folder
-    (whose folder is made only when ``create``: readers create nothing)."""
-    from camscan.config import default_db_path
-
-    if db is not None:
-        return db
-    if config is not None and config.db is not None:
-        return config.db
-    path = default_db_path()
-    if create:
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
 
 
 def _open(db: Path | None, config_path: Path | None, *, write: bool,
@@ -153,20 +124,18 @@ def _open(db: Path | None, config_path: Path | None, *, write: bool,
         inv = Inventory.open(path, write=write, create=create, lock=write,
                              gone_after=gone_after if write else None)
     except InventoryLocked as exc:
-        _fail(str(exc), EXIT_LOCKED)
-        raise AssertionError("unreachable") from None  # pragma: no cover
+        _fail(describe(exc), EXIT_LOCKED)
     except InventoryError as exc:  # missing, foreign, damaged: a bad --db, like scan's
-        _fail(str(exc), int(ExitCode.USAGE))
-        raise AssertionError("unreachable") from None  # pragma: no cover
+        _fail(describe(exc), int(ExitCode.USAGE))
     if site is not None:
         try:
             inv.known_site(site)
         except UnknownSite as exc:
             inv.close()
-            _fail(str(exc), int(ExitCode.USAGE))
+            _fail(describe(exc), int(ExitCode.USAGE))
         except InventoryError as exc:
             inv.close()
-            _fail(str(exc))
+            _fail(describe(exc))
     return inv
 
 
@@ -209,18 +178,6 @@ def inventory_scan_options(f: F) -> F:
     return f
 
 
-_PRECEDENCE = (int(ExitCode.INTERRUPTED), int(ExitCode.FAILURE), int(ExitCode.USAGE),
-               EXIT_LOCKED, EXIT_REAPPEARED, int(ExitCode.FLAGGED), int(ExitCode.OK))
-
-
-def combine_exit_codes(codes: list[int]) -> int:
-    """The most important of several sweeps' exit codes."""
-    for code in _PRECEDENCE:
-        if code in codes:
-            return code
-    return max(codes) if codes else int(ExitCode.OK)
-
-
 def _explicit(name: str) -> bool:
     from click.core import ParameterSource
 
@@ -236,7 +193,7 @@ def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
               log_file: Path | None = None) -> list[ScanOptions]:
     """The sweeps ``camscan scan`` is to run: the TARGETS given (recorded under ``--site``),
     or every site of the config (or the one named by ``--site``)."""
-    from camscan.config import ConfigError
+    from camscan.config import ConfigError, site_name_ok
 
     config = load_config_option(config_path)
     # only an inventory run records: --db, --config, --site, or sweeping the config's sites;
@@ -253,7 +210,7 @@ def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
     common = {"db": db_path, "gone_after": gone_after}
     setup_json_logging(log_file or (config.log_file if config is not None else None))
     if base.targets:
-        if site is not None and not _site_ok(site):
+        if site is not None and not site_name_ok(site):
             _fail(f"--site {site!r}: site names are letters, digits, '.', '_', '-'",
                   int(ExitCode.USAGE))
         if site is not None and config is not None and config.sites:
@@ -269,12 +226,10 @@ def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
         return [opts]
     if config is None:
         _fail("give TARGETS to sweep, or a --config file with sites", int(ExitCode.USAGE))
-        raise AssertionError("unreachable")  # pragma: no cover
     try:
         sites = config.selected(site)
     except ConfigError as exc:
         _fail(str(exc), int(ExitCode.USAGE))
-        raise AssertionError("unreachable") from None  # pragma: no cover
     if not sites:
         _fail(f"{config.path}: no [sites.NAME] defined; nothing to sweep",
               int(ExitCode.USAGE))
@@ -313,12 +268,6 @@ def _inventory_fields(opts: ScanOptions, **fields: Any) -> ScanOptions:
     return opts
 
 
-def _site_ok(name: str) -> bool:
-    from camscan.config import _SITE_NAME
-
-    return bool(_SITE_NAME.match(name))
-
-
 def run_scans(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
               config_path: Path | None = None, site: str | None = None,
               log_file: Path | None = None) -> int:
@@ -336,7 +285,7 @@ def run_scans(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
         code = int(run_scan_command(opts))
         log_event("scan.end", site=site_name, exit=code)
         codes.append(code)
-        if code in (int(ExitCode.INTERRUPTED), EXIT_LOCKED):
+        if code in (int(ExitCode.INTERRUPTED), int(ExitCode.BROKEN_PIPE), EXIT_LOCKED):
             break
     return combine_exit_codes(codes)
 
@@ -344,17 +293,9 @@ def run_scans(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
 class ScanRecorder:
     """Holds the inventory (and its write lock) for one sweep and records the result.
 
-    Use in :func:`camscan.scanrun.run_scan_command`::
-
-        recorder = ScanRecorder.for_options(opts)
-        code = recorder.open()          # None, or the exit code (message already printed)
-        if code is not None:
-            return code
-        with recorder:
-            report = ... the sweep ...
-            recorder.record(report, scope)
-            ... write outputs ...
-            return recorder.exit_code(code_without_inventory)
+    Use in :func:`camscan.scanrun.run_scan_command`: ``open()`` before anything is sent
+    (``None``, or the exit code with its message printed); then, ``with recorder:``, run the
+    sweep, ``record(report, scope)``, write the outputs, ``return exit_code(code)``.
     """
 
     def __init__(self, db: Path | None, *, site: str | None = None,
@@ -385,21 +326,17 @@ class ScanRecorder:
         try:
             self.inventory = Inventory.open(self.db, lock=True, gone_after=self.gone_after)
         except InventoryLocked as exc:
-            _err(str(exc))
-            log_event("error", logging.ERROR, message=str(exc), exit=EXIT_LOCKED)
+            _err(describe(exc))
+            log_event("error", logging.ERROR, message=describe(exc), exit=EXIT_LOCKED)
             return EXIT_LOCKED
         except InventoryError as exc:
-            _err(str(exc))
-            log_event("error", logging.ERROR, message=str(exc), exit=int(ExitCode.USAGE))
+            _err(describe(exc))
+            log_event("error", logging.ERROR, message=describe(exc), exit=int(ExitCode.USAGE))
             return int(ExitCode.USAGE)
-        if self.site:
-            try:
-                sites = self.inventory.sites()
-            except InventoryError:
-                sites = [self.site]
-            alike = [s for s in sites if s.lower() == self.site.lower() and s != self.site]
-            if alike and self.site not in sites:  # HQ for hq would split the site in two
-                message = (f"--site {self.site!r}: the inventory has site {alike[0]!r} "
+        if self.site:  # HQ for hq would split the site in two
+            alike = self.inventory.spelled_otherwise(self.site)
+            if alike is not None:
+                message = (f"--site {self.site!r}: the inventory has site {alike!r} "
                            "(site names are case-sensitive); nothing was sent")
                 self.inventory.close()
                 self.inventory = None
@@ -419,19 +356,15 @@ class ScanRecorder:
     def record(self, report: ScanReport, scope: Scope | None = None) -> None:
         if self.inventory is None:
             return
-        from camscan.inventory import InventoryError
+        from camscan.inventory import InventoryError, coverage_of_scope
 
-        coverage = None
-        if scope is not None:
-            coverage = [(int(r.first), int(r.last)) for r in scope.addresses.iter_ipranges()]
-            coverage += [(ip, ip) for ip in _asset_ints(report)]
-            coverage = _merge(coverage)
+        coverage = None if scope is None else coverage_of_scope(scope, report.assets)
         try:
             self.result = self.inventory.record_sweep(report, self.site, coverage=coverage)
         except InventoryError as exc:
             self.failed = True
-            _err(f"sweep not recorded: {exc}")
-            log_event("error", logging.ERROR, message=f"sweep not recorded: {exc}")
+            _err(f"sweep not recorded: {describe(exc)}")
+            log_event("error", logging.ERROR, message=f"sweep not recorded: {describe(exc)}")
             return
         r = self.result
         log_event("sweep.recorded", db=str(self.db), site=self.site, sweep=r.sweep_id,
@@ -461,81 +394,7 @@ class ScanRecorder:
         return code
 
 
-def _asset_ints(report: ScanReport) -> list[int]:
-    from camscan.inventory import _ip_int
-
-    return [v for a in report.assets if a.in_scope and (v := _ip_int(a.ip)) is not None]
-
-
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
 # --- the inventory commands ------------------------------------------------------------------
-
-
-def _describe(e: DiffEntry) -> str:
-    who = " ".join(clean(x) for x in (e.brand or e.manufacturer or "unknown",
-                                     e.model or "") if x)
-    extra = []
-    if e.serial:
-        extra.append(f"serial {clean(e.serial)}")
-    if e.mac:
-        extra.append(clean(e.mac))
-    tail = f" ({', '.join(extra)})" if extra else ""
-    site = f" site {clean(e.site)}" if e.site else ""
-    maybe = f" (identity uncertain: may be asset {e.same_as})" if e.same_as else ""
-    return (f"{clean(e.ip):15}  {who}{tail}  [{e.verdict}, {e.status}]  asset {e.asset_id}"
-            f"{site}{maybe}")
-
-
-def diff_text(d: Diff) -> str:
-    def head(s: Any) -> str:
-        state = "complete" if s.complete else "partial"
-        site = f", site {clean(s.site)}" if s.site else ""
-        return f"sweep {s.id} ({clean(s.started)}{site}, {state})"
-
-    lines = [f"{head(d.a)} -> {head(d.b)}"]
-    groups: list[tuple[str, str, list[DiffEntry]]] = [
-        ("new", "+", d.new), ("gone", "-", d.gone), ("reappeared", "!", d.reappeared),
-        ("returned, never gone or removed", "^", d.returned),
-        ("changed", "~", d.changed),
-        ("not seen (sweep partial or did not cover them)", "?", d.unseen),
-    ]
-    for title, sign, entries in groups:
-        if not entries:
-            continue
-        lines.append(f"{title} ({len(entries)}):")
-        for e in entries:
-            lines.append(f"  {sign} {_describe(e)}")
-            for ch in e.changes:
-                lines.append(f"      {ch.field}: {clean(ch.old or '-')} -> {clean(ch.new or '-')}")
-    lines.append(f"unchanged: {d.unchanged}")
-    return "\n".join(lines) + "\n"
-
-
-def diff_dict(d: Diff) -> dict[str, Any]:
-    def entry(e: DiffEntry) -> dict[str, Any]:
-        out = dataclasses.asdict(e)
-        out["changes"] = [dataclasses.asdict(c) for c in e.changes]
-        return out
-
-    def sweep(s: Any) -> dict[str, Any]:
-        return {"id": s.id, "uuid": s.uuid, "site": s.site, "started": s.started,
-                "finished": s.finished, "complete": s.complete}
-
-    return {"a": sweep(d.a), "b": sweep(d.b), "new": [entry(e) for e in d.new],
-            "gone": [entry(e) for e in d.gone],
-            "reappeared": [entry(e) for e in d.reappeared],
-            "returned": [entry(e) for e in d.returned],
-            "changed": [entry(e) for e in d.changed],
-            "unseen": [entry(e) for e in d.unseen], "unchanged": d.unchanged}
 
 
 def register(main: click.Group) -> None:
@@ -567,8 +426,7 @@ def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
         try:
             d = inv.diff(*sweeps, site=site) if sweeps else inv.diff(site=site)
         except InventoryError as exc:
-            _fail(str(exc))
-            return
+            _fail(describe(exc))
     if fmt == "json":
         click.echo(json.dumps(diff_dict(d), indent=2, ensure_ascii=False))
     else:
@@ -596,9 +454,9 @@ def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fm
             items = inv.worklist(site)
             points = inv.burndown(site)
             all_sweeps = inv.sweeps(site)
+            assets = inv.assets(site) if fmt == "html" else []
         except InventoryError as exc:
-            _fail(str(exc))
-            return
+            _fail(describe(exc))
     with _output(output) as out:
         if fmt == "csv":
             from camscan.render.worklist import write_worklist_csv
@@ -609,11 +467,12 @@ def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fm
 
             write_worklist_json(items, out, generated=now_iso(), site=site)
         else:
-            from camscan.render.html import SweepPoint, write_html
+            from camscan.render.html import SweepPoint, removed_so_far, write_html
 
             write_html(items, [SweepPoint(s, n) for s, n in points], out,
                        generated=now_iso(), site=site, sweeps=len(all_sweeps),
-                       last_sweep=all_sweeps[-1].started if all_sweeps else None)
+                       last_sweep=all_sweeps[-1].started if all_sweeps else None,
+                       removed=removed_so_far(assets))
 
 
 @click.command("mark")
@@ -637,11 +496,9 @@ def mark_cmd(asset: str, status: str, note: str, site: str | None, db: Path | No
             inv.mark(aid, status, note)
             now = inv.asset_status(aid)
         except InventoryLocked as exc:
-            _fail(str(exc), EXIT_LOCKED)
-            return
+            _fail(describe(exc), EXIT_LOCKED)
         except InventoryError as exc:
-            _fail(str(exc))
-            return
+            _fail(describe(exc))
     log_event("mark", asset=aid, status=status, note=note)
     click.echo(f"asset {aid}: {now}")
 
@@ -662,8 +519,7 @@ def export_cmd(db: Path | None, config_path: Path | None, site: str | None,
         try:
             n = inv.export_jsonl(out, site=site, since=since)
         except InventoryError as exc:
-            _fail(str(exc))
-            return
+            _fail(describe(exc))
     click.echo(f"camscan: exported {n} line(s)", err=True)
 
 
@@ -687,17 +543,14 @@ def import_cmd(files: tuple[Path, ...], db: Path | None, config_path: Path | Non
                     parsed.append(parse_export(fh, str(f)))
         except OSError as exc:
             _fail(f"{f}: cannot read: {exc.strerror or exc}; nothing was imported")
-            return
         except InventoryError as exc:
-            _fail(str(exc))
-            return
+            _fail(describe(exc))
     with _open(db, config_path, write=True) as inv:
         for f, lines in zip(files, parsed, strict=True):
             try:
                 res = inv.import_parsed(lines)
             except InventoryError as exc:
-                _fail(str(exc))
-                return
+                _fail(describe(exc))
             log_event("import", file=str(f), **dataclasses.asdict(res))
             click.echo(f"{clean(f)}: {res.sweeps_added} sweep(s) added, {res.sweeps_skipped} "
                        f"already there; {res.marks_added} mark(s) added, {res.marks_skipped} "
@@ -714,25 +567,18 @@ def history_cmd(asset: str, site: str | None, fmt: str, db: Path | None,
                 config_path: Path | None) -> None:
     """One device's addresses over time and its status changes."""
     from camscan.inventory import InventoryError
+    from camscan.render.inventory import history_dict, history_text
 
     with _open(db, config_path, write=False, site=site) as inv:
         site = _site_arg(inv, site)
         try:
             h = inv.history(inv.resolve_asset(asset, site))
         except InventoryError as exc:
-            _fail(str(exc))
-            return
+            _fail(describe(exc))
     if fmt == "json":
-        click.echo(json.dumps(h, indent=2, ensure_ascii=False))
-        return
-    click.echo(f"asset {h['asset_id']}: {h['status']}")
-    for a in h["addresses"]:
-        click.echo(f"  {clean(a['ip']):15}  {clean(a['first_seen'])} .. {clean(a['last_seen'])}  "
-                   f"({a['sweeps']} sweep(s))")
-    for ch in h["changes"]:
-        note = f"  {clean(ch['note'])} ({clean(ch['who'])})" if ch["note"] else ""
-        how = f"sweep {ch['sweep_id']}" if ch["sweep_id"] else "mark"
-        click.echo(f"  {clean(ch['at'])}  {ch['old'] or '-'} -> {ch['new']}  [{how}]{note}")
+        click.echo(json.dumps(history_dict(h), indent=2, ensure_ascii=False))
+    else:
+        click.echo(history_text(h), nl=False)
 
 
 @click.command("sweeps")
@@ -747,12 +593,8 @@ def sweeps_cmd(site: str | None, db: Path | None, config_path: Path | None) -> N
         try:
             rows = inv.sweeps(site)
         except InventoryError as exc:
-            _fail(str(exc))
-            return
-    for s in rows:
-        state = "complete" if s.complete else f"partial ({clean(s.partial_reason or '?')})"
-        click.echo(f"{s.id:5}  {s.uuid[:8]}  {clean(s.started)}  site={clean(s.site) or '-'}  "
-                   f"{state}  devices={s.devices} flagged={s.flagged} "
-                   f"remaining={s.remaining if s.remaining is not None else '-'}"
-                   + ("  imported" if s.imported else ""))
+            _fail(describe(exc))
+    from camscan.render.inventory import sweep_line
 
+    for s in rows:
+        click.echo(sweep_line(s))

@@ -26,6 +26,7 @@ config file; ``~`` is expanded.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -51,6 +52,25 @@ def default_config_path() -> Path:
 def default_db_path() -> Path:
     """``$XDG_DATA_HOME/camscan/inventory.db`` (``~/.local/share/camscan/inventory.db``)."""
     return Path(platformdirs.user_data_dir(APP, appauthor=False)) / "inventory.db"
+
+
+def resolve_db(db: Path | None, config: Config | None, *, create: bool = False) -> Path:
+    """``--db``, else the config's ``db``, else the default under the user's data folder
+    (whose folder is made only when ``create``: readers create nothing)."""
+    if db is not None:
+        return db
+    if config is not None and config.db is not None:
+        return config.db
+    path = default_db_path()
+    if create:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def site_name_ok(name: str) -> bool:
+    """A valid site name: letters, digits, '.', '_', '-' (starting with a letter or digit)."""
+    return bool(_SITE_NAME.match(name))
 
 
 @dataclass(frozen=True, slots=True)

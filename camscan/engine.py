@@ -38,6 +38,9 @@ from camscan.targets import Scope
 
 HostDone = Callable[[str, list[Observation], list[ProbeOutcome]], None]
 Progress = Callable[[int, int], None]
+# the phase a sweep is in: "discovery" (segment-wide probes that decide who is there),
+# "hosts" (per-host probing), then (from the caller) "identify"
+Phase = Callable[[str], None]
 
 
 @dataclass
@@ -104,6 +107,7 @@ class Sweep:
         segment_context: Callable[[SweepShared], SegmentContext | None] | None = None,
         on_host_done: HostDone | None = None,
         on_progress: Progress | None = None,
+        on_phase: Phase | None = None,
     ) -> None:
         self.scope = scope
         self.settings = settings
@@ -117,6 +121,7 @@ class Sweep:
         self._segment_context = segment_context
         self.on_host_done = on_host_done
         self.on_progress = on_progress
+        self.on_phase = on_phase
         self.result = SweepResult()
         self._segment_ips: set[str] = set()
         self._segment_obs: dict[str, list[Observation]] = {}
@@ -152,15 +157,19 @@ class Sweep:
         s = self.settings
         # a sweep of every address (ARP) needs time in proportion to the scope
         budget = s.discovery_window + s.timeout + self.scope.size / max(s.rate, 1.0)
-        batches = await asyncio.gather(
-            *(_guarded_many(p.name, "0.0.0.0", budget, p.run(ctx)) for p in probes)
-        )
-        for batch in batches:
+
+        async def keep(call: Awaitable[list[ProbeResult]]) -> None:
+            # recorded as each probe finishes, so an interrupt keeps what was heard
+            batch = await call
             self._record(batch)
             for r in batch:
                 for o in r.observations:
                     self._segment_ips.add(o.ip)
                     self._segment_obs.setdefault(o.ip, []).append(o)
+
+        await asyncio.gather(
+            *(keep(_guarded_many(p.name, "0.0.0.0", budget, p.run(ctx))) for p in probes)
+        )
 
     async def _run_segment(self, ctx: SegmentContext | None,
                            probes: Sequence[SegmentProbe]) -> None:
@@ -174,35 +183,54 @@ class Sweep:
         ctx = HostContext(ip, self.shared)
         s = self.settings
         outcomes: list[ProbeOutcome] = []
-        for stage in (0, 1, 2):
-            stage_calls: list[Awaitable[list[ProbeResult]]] = []
-            for hp in self.host_probes:
-                if hp.stage == stage:
-                    stage_calls.append(_guarded_many(hp.name, ip, s.timeout * 3, hp.run(ctx)))
-            if stage == 1:
-                for port in sorted(ctx.open_ports):
-                    claimed = [p for p in self.service_probes if port in p.ports]
-                    if not claimed:
-                        claimed = [p for p in self.service_probes if p.fallback]
-                    for sp in claimed:
-                        stage_calls.append(self._one(sp, ctx, port))
-            batches = await asyncio.gather(*stage_calls)
-            if stage == 0 and not ctx.open_ports and not any(
-                r.observations for b in batches for r in b
-            ):
-                await self._segment_done.wait()
-                if ip not in self._segment_ips and _silent(batches):
-                    # silent: nothing at this address answered; keep no per-host record
-                    self.result.silent_hosts += 1
-                    self.result.hosts_done += 1
-                    return
-            for batch in batches:
-                self._record(batch)
-                for r in batch:
-                    outcomes.append(r.outcome)
-                    ctx.observations.extend(r.observations)
-            if stage == 0 and not ctx.open_ports and ip not in self._segment_ips:
-                break
+        finished: list[list[ProbeResult]] = []  # the calls of the current stage that ended
+
+        async def keep(call: Awaitable[list[ProbeResult]]) -> list[ProbeResult]:
+            batch = await call
+            finished.append(batch)
+            return batch
+
+        try:
+            for stage in (0, 1, 2):
+                stage_calls: list[Awaitable[list[ProbeResult]]] = []
+                for hp in self.host_probes:
+                    if hp.stage == stage:
+                        stage_calls.append(
+                            _guarded_many(hp.name, ip, s.timeout * 3, hp.run(ctx)))
+                if stage == 1:
+                    for port in sorted(ctx.open_ports):
+                        claimed = [p for p in self.service_probes if port in p.ports]
+                        if not claimed:
+                            claimed = [p for p in self.service_probes if p.fallback]
+                        for sp in claimed:
+                            stage_calls.append(self._one(sp, ctx, port))
+                finished.clear()
+                batches = await asyncio.gather(*(keep(c) for c in stage_calls))
+                finished.clear()
+                if stage == 0 and not ctx.open_ports and not any(
+                    r.observations for b in batches for r in b
+                ):
+                    await self._segment_done.wait()
+                    if ip not in self._segment_ips and _silent(batches):
+                        # silent: nothing at this address answered; keep no per-host record
+                        self.result.silent_hosts += 1
+                        self.result.hosts_done += 1
+                        return
+                for batch in batches:
+                    self._record(batch)
+                    for r in batch:
+                        outcomes.append(r.outcome)
+                        ctx.observations.extend(r.observations)
+                if stage == 0 and not ctx.open_ports and ip not in self._segment_ips:
+                    break
+        except asyncio.CancelledError:
+            # interrupted mid-host: keep what the calls that already ended heard, so the
+            # partial report has every device that answered (not only the finished hosts)
+            heard = [r for b in finished for r in b]
+            if ctx.observations or any(r.observations for r in heard):
+                self._record(heard)
+                self.result.hosts_up += 1
+            raise
         self.result.hosts_done += 1
         if ctx.observations:
             self.result.hosts_up += 1
@@ -223,6 +251,8 @@ class Sweep:
         try:
             ctx, runnable = self._segment_plan()
             gating = [p for p in runnable if p.gates_hosts]
+            if ctx is not None and runnable:
+                self._phase("discovery")
             if ctx is not None and gating:
                 # the ARP sweep goes first, alone: its answers decide which on-link
                 # addresses get any per-host work at all
@@ -239,6 +269,8 @@ class Sweep:
                 from camscan.segment import neighbour_table_limit
 
                 max_in_flight = max(8, min(max_in_flight, neighbour_table_limit() // 4))
+            self._phase("hosts")
+            self._progress(done, total)
             for ip in self.scope.iter_addresses(randomise=self.settings.randomise,
                                                 seed=self.settings.seed):
                 if self.scope.is_excluded(ip):
@@ -246,6 +278,7 @@ class Sweep:
                 if liveness is not None and liveness.is_dead(ip):
                     self.result.skipped_hosts += 1
                     done += 1
+                    self._progress(done, total)
                     continue
                 while len(in_flight) >= max_in_flight:
                     finished, in_flight = await asyncio.wait(
@@ -267,9 +300,16 @@ class Sweep:
             pending = [*in_flight, *([segment] if segment is not None else [])]
             for t in pending:
                 t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            try:
+                await asyncio.gather(*pending, return_exceptions=True)
+            except asyncio.CancelledError:  # a second interrupt while stopping: still return
+                pass
         self.result.attempts = self.shared.attempts
         return self.result
+
+    def _phase(self, name: str) -> None:
+        if self.on_phase is not None:
+            self.on_phase(name)
 
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:

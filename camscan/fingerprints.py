@@ -45,8 +45,10 @@ MAX_REPEAT = 250
 MATCH_VALUE_CHARS = 65_536
 _RULE_KEYS = {
     "id", "description", "manufacturer", "brand", "device_type", "video", "weight",
-    "condition", "matchers", "fields", "examples", "references",
+    "condition", "matchers", "fields", "examples", "references", "summary",
 }
+# A rule's ``summary``: one short plain sentence for reports (the worklist's "why").
+SUMMARY_CHARS = 100
 _MATCHER_KEYS = {"key", "word", "regex", "equals", "negative", "case_sensitive"}
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,80}$")
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,60}$")
@@ -234,6 +236,7 @@ class Rule:
     fields: dict[str, str]
     examples: tuple[Example, ...] = ()
     references: tuple[str, ...] = ()
+    summary: str | None = None  # what the rule found, for people ("Hikvision SDK port ...")
 
     @property
     def keys(self) -> frozenset[str]:
@@ -683,6 +686,11 @@ def _parse_rule(path: Path, index: int, raw: Any, vocab: Vocabulary,
         raise fail("references", "a list of text")
     if maker is None and brand is None and not video and "model" not in _group_names(matchers):
         raise fail("manufacturer", "a rule must name a manufacturer, a brand, or be video")
+    summary = raw.get("summary")
+    if summary is not None and (not isinstance(summary, str) or not summary.strip()
+                                or len(summary) > SUMMARY_CHARS or "\n" in summary.strip()
+                                or "<" in summary):
+        raise fail("summary", f"one plain line of at most {SUMMARY_CHARS} characters")
     examples = _parse_examples(fail, raw.get("examples"), matchers)
     return Rule(
         id=rid,
@@ -698,6 +706,7 @@ def _parse_rule(path: Path, index: int, raw: Any, vocab: Vocabulary,
         fields=fields,
         examples=examples,
         references=tuple(refs),
+        summary=summary.strip() if summary is not None else None,
     )
 
 
@@ -832,8 +841,19 @@ def check_rule(rule: Rule) -> Iterator[str]:
                     )
 
 
+def unproduced_keys(db: Database) -> list[str]:
+    """A problem per rule key that no probe produces (camscan.probes.registry): such a rule
+    can never fire (a typo, or a key of a probe that does not exist)."""
+    from camscan.probes.registry import produces
+
+    return [f"{rule.source}: rule {rule.id}: no probe produces key {key!r} "
+            "(see docs/observations.md)"
+            for rule in db.rules for key in sorted(rule.keys) if not produces(key)]
+
+
 def check_database(db: Database) -> list[str]:
-    """Prove every example of every rule, and that no maker's example fires another maker.
+    """Prove every example of every rule, that every rule key is one a probe produces, and
+    that no maker's example fires another maker.
 
     The second check is Recog's shadowing test adapted to rules that all fire: a positive
     example of a rule naming maker A must not make any rule naming a different maker fire.
@@ -841,6 +861,7 @@ def check_database(db: Database) -> list[str]:
     problems: list[str] = []
     for rule in db.rules:
         problems.extend(check_rule(rule))
+    problems.extend(unproduced_keys(db))
     for rule in db.rules:
         if rule.manufacturer is None:
             continue

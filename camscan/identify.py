@@ -30,32 +30,22 @@ from camscan.models import (
     Service,
     Status,
 )
+from camscan.probes import registry
+from camscan.wire.mac import normalise_mac as normalise_mac  # re-exported (inventory)
 
 # Observation keys shown as evidence even when no rule fired on them (so an unknown device
 # still shows what it said about itself).
-INFORMATIVE_KEYS = frozenset(
-    {
-        "http.header.server", "http.realm", "http.title", "rtsp.server", "rtsp.realm",
-        "tls.subject", "sdk.banner", "wsd.scope", "mdns.instance", "sadp.model",
-        "dhip.model", "onvif.manufacturer", "onvif.model", "isapi.model", "mac.vendor",
-        "dhip.vendor", "sadp.oeminfo",
-        # the credentialed probes' per-device login record and the device clock's skew
-        "onvif.auth", "isapi.auth", "onvif.clock_skew",
-    }
-)
+# (the keys each probe's spec marks informative, camscan.probes.registry)
+INFORMATIVE_KEYS = registry.informative_keys()
 MAX_UNMATCHED_EVIDENCE = 12
 # A maker named by the device's own answer after a login (credentialed evidence) is confirmed:
 # confidence is at least this, whatever weaker unauthenticated signals say.
 CONFIRMED_CONFIDENCE = 0.99
 CONFIRMING_WEIGHT = 0.5  # rules weaker than this never confirm, even on credentialed evidence
 
-# Service names by port, for open ports no probe named.
-PORT_SERVICES = {
-    80: "http", 81: "http", 82: "http", 83: "http", 84: "http", 85: "http", 88: "http",
-    443: "https", 554: "rtsp", 5554: "rtsp", 8554: "rtsp", 8000: "hikvision-sdk",
-    8001: "http", 8080: "http", 8081: "http", 8088: "http", 8443: "https",
-    37777: "dahua-dvrip",
-}
+# Service names by port, for open ports no probe named (the probes' specs).
+PORT_SERVICES = registry.port_services()
+UDP_PROBES = registry.udp_probes()  # probes whose service observations are UDP services
 
 
 class _UnionFind:
@@ -75,16 +65,6 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
-
-
-def normalise_mac(value: str) -> str | None:
-    hexdigits = "".join(c for c in value if c in "0123456789abcdefABCDEF")
-    if len(hexdigits) != 12:
-        return None
-    mac = ":".join(hexdigits[i : i + 2] for i in range(0, 12, 2)).lower()
-    if mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
-        return None
-    return mac
 
 
 def _ip_sort_key(ip: str) -> tuple[int, int]:
@@ -302,8 +282,7 @@ def _services(observations: Iterable[Observation]) -> list[Service]:
         if o.key == "tcp.open":
             named.setdefault((o.port, "tcp"), PORT_SERVICES.get(o.port, "unknown"))
         elif o.key == "service":
-            proto = "udp" if o.probe in ("wsd", "wsd-unicast", "mdns", "mdns-unicast",
-                                         "sadp", "dhip") else "tcp"
+            proto = "udp" if o.probe in UDP_PROBES else "tcp"
             named[(o.port, proto)] = o.value
     return [Service(port=p, proto="udp" if pr == "udp" else "tcp", service=s)
             for (p, pr), s in sorted(named.items())]

@@ -176,6 +176,9 @@ class ScanMeta:
     probes: list[str] = field(default_factory=list)
     skipped_probes: dict[str, str] = field(default_factory=dict)
     options: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+    # what the user should know about the scope, e.g. a /28's network and broadcast
+    # addresses that were left out
+    warnings: list[str] = field(default_factory=list)
     # "active": probes were sent (camscan scan); "passive": identified only from traffic
     # heard (camscan pcap / camscan listen), nothing was sent
     mode: Literal["active", "passive"] = "active"
@@ -188,3 +191,34 @@ class ScanReport:
     scan: ScanMeta
     assets: list[Asset] = field(default_factory=list)
     schema: str = "https://camscan.invalid/schema/scan-report-1.json"
+
+
+@dataclass(slots=True)
+class JsonlHeader:
+    """First line of ``--format jsonl``: the sweep as it started (no ``finished`` yet)."""
+
+    record: Literal["header"]
+    schema: str
+    scan: ScanMeta
+
+
+@dataclass(slots=True)
+class JsonlTrailer:
+    """Last line of ``--format jsonl``: the counts; a file without it was cut short."""
+
+    record: Literal["trailer"]
+    devices: int
+    remove: int
+    review: int
+    keep: int
+    partial: bool
+    partial_reason: str | None
+    finished: str | None
+    hosts_up: int = 0
+
+
+@dataclass(slots=True)
+class JsonlAsset(Asset):
+    """Every other line of ``--format jsonl``: one device (an :class:`Asset`)."""
+
+    record: Literal["asset"] = "asset"

@@ -16,7 +16,8 @@ Verdicts, in order:
    else ``review``;
 2. no maker identified but the label is a brand reported to resell a covered maker
    (vocabulary ``oem_of``): ``review``;
-3. no maker identified and the device is a video device: ``review``;
+3. no maker identified and the device is a video device: ``review``, reason
+   ``video device, maker unknown`` (:data:`UNKNOWN_VIDEO_REASON`);
 4. otherwise ``keep`` (identified and not covered, or not a video device).
 """
 
@@ -32,6 +33,8 @@ from camscan.models import VIDEO_DEVICE_TYPES, Asset, Verdict
 _KEYS = {"name", "title", "description", "covers", "include_affiliates", "remove_confidence",
          "references"}
 DEFAULT_POLICY = "canada-2025"
+# the reason of rule 3, the same under every policy (the audit filters on it)
+UNKNOWN_VIDEO_REASON = "video device, maker unknown"
 
 
 class PolicyError(ValueError):
@@ -68,7 +71,7 @@ class Policy:
                 )
         is_video = asset.device_type in VIDEO_DEVICE_TYPES
         if maker is None and is_video:
-            return "review", "video device whose maker could not be identified"
+            return "review", UNKNOWN_VIDEO_REASON
         if maker is not None:
             return "keep", f"identified as {maker}, not covered by {self.name}"
         return "keep", "not identified as a video device"

@@ -23,9 +23,9 @@ import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from camscan.probes.base import CONNECTED_CACHE as CONNECTED_CACHE  # re-exported
 from camscan.probes.base import SegmentContext, SweepShared
 
-CONNECTED_CACHE = "segment.connected"  # shared.cache: list[IPv4Network] reached without gateway
 REASON_CACHE = "segment.reason"  # shared.cache: why there is no context (for the skip message)
 CAP_NET_RAW = 13
 SIOCGIFADDR = 0x8915

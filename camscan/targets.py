@@ -2,9 +2,11 @@
 
 Accepted forms (targets and ``--exclude`` alike): a single IPv4 address, a CIDR
 (``10.1.2.0/24``), a range (``10.1.2.10-40`` or ``10.1.2.10-10.1.3.20``), a host name, and
-``@file`` (one target per line, ``#`` starts a comment). Never probed, whatever was asked:
-multicast and reserved space (224.0.0.0/3), 0.0.0.0/8, the limited broadcast address and the
-network and broadcast addresses of any CIDR target wider than /31.
+``@file`` (one target per line, ``#`` starts a comment; ``@-`` reads standard input). Never
+probed, whatever was asked: multicast and reserved space (224.0.0.0/3), 0.0.0.0/8, the limited
+broadcast address and, unless ``include_edges``, the network and broadcast addresses of any CIDR
+target wider than /31 (a warning says so for CIDRs narrower than /24, where the two dropped
+addresses are more likely to be devices).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import random
 import re
 import socket
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from math import gcd
@@ -47,30 +50,57 @@ def system_resolver(name: str) -> list[str]:
 
 def expand_files(tokens: Sequence[str], *, depth: int = 0) -> list[str]:
     """Replace each ``@file`` token by the targets listed in the file."""
-    out: list[str] = []
+    return [token for token, _ in expand_with_origin(tokens, depth=depth)]
+
+
+def expand_with_origin(tokens: Sequence[str], *, depth: int = 0,
+                       stdin: list[bool] | None = None) -> list[tuple[str, str | None]]:
+    """Like :func:`expand_files`, each token with where it came from (``FILE:LINE`` for a
+    token read from an ``@file``, None for one typed on the command line)."""
+    used_stdin = stdin if stdin is not None else [False]
+    out: list[tuple[str, str | None]] = []
     for token in tokens:
         token = token.strip()
         if not token:
             continue
-        if token.startswith("@"):
-            if depth > 2:
-                raise TargetError(f"{token}: @files nested too deep")
-            path = Path(token[1:])
+        if not token.startswith("@"):
+            out.extend((w, None) for w in token.replace(",", " ").split() if w)
+            continue
+        if depth > 2:
+            raise TargetError(f"{token}: @files nested too deep")
+        name = token[1:]
+        if name == "-":
+            if used_stdin[0]:
+                raise TargetError("@-: standard input can be read only once")
+            used_stdin[0] = True
+            label = "<stdin>"
             try:
-                text = path.read_text(encoding="utf-8")
+                text = sys.stdin.read()
+            except (OSError, UnicodeDecodeError, ValueError):
+                raise TargetError("@-: cannot read targets from standard input") from None
+        else:
+            label = name
+            try:
+                text = Path(name).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 reason = getattr(exc, "strerror", None) or "not readable UTF-8 text"
                 raise TargetError(f"{token}: cannot read target file: {reason}") from None
-            lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
-            words = [w for ln in lines for w in ln.replace(",", " ").split()]
-            out.extend(expand_files(words, depth=depth + 1))
-        else:
-            out.extend(w for w in token.replace(",", " ").split() if w)
+        for number, line in enumerate(text.splitlines(), start=1):
+            words = line.split("#", 1)[0].replace(",", " ").split()
+            where = f"{label}:{number}"
+            for word, inner in expand_with_origin(words, depth=depth + 1, stdin=used_stdin):
+                out.append((word, inner or where))
     return out
 
 
-def parse_token(token: str, resolver: Resolver = system_resolver) -> tuple[IPSet, IPSet]:
-    """One target token -> (addresses, addresses never to probe because of this token)."""
+def parse_token(token: str, resolver: Resolver = system_resolver, *,
+                include_edges: bool = False,
+                warnings: list[str] | None = None) -> tuple[IPSet, IPSet]:
+    """One target token -> (addresses, addresses never to probe because of this token).
+
+    A CIDR's network and broadcast addresses are never probed unless ``include_edges``;
+    for a CIDR narrower than /24 a warning saying so is appended to ``warnings``.
+    """
     never = IPSet()
     try:
         if ":" in token:
@@ -82,9 +112,13 @@ def parse_token(token: str, resolver: Resolver = system_resolver) -> tuple[IPSet
             if str(net.cidr) != str(net) and net.ip != net.network:
                 # 10.1.2.7/24 is taken as 10.1.2.0/24, as nmap does
                 net = net.cidr
-            if net.prefixlen <= 30:
+            if net.prefixlen <= 30 and not include_edges:
                 never.add(net.network)
                 never.add(net.broadcast)
+                if net.prefixlen > 24 and warnings is not None:
+                    warnings.append(
+                        f"{token}: network and broadcast addresses {net.network} and "
+                        f"{net.broadcast} are not probed (--include-edges probes them)")
             return IPSet([net]), never
         m = _RANGE_SHORT.match(token)
         if m:
@@ -130,6 +164,7 @@ class Scope:
     excludes: list[str]
     addresses: IPSet
     excluded: IPSet = field(default_factory=IPSet)
+    warnings: list[str] = field(default_factory=list)  # e.g. CIDR edges left out
 
     @property
     def size(self) -> int:
@@ -189,22 +224,28 @@ def build_scope(
     excludes: Sequence[str] = (),
     *,
     force: bool = False,
+    include_edges: bool = False,
     resolver: Resolver = system_resolver,
 ) -> Scope:
     """Parse targets and excludes into a :class:`Scope`; raise :class:`TargetError` on any bad
-    token or when the scope is larger than :data:`MAX_ADDRESSES` without ``force``."""
-    tokens = expand_files(targets)
-    if not tokens:
+    token or when the scope is larger than :data:`MAX_ADDRESSES` without ``force``. A token
+    read from an ``@file`` is named in errors by its file and line."""
+    stdin = [False]
+    found = expand_with_origin(targets, stdin=stdin)
+    if not found:
         raise TargetError("no targets given")
-    ex_tokens = expand_files(excludes)
+    ex_found = expand_with_origin(excludes, stdin=stdin)
+    tokens = [t for t, _ in found]
+    ex_tokens = [t for t, _ in ex_found]
     include, never = IPSet(), IPSet(NEVER_PROBED)
-    for token in tokens:
-        addrs, skip = parse_token(token, resolver)
+    warnings: list[str] = []
+    for token, origin in found:
+        addrs, skip = _parse_at(token, origin, resolver, include_edges, warnings)
         include |= addrs
         never |= skip
     excluded = IPSet()
-    for token in ex_tokens:
-        addrs, _ = parse_token(token, resolver)
+    for token, origin in ex_found:
+        addrs, _ = _parse_at(token, origin, resolver, True, None)
         excluded |= addrs
     final = include - never - excluded
     if final.size > MAX_ADDRESSES and not force:
@@ -213,7 +254,17 @@ def build_scope(
             "narrow the targets or pass --force"
         )
     return Scope(targets=list(tokens), excludes=list(ex_tokens), addresses=final,
-                 excluded=excluded)
+                 excluded=excluded, warnings=warnings)
+
+
+def _parse_at(token: str, origin: str | None, resolver: Resolver, include_edges: bool,
+              warnings: list[str] | None) -> tuple[IPSet, IPSet]:
+    try:
+        return parse_token(token, resolver, include_edges=include_edges, warnings=warnings)
+    except TargetError as exc:
+        if origin is None:
+            raise
+        raise TargetError(f"{origin}: {exc}") from None
 
 
 def describe(scope: Scope, limit: int = 10) -> Iterable[str]:

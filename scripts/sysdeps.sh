@@ -6,6 +6,8 @@ need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# pdftotext: the worklist layout test reads the printed PDF back
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 # `sysdeps.sh bench`: also what the benchmark compares against (Debian's nmap)
 if [ "${1:-}" = "bench" ]; then
   command -v nmap >/dev/null 2>&1 || need+=(nmap)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from camscan.models import Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
+    CONNECTED_CACHE,
     LIVENESS_KEY,
     HostContext,
     HostProbe,
@@ -41,7 +42,8 @@ from camscan.probes.base import (
     failure_status,
     outcome,
 )
-from camscan.probes.wsd import normalise_mac
+from camscan.probes.registry import spec
+from camscan.wire.mac import normalise_mac
 
 NAME = "arp"
 NEIGH_NAME = "neighbours"
@@ -186,8 +188,6 @@ def mac_observations(ip: str, mac: str, probe: str) -> list[Observation]:
 
 def on_link_targets(ctx: SegmentContext, limit: int = MAX_SWEEP) -> list[str]:
     """In-scope, not excluded addresses inside a prefix the interface reaches directly."""
-    from camscan.segment import CONNECTED_CACHE
-
     scope = ctx.shared.scope
     connected: Sequence[ipaddress.IPv4Network] = ctx.shared.cache.get(CONNECTED_CACHE, [])
     if scope is None or not connected:
@@ -345,7 +345,7 @@ async def _neighbours(ctx: HostContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=_segment, privileged=True, multicast=True, gates_hosts=True,
-                 description="ARP sweep of the on-link targets (raw sockets; needs root)"),
+                 description=spec(NAME).summary),
     HostProbe(name=NEIGH_NAME, run=_neighbours, stage=1,
-              description="MAC from the kernel neighbour table after the TCP sweep"),
+              description=spec(NEIGH_NAME).summary),
 ]

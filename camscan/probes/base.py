@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
+from camscan.net.errors import failure_status
+from camscan.net.multicast import Heard, Judge, multicast_round
+from camscan.probes import registry
 
 if TYPE_CHECKING:
     from camscan.targets import Scope
@@ -30,9 +32,8 @@ if TYPE_CHECKING:
 # Ports that are never sent a packet, whatever the user asks (printers print what they get).
 FORBIDDEN_PORTS = frozenset(range(9100, 9108))
 
-DEFAULT_PORTS: tuple[int, ...] = (
-    80, 81, 82, 83, 84, 85, 88, 443, 554, 5554, 8000, 8001, 8080, 8081, 8088, 8443, 8554, 37777,
-)
+# Every probe's default ports (camscan.probes.registry), ascending.
+DEFAULT_PORTS: tuple[int, ...] = registry.default_ports()
 
 
 class RateLimiter:
@@ -174,6 +175,24 @@ class SegmentContext:
     on_link: bool
     privileged: bool
 
+    async def spend_packet(self) -> None:
+        """Wait for the sweep's packet budget and count one packet sent."""
+        await self.shared.limiter.acquire()
+        self.shared.attempts += 1
+
+    async def discovery_round(self, payload: bytes, group: str, port: int, judge: Judge, *,
+                              sends: int = 2, bind_group_port: bool = False) -> Heard:
+        """One :func:`camscan.net.multicast.multicast_round` from this segment's interface, for
+        the sweep's discovery window, inside its packet budget, every datagram sorted by
+        ``judge``. Raises OSError."""
+        heard = Heard()
+        await multicast_round(
+            payload, group, port, lambda data, src, _sport: heard.take(data, src, judge),
+            source_ip=self.source_ip, interface=self.interface,
+            window=self.shared.settings.discovery_window, budget=self.spend_packet,
+            sends=sends, bind_group_port=bind_group_port)
+        return heard
+
 
 HostRun = Callable[[HostContext], Awaitable[Sequence[ProbeResult]]]
 ServiceRun = Callable[[HostContext, int], Awaitable[ProbeResult]]
@@ -211,6 +230,8 @@ class SegmentProbe:
 
 
 LIVENESS_KEY = "liveness"  # SweepShared.cache key of a Liveness
+# SweepShared.cache key: list[IPv4Network] the interface reaches without a gateway (segment.py)
+CONNECTED_CACHE = "segment.connected"
 
 
 @dataclass
@@ -270,19 +291,33 @@ def outcome(ip: str, probe: str, status: Status, port: int | None = None, reason
                         elapsed=round(elapsed, 4))
 
 
-def failure_status(exc: BaseException) -> tuple[Status, str]:
-    """Map a network exception to an outcome status and a short reason."""
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return Status.TIMEOUT, "timed out"
-    if isinstance(exc, ConnectionRefusedError):
-        return Status.CLOSED, "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return Status.ERROR, "connection reset by peer"
-    if isinstance(exc, OSError) and exc.errno in (101, 113, 110):
-        # os.strerror: asyncio's strerror is "Connect call failed (ip, port)", no cause
-        return Status.UNREACHABLE, os.strerror(exc.errno)
-    if isinstance(exc, PermissionError):
-        return Status.SKIPPED, str(exc)
-    name = type(exc).__name__
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return Status.ERROR, f"{name}: {text}" if text else name
+__all__ = ["failure_status"]  # re-exported: probes and the engine classify failures here
+
+
+async def discover(ctx: SegmentContext, name: str, payload: bytes, group: str, port: int,
+                   judge: Judge, *, answered: str, sends: int = 2,
+                   bind_group_port: bool = False) -> tuple[list[ProbeResult], Heard | None]:
+    """One multicast discovery round as probe results: a summary at ``0.0.0.0``
+    ("<n> device(s) answered"), one ``ok`` result per device (reason ``answered``) with its
+    rows, then an ``error`` per source that sent only a fault (``SOAP Fault: ...``) or only
+    rejected datagrams. A socket failure is one result at ``0.0.0.0`` and no :class:`Heard`."""
+    started = time.monotonic()
+    try:
+        heard = await ctx.discovery_round(payload, group, port, judge, sends=sends,
+                                          bind_group_port=bind_group_port)
+    except OSError as exc:
+        status, reason = failure_status(exc)
+        return [ProbeResult(outcome("0.0.0.0", name, status, port, reason, started))], None
+    results = [ProbeResult(outcome("0.0.0.0", name, Status.OK, port,
+                                   f"{len(heard.answers)} device(s) answered", started))]
+    for ip, rows in heard.answers.items():
+        results.append(ProbeResult(outcome(ip, name, Status.OK, port, answered, started), rows))
+    for src, fault in heard.faults.items():
+        if src not in heard.answers:
+            results.append(ProbeResult(outcome(src, name, Status.ERROR, port,
+                                               f"SOAP Fault: {fault}", started)))
+    for src, summary in heard.rejected.summaries().items():
+        if src not in heard.answers and src not in heard.faults:
+            results.append(ProbeResult(outcome(src, name, Status.ERROR, port, summary,
+                                               started)))
+    return results, heard

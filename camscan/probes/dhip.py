@@ -16,13 +16,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import struct
-import time
 from typing import Any
 
-from camscan.models import Observation, ProbeResult, Status
-from camscan.probes import _udp
-from camscan.probes.base import SegmentContext, SegmentProbe, failure_status, outcome
-from camscan.probes.wsd import normalise_mac
+from camscan.models import Observation, ProbeResult
+from camscan.net.multicast import Answer
+from camscan.probes.base import SegmentContext, SegmentProbe, discover
+from camscan.probes.registry import spec
+from camscan.wire.data import looks_binary
+from camscan.wire.mac import normalise_mac
 
 NAME = "dhip"
 GROUP = "239.255.255.251"
@@ -107,7 +108,7 @@ def reject_reason(data: bytes) -> str | None:
         if len(data) < HEADER + 2:
             return f"{len(data)} bytes, shorter than a DHIP header and body"
         if data[:8] != MAGIC:
-            kind = "binary data" if _udp.looks_binary(data) else "text"
+            kind = "binary data" if looks_binary(data) else "text"
             return f"no DHIP header ({len(data)} bytes of {kind})"
         length1, _zero1, length2, _zero2 = struct.unpack_from("<IIII", data, 16)
         available = len(data) - HEADER
@@ -181,37 +182,19 @@ def observations(fields: dict[str, str], source: str) -> list[Observation]:
     return out
 
 
+def judge(data: bytes, src: str) -> Answer:
+    """What one datagram heard on the DHIP port is (see :class:`~camscan.net.multicast.Answer`)."""
+    fields = parse_reply(data)
+    if fields is None:
+        return Answer(reject=lambda: reject_reason(data))
+    rows = observations(fields, src)
+    return Answer(ip=rows[0].ip, rows=rows)
+
+
 async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GROUP) -> list[
         ProbeResult]:
-    started = time.monotonic()
-    heard: dict[str, list[Observation]] = {}
-    rejected = _udp.Rejections()
-
-    def on_datagram(data: bytes, src: str, _sport: int) -> None:
-        fields = parse_reply(data)
-        if fields is None:
-            # filed under the packet's source: nothing in a refused answer is believed
-            rejected.add(src, lambda: reject_reason(data))
-            return
-        rows = observations(fields, src)
-        bucket = heard.setdefault(rows[0].ip, [])
-        bucket.extend(r for r in rows if r not in bucket)
-
-    try:
-        await _udp.multicast_round(ctx, build_search(), group, port, on_datagram,
-                                   sends=SENDS, bind_group_port=True)
-    except OSError as exc:
-        status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
-    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, port,
-                                   f"{len(heard)} device(s) answered", started))]
-    for ip, rows in heard.items():
-        results.append(ProbeResult(outcome(ip, NAME, Status.OK, port, "notifyDevInfo",
-                                           started), rows))
-    for src, summary in rejected.summaries().items():
-        if src not in heard:
-            results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port, summary,
-                                               started)))
+    results, _ = await discover(ctx, NAME, build_search(), group, port, judge,
+                                answered="notifyDevInfo", sends=SENDS, bind_group_port=True)
     return results
 
 
@@ -221,5 +204,5 @@ async def _segment(ctx: SegmentContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=_segment, multicast=True,
-                 description="Dahua DHIP search multicast on the segment"),
+                 description=spec(NAME).summary),
 ]

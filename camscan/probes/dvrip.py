@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass
 
 from camscan.models import Observation, ProbeResult, Status
-from camscan.probes._banner import read_banner
+from camscan.net.banner import read_banner
 from camscan.probes.base import HostContext, ServiceProbe, failure_status, outcome
+from camscan.probes.registry import spec
 
 NAME = "dvrip"
-PORTS = frozenset({37777})
+PORTS = frozenset(spec(NAME).default_ports)
 MAX_BANNER = 64
 DHIP_MAGIC = b"DHIP"
 
@@ -70,4 +71,4 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
 
 
 PROBES = [ServiceProbe(name=NAME, run=run, ports=PORTS,
-                       description="Dahua DVRIP port: first bytes, nothing sent")]
+                       description=spec(NAME).summary)]

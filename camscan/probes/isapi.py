@@ -20,13 +20,10 @@ import re
 import time
 
 import httpx
-from defusedxml import ElementTree as SafeET
 
 from camscan.credentials import AttemptResult, Credential, LoginLedger, credential_store
-from camscan.identify import normalise_mac
 from camscan.models import Observation, ProbeResult, Status
-from camscan.probes.base import HostContext, HostProbe, outcome
-from camscan.probes.credhttp import (
+from camscan.net.http import (
     HTTPS_PORTS,
     WEB_PORTS,
     base_url,
@@ -34,7 +31,11 @@ from camscan.probes.credhttp import (
     offered_scheme,
     send_authenticated,
 )
-from camscan.probes.wsd import xml_problem
+from camscan.probes.base import HostContext, HostProbe, outcome
+from camscan.probes.registry import spec
+from camscan.wire.mac import normalise_mac
+from camscan.wire.xml import local, namespace, xml_problem
+from camscan.wire.xml import parse as parse_xml
 
 NAME = "isapi"
 PATH = "/ISAPI/System/deviceInfo"
@@ -52,34 +53,18 @@ _FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,48}$")
 _LOCK_RE = re.compile(rb"(?i)<lockStatus>\s{0,8}lock|userLocked|user\s{0,4}locked")
 
 
-def _local(tag: object) -> str:
-    text = tag if isinstance(tag, str) else ""
-    return text.rsplit("}", 1)[-1]
-
-
-def _namespace(tag: object) -> str:
-    text = tag if isinstance(tag, str) else ""
-    return text[1:].split("}", 1)[0] if text.startswith("{") else ""
-
-
 def parse_device_info(xml: bytes) -> dict[str, str]:
     """``DeviceInfo`` fields by lower-cased name (``model``, ``serialnumber``, ...).
 
     ``xmlns`` holds the document's namespace. Empty on anything that is not a bounded,
     well-formed ``DeviceInfo`` (DTDs and entities are refused); never raises.
     """
-    if not isinstance(xml, bytes | bytearray) or len(xml) > MAX_XML:
+    root = parse_xml(xml, MAX_XML)
+    if root is None or local(root.tag) != "DeviceInfo":
         return {}
-    try:
-        root = SafeET.fromstring(bytes(xml), forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
-    except Exception:
-        return {}
-    if _local(root.tag) != "DeviceInfo":
-        return {}
-    out: dict[str, str] = {"xmlns": _namespace(root.tag)}
+    out: dict[str, str] = {"xmlns": namespace(root.tag)}
     for child in list(root)[: MAX_FIELDS * 2]:
-        name = _local(child.tag)
+        name = local(child.tag)
         if not _FIELD_RE.match(name) or len(child) or name.lower() in out:
             continue
         value = " ".join((child.text or "").split())[:MAX_FIELD_CHARS]
@@ -240,6 +225,6 @@ async def _probe_port(ctx: HostContext, http: httpx.AsyncClient, port: int,
         )
 
 PROBES = [
-    HostProbe(name=NAME, run=run, stage=2, opt_in=True,
-              description="Hikvision ISAPI deviceInfo with the device's credentials"),
+    HostProbe(name=NAME, run=run, stage=2, opt_in=spec(NAME).credentials,
+              description=spec(NAME).summary),
 ]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from camscan.models import Observation, ProbeResult, Status
-from camscan.probes import _udp
+from camscan.net import udp
 from camscan.probes.base import (
     HostContext,
     HostProbe,
@@ -32,6 +32,8 @@ from camscan.probes.base import (
     failure_status,
     outcome,
 )
+from camscan.probes.registry import spec
+from camscan.wire.data import looks_binary
 
 NAME = "mdns"
 UNICAST_NAME = "mdns-unicast"
@@ -185,7 +187,7 @@ def reject_reason(data: bytes) -> str | None:
 
         msg = DNSIncoming(bytes(data))
         if not msg.valid:
-            kind = "binary data" if _udp.looks_binary(bytes(data)) else "text"
+            kind = "binary data" if looks_binary(bytes(data)) else "text"
             return f"not a well-formed DNS message ({len(data)} bytes of {kind})"
         if not msg.is_response():
             return None
@@ -255,12 +257,12 @@ def observations_for(ip: str, facts: MdnsFacts, probe: str,
 # --- per-host one-shot unicast -------------------------------------------------------------
 
 async def _ask(ip: str, port: int, names: list[tuple[str, int]], wait: float,
-               rejected: _udp.Rejections | None = None) -> MdnsFacts:
+               rejected: udp.Rejections | None = None) -> MdnsFacts:
     facts = MdnsFacts()
     query = build_query(names)
     if not query:
         return facts
-    answers = await _udp.unicast_exchange(ip, port, query, wait, max_datagrams=8,
+    answers = await udp.unicast_exchange(ip, port, query, wait, max_datagrams=8,
                                           linger=0.2)
     for data, _src, _sport in answers:
         got = parse_response(data)
@@ -280,7 +282,7 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
                                     "already answered the multicast browse", started))]
     wait = min(wait, ctx.settings.read_timeout)
     facts = MdnsFacts()
-    rejected = _udp.Rejections()
+    rejected = udp.Rejections()
     try:
         async with ctx.permit(port):
             facts.merge(await _ask(ctx.ip, port,
@@ -471,7 +473,7 @@ async def _unicast(ctx: HostContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=run_segment, multicast=True,
-                 description="mDNS/DNS-SD browse on the segment (python-zeroconf)"),
+                 description=spec(NAME).summary),
     HostProbe(name=UNICAST_NAME, run=_unicast, stage=1,
-              description="mDNS one-shot unicast queries to each host (RFC 6762 5.5)"),
+              description=spec(UNICAST_NAME).summary),
 ]

@@ -38,13 +38,10 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 import httpx
-from defusedxml import ElementTree as SafeET
 
 from camscan.credentials import AttemptResult, Credential, LoginLedger, credential_store
-from camscan.identify import normalise_mac
 from camscan.models import Observation, ProbeResult, Status
-from camscan.probes.base import FORBIDDEN_PORTS, HostContext, HostProbe, outcome
-from camscan.probes.credhttp import (
+from camscan.net.http import (
     HTTPS_PORTS,
     WEB_PORTS,
     AuthScheme,
@@ -53,7 +50,11 @@ from camscan.probes.credhttp import (
     offered_scheme,
     send_authenticated,
 )
-from camscan.probes.wsd import xml_problem
+from camscan.probes.base import FORBIDDEN_PORTS, HostContext, HostProbe, outcome
+from camscan.probes.registry import spec
+from camscan.wire.mac import normalise_mac
+from camscan.wire.xml import local, xml_problem
+from camscan.wire.xml import parse as parse_xml
 
 NAME = "onvif"
 DEVICE_PATH = "/onvif/device_service"
@@ -121,27 +122,17 @@ def soap_headers(operation: str) -> dict[str, str]:
 # ------------------------------------------------------------------------------ parsing
 
 
-def _local(tag: object) -> str:
-    return (tag if isinstance(tag, str) else "").rsplit("}", 1)[-1]
-
-
 def _root(xml: bytes) -> Any:
-    if not isinstance(xml, bytes | bytearray) or not xml or len(xml) > MAX_XML:
-        return None
-    try:
-        return SafeET.fromstring(bytes(xml), forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
-    except Exception:
-        return None
+    return parse_xml(xml, MAX_XML)
 
 
 def _body_child(xml: bytes, name: str) -> Any:
     """The element ``name`` (local name) inside the SOAP Body, or None."""
     root = _root(xml)
-    if root is None or _local(root.tag) != "Envelope":
+    if root is None or local(root.tag) != "Envelope":
         return None
     for el in root.iter():
-        if _local(el.tag) == name:
+        if local(el.tag) == name:
             return el
     return None
 
@@ -152,14 +143,14 @@ def _text(el: Any) -> str:
 
 def _child(el: Any, name: str) -> Any:
     for c in list(el):
-        if _local(c.tag) == name:
+        if local(c.tag) == name:
             return c
     return None
 
 
 def is_soap(xml: bytes) -> bool:
     root = _root(xml)
-    return root is not None and _local(root.tag) == "Envelope"
+    return root is not None and local(root.tag) == "Envelope"
 
 
 def parse_fault(xml: bytes) -> str | None:
@@ -167,11 +158,11 @@ def parse_fault(xml: bytes) -> str | None:
     fault = _body_child(xml, "Fault")
     if fault is None:
         return None
-    parts = [_text(v) for v in fault.iter() if _local(v.tag) == "Value" and _text(v)]
-    reason = next((_text(t) for t in fault.iter() if _local(t.tag) in ("Text", "faultstring")
+    parts = [_text(v) for v in fault.iter() if local(v.tag) == "Value" and _text(v)]
+    reason = next((_text(t) for t in fault.iter() if local(t.tag) in ("Text", "faultstring")
                    and _text(t)), "")
     if not parts:
-        parts = [_text(c) for c in fault.iter() if _local(c.tag) == "faultcode"]
+        parts = [_text(c) for c in fault.iter() if local(c.tag) == "faultcode"]
     text = " ".join(p for p in parts if p)
     return f"{text}: {reason}"[:300] if reason else (text[:300] or "fault")
 
@@ -211,7 +202,7 @@ def parse_device_information(xml: bytes) -> dict[str, str]:
     if el is None:
         return out
     for c in list(el)[:MAX_ITEMS]:
-        key = DEVICE_FIELDS.get(_local(c.tag))
+        key = DEVICE_FIELDS.get(local(c.tag))
         if key and _text(c) and key not in out:
             out[key] = _text(c)
     return out
@@ -224,7 +215,7 @@ def parse_network_interfaces(xml: bytes) -> list[str]:
     if el is None:
         return macs
     for hw in el.iter():
-        if _local(hw.tag) == "HwAddress":
+        if local(hw.tag) == "HwAddress":
             mac = normalise_mac(_text(hw))
             if mac and mac not in macs:
                 macs.append(mac)
@@ -240,7 +231,7 @@ def parse_scopes(xml: bytes) -> list[str]:
     if el is None:
         return items
     for s in el.iter():
-        if _local(s.tag) == "ScopeItem" and _text(s) and _text(s) not in items:
+        if local(s.tag) == "ScopeItem" and _text(s) and _text(s) not in items:
             items.append(_text(s))
         if len(items) >= MAX_ITEMS:
             break
@@ -494,6 +485,6 @@ def _emit(s: _Session, op: str, body: bytes, *, credentialed: bool) -> None:
 
 
 PROBES = [
-    HostProbe(name=NAME, run=run, stage=2, opt_in=True,
-              description="ONVIF GetDeviceInformation with the device's credentials"),
+    HostProbe(name=NAME, run=run, stage=2, opt_in=spec(NAME).credentials,
+              description=spec(NAME).summary),
 ]

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 
 from camscan.models import Observation, ProbeResult, Status
 from camscan.probes.base import HostContext, ServiceProbe, failure_status, outcome
+from camscan.probes.registry import spec
+from camscan.wire.auth import parse_realms
 
 NAME = "rtsp"
-PORTS = frozenset({554, 5554, 8554})
+PORTS = frozenset(spec(NAME).default_ports)
 MAX_HEADER_BYTES = 16_384
 MAX_BODY_BYTES = 16_384
 MAX_HEADERS = 100
@@ -32,8 +34,6 @@ _STATUS_LINE = re.compile(
     r"^RTSP/(\d)\.(\d) {1,4}(\d{3})(?:[ \t]{1,4}([^\r\n]{0,200}))?[ \t]{0,8}$"
 )
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
-_REALM = re.compile(r"""realm[ \t]{0,8}=[ \t]{0,8}(?:"([^"\r\n]{0,256})"|([^\s,"]{1,256}))""",
-                    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class RtspResponse:
         """The realm of each ``WWW-Authenticate`` challenge, in order."""
         out: list[str] = []
         for value in self.www_authenticate:
-            out.extend(extract_realms(value))
+            out.extend(parse_realms(value))
         return out
 
     @property
@@ -72,15 +72,6 @@ class RtspResponse:
         if raw is None or not raw.strip().isdigit() or len(raw.strip()) > 12:
             return None
         return int(raw.strip())
-
-
-def extract_realms(value: str) -> list[str]:
-    """Realms inside one ``WWW-Authenticate`` value (quoted or bare); never raises."""
-    out: list[str] = []
-    for m in _REALM.finditer(value[:4096]):
-        realm = m.group(1) if m.group(1) is not None else m.group(2)
-        out.append(realm)
-    return out
 
 
 def header_end(data: bytes | bytearray) -> int:
@@ -232,7 +223,7 @@ def observations_for(ctx: HostContext, port: int, options: RtspResponse,
     for r in replies:
         for value in r.www_authenticate:
             add("rtsp.www_authenticate", value)
-            for realm in extract_realms(value):
+            for realm in parse_realms(value):
                 add("rtsp.realm", realm)
     return out
 
@@ -304,4 +295,4 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
 
 
 PROBES = [ServiceProbe(name=NAME, run=run, ports=PORTS,
-                       description="RTSP OPTIONS and unauthenticated DESCRIBE")]
+                       description=spec(NAME).summary)]

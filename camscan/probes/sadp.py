@@ -12,14 +12,15 @@ Every ProbeMatch field becomes ``sadp.<field lower-cased>``; the OEM fields (``O
 from __future__ import annotations
 
 import ipaddress
-import time
 import uuid
-from xml.etree.ElementTree import Element
 
-from camscan.models import Observation, ProbeResult, Status
-from camscan.probes import _udp
-from camscan.probes.base import SegmentContext, SegmentProbe, failure_status, outcome
-from camscan.probes.wsd import datagram_problem, normalise_mac
+from camscan.models import Observation, ProbeResult
+from camscan.net.multicast import Answer
+from camscan.probes.base import SegmentContext, SegmentProbe, discover
+from camscan.probes.registry import spec
+from camscan.wire.mac import normalise_mac
+from camscan.wire.xml import datagram_problem, local
+from camscan.wire.xml import parse as parse_xml
 
 NAME = "sadp"
 GROUP = "239.255.255.250"
@@ -40,24 +41,15 @@ def build_inquiry(inquiry_uuid: str | None = None) -> bytes:
     ).encode()
 
 
-def _local(tag: object) -> str:
-    return (tag if isinstance(tag, str) else "").rsplit("}", 1)[-1]
-
-
 def parse_probe_match(data: bytes) -> dict[str, str] | None:
     """Every field of a SADP ProbeMatch (first occurrence wins), or None. Never raises."""
     try:
-        if not isinstance(data, bytes | bytearray) or len(data) > MAX_REPLY:
-            return None
-        from defusedxml import ElementTree as SafeET
-
-        root = SafeET.fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
-        if not isinstance(root, Element) or _local(root.tag) != "ProbeMatch":
+        root = parse_xml(data, MAX_REPLY)
+        if root is None or local(root.tag) != "ProbeMatch":
             return None
         fields: dict[str, str] = {}
         for child in list(root)[: MAX_FIELDS * 4]:
-            name = _local(child.tag)
+            name = local(child.tag)
             if not name or name in fields:
                 continue
             value = " ".join("".join(child.itertext()).split())[:MAX_VALUE]
@@ -76,11 +68,8 @@ def reject_reason(data: bytes) -> str | None:
         problem = datagram_problem(data, MAX_REPLY)
         if problem:
             return problem
-        from defusedxml import ElementTree as SafeET
-
-        root = SafeET.fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
-        name = _local(root.tag) if isinstance(root, Element) else "?"
+        root = parse_xml(data, MAX_REPLY)
+        name = local(root.tag) if root is not None else "?"
         if name == "Probe":
             return None
         if name == "ProbeMatch":
@@ -132,37 +121,19 @@ def observations(fields: dict[str, str], source: str) -> list[Observation]:
     return out
 
 
+def judge(data: bytes, src: str) -> Answer:
+    """What one datagram heard on the SADP port is (see :class:`~camscan.net.multicast.Answer`)."""
+    fields = parse_probe_match(data)
+    if fields is None:
+        return Answer(reject=lambda: reject_reason(data))
+    rows = observations(fields, src)
+    return Answer(ip=rows[0].ip, rows=rows)
+
+
 async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GROUP) -> list[
         ProbeResult]:
-    started = time.monotonic()
-    heard: dict[str, list[Observation]] = {}
-    rejected = _udp.Rejections()
-
-    def on_datagram(data: bytes, src: str, _sport: int) -> None:
-        fields = parse_probe_match(data)
-        if fields is None:
-            # filed under the packet's source: nothing in a refused answer is believed
-            rejected.add(src, lambda: reject_reason(data))
-            return
-        rows = observations(fields, src)
-        bucket = heard.setdefault(rows[0].ip, [])
-        bucket.extend(r for r in rows if r not in bucket)
-
-    try:
-        await _udp.multicast_round(ctx, build_inquiry(), group, port, on_datagram,
-                                   sends=SENDS, bind_group_port=True)
-    except OSError as exc:
-        status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
-    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, port,
-                                   f"{len(heard)} device(s) answered", started))]
-    for ip, rows in heard.items():
-        results.append(ProbeResult(outcome(ip, NAME, Status.OK, port, "ProbeMatch", started),
-                                   rows))
-    for src, summary in rejected.summaries().items():
-        if src not in heard:
-            results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port, summary,
-                                               started)))
+    results, _ = await discover(ctx, NAME, build_inquiry(), group, port, judge,
+                                answered="ProbeMatch", sends=SENDS, bind_group_port=True)
     return results
 
 
@@ -172,5 +143,5 @@ async def _segment(ctx: SegmentContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=_segment, multicast=True,
-                 description="Hikvision SADP inquiry multicast on the segment"),
+                 description=spec(NAME).summary),
 ]

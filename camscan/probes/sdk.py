@@ -25,11 +25,12 @@ import time
 from dataclasses import dataclass
 
 from camscan.models import Observation, ProbeResult, Status
-from camscan.probes._banner import read_banner
+from camscan.net.banner import read_banner
 from camscan.probes.base import HostContext, ServiceProbe, failure_status, outcome
+from camscan.probes.registry import spec
 
 NAME = "sdk"
-PORTS = frozenset({8000})
+PORTS = frozenset(spec(NAME).default_ports)
 MAX_BANNER = 64
 # Nmap: "Hikvision IPCam control port" (nmap-service-probes, NULL probe section)
 HIKVISION_SDK_REPLY = bytes.fromhex("000000100000001e0000001e00000000")
@@ -99,4 +100,4 @@ async def run(ctx: HostContext, port: int) -> ProbeResult:
 
 
 PROBES = [ServiceProbe(name=NAME, run=run, ports=PORTS,
-                       description="Hikvision SDK port banner (Nmap NULL/GenericLines)")]
+                       description=spec(NAME).summary)]

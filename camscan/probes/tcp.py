@@ -17,6 +17,7 @@ import time
 
 from camscan.models import ProbeResult, Status
 from camscan.probes.base import FORBIDDEN_PORTS, HostContext, HostProbe, failure_status, outcome
+from camscan.probes.registry import spec
 
 NAME = "tcp"
 LIVENESS_PORTS = (80, 554)
@@ -66,4 +67,4 @@ async def run(ctx: HostContext) -> list[ProbeResult]:
     return results
 
 
-PROBES = [HostProbe(name=NAME, run=run, stage=0, description="TCP connect to the camera ports")]
+PROBES = [HostProbe(name=NAME, run=run, stage=0, description=spec(NAME).summary)]

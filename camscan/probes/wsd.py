@@ -24,15 +24,21 @@ from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
 from camscan.models import Observation, ProbeResult, Status
-from camscan.probes import _udp
+from camscan.net import udp
+from camscan.net.multicast import Answer
 from camscan.probes.base import (
     HostContext,
     HostProbe,
     SegmentContext,
     SegmentProbe,
+    discover,
     failure_status,
     outcome,
 )
+from camscan.probes.registry import spec
+from camscan.wire.mac import normalise_mac
+from camscan.wire.xml import datagram_problem, local
+from camscan.wire.xml import parse as parse_xml
 
 NAME = "wsd"
 UNICAST_NAME = "wsd-unicast"
@@ -43,7 +49,6 @@ SENDS = 2
 UNICAST_WAIT = 1.5
 SEEN_CACHE = "wsd.seen"  # shared.cache key: IPs that answered the multicast probe
 
-_MAC_SCOPE = re.compile(r"^[0-9A-Fa-f]{2}(?:[:-]?[0-9A-Fa-f]{2}){5}$")
 _UUID_TAIL = re.compile(
     r"(?i)^(?:urn:)?uuid:([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$"
 )
@@ -89,11 +94,6 @@ class WsdMatch:
     mac: str | None = None
 
 
-def _local(tag: object) -> str:
-    text = tag if isinstance(tag, str) else ""
-    return text.rsplit("}", 1)[-1]
-
-
 def _text(el: Element | None) -> str:
     if el is None:
         return ""
@@ -102,66 +102,9 @@ def _text(el: Element | None) -> str:
 
 def _child(el: Element, name: str) -> Element | None:
     for c in el.iter():
-        if c is not el and _local(c.tag) == name:
+        if c is not el and local(c.tag) == name:
             return c
     return None
-
-
-def _parse_xml(data: bytes) -> Element | None:
-    if not isinstance(data, bytes | bytearray) or len(data) > MAX_REPLY or not data.strip():
-        return None
-    try:
-        from defusedxml import ElementTree as SafeET
-
-        root = SafeET.fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
-    except Exception:
-        return None
-    return root if isinstance(root, Element) else None
-
-
-def xml_problem(data: bytes) -> str | None:
-    """What makes ``data`` unusable as XML, in a few words (None when it parses safely):
-    binary data, a DTD or entities (refused, never expanded or fetched), not well-formed.
-    Shared by the discovery probes that read XML. Never raises."""
-    try:
-        if not isinstance(data, bytes | bytearray) or not bytes(data).strip():
-            return "empty datagram"
-        data = bytes(data)
-        if not data.lstrip().startswith((b"<", b"\xef\xbb\xbf<")):
-            kind = "binary data" if _udp.looks_binary(data) else "text"
-            return f"not XML ({len(data)} bytes of {kind})"
-        from defusedxml import (
-            DTDForbidden,
-            EntitiesForbidden,
-            ExternalReferenceForbidden,
-        )
-        from defusedxml import ElementTree as SafeET
-
-        try:
-            SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
-                              forbid_external=True)
-        except DTDForbidden:
-            return ("refused: XML with a DTD (entity declarations and external references"
-                    " are never expanded or fetched)")
-        except EntitiesForbidden:
-            return "refused: XML declares entities (never expanded)"
-        except ExternalReferenceForbidden:
-            return "refused: XML refers to an external resource (never fetched)"
-        except RecursionError:
-            return "refused: XML nested too deeply"
-        except SafeET.ParseError as exc:
-            return f"not well-formed XML ({str(exc)[:120]})"
-        return None
-    except Exception as exc:
-        return f"unreadable XML ({type(exc).__name__})"
-
-
-def datagram_problem(data: bytes, limit: int) -> str | None:
-    """Over ``limit`` bytes, or :func:`xml_problem`; None for a safe XML datagram."""
-    if isinstance(data, bytes | bytearray) and len(data) > limit:
-        return f"{len(data)} bytes, over the {limit}-byte limit"
-    return xml_problem(data)
 
 
 def reject_reason(data: bytes) -> str:
@@ -170,23 +113,11 @@ def reject_reason(data: bytes) -> str:
         problem = datagram_problem(data, MAX_REPLY)
         if problem:
             return problem
-        root = _parse_xml(data)
-        name = _local(root.tag) if root is not None else "?"
+        root = parse_xml(data, MAX_REPLY)
+        name = local(root.tag) if root is not None else "?"
         return f"XML without a ProbeMatch (root <{name[:40]}>)"
     except Exception:
         return "unreadable answer"
-
-
-def normalise_mac(value: str) -> str | None:
-    """``58:50:ED:1F:E3:85`` / ``58-50-ed-1f-e3-85`` / ``5850ed1fe385`` -> ``58:50:ed:1f:e3:85``."""
-    value = value.strip()
-    if not _MAC_SCOPE.match(value):
-        return None
-    digits = "".join(c for c in value if c not in ":-").lower()
-    mac = ":".join(digits[i : i + 2] for i in range(0, 12, 2))
-    if mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
-        return None
-    return mac
 
 
 def mac_from_endpoint(endpoint: str) -> str | None:
@@ -255,12 +186,12 @@ def parse_announcements(data: bytes, elements: tuple[str, ...] = ANNOUNCEMENTS
     """Every ``elements`` body (Hello, Bye, ProbeMatch) in a WS-Discovery message, read as a
     :class:`WsdMatch`; ``[]`` for anything else. Never raises."""
     try:
-        root = _parse_xml(data)
+        root = parse_xml(data, MAX_REPLY)
         if root is None:
             return []
         out: list[WsdMatch] = []
         for el in root.iter():
-            if _local(el.tag) not in elements:
+            if local(el.tag) not in elements:
                 continue
             m = WsdMatch()
             epr = _child(el, "EndpointReference")
@@ -283,14 +214,14 @@ def parse_announcements(data: bytes, elements: tuple[str, ...] = ANNOUNCEMENTS
 def parse_fault(data: bytes) -> str | None:
     """The reason of a SOAP Fault answer (``"MatchingRuleNotSupported: ..."``), else None."""
     try:
-        root = _parse_xml(data)
+        root = parse_xml(data, MAX_REPLY)
         if root is None:
             return None
         for el in root.iter():
-            if _local(el.tag) != "Fault":
+            if local(el.tag) != "Fault":
                 continue
-            codes = [_text(c) for c in el.iter() if _local(c.tag) in ("Value", "faultcode")]
-            reasons = [_text(c) for c in el.iter() if _local(c.tag) in ("Text", "faultstring")]
+            codes = [_text(c) for c in el.iter() if local(c.tag) in ("Value", "faultcode")]
+            reasons = [_text(c) for c in el.iter() if local(c.tag) in ("Text", "faultstring")]
             code = next((c for c in reversed(codes) if c), "")
             reason = next((r for r in reasons if r), "")
             text = ": ".join(p for p in (code.rsplit(":", 1)[-1], reason) if p)
@@ -322,49 +253,30 @@ def observations(ip: str, match: WsdMatch, probe: str = NAME) -> list[Observatio
     return out
 
 
+def judge(data: bytes, src: str) -> Answer:
+    """What one answer to the Probe is (see :class:`~camscan.net.multicast.Answer`)."""
+    matches = parse_probe_matches(data)
+    if not matches:
+        fault = parse_fault(data)
+        if fault:
+            return Answer(fault=fault)
+        return Answer(reject=lambda: reject_reason(data))
+    rows: list[Observation] = []
+    for m in matches:
+        for row in observations(src, m):
+            if row not in rows:
+                rows.append(row)
+    return Answer(ip=src, rows=rows)
+
+
 async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GROUP) -> list[
         ProbeResult]:
     """Multicast the Probe (twice) and collect ProbeMatches for the discovery window."""
-    started = time.monotonic()
-    heard: dict[str, list[Observation]] = {}
-    faults: dict[str, str] = {}
-    rejected = _udp.Rejections()
-
-    def on_datagram(data: bytes, src: str, _sport: int) -> None:
-        matches = parse_probe_matches(data)
-        if not matches:
-            fault = parse_fault(data)
-            if fault:
-                faults.setdefault(src, fault)
-            else:
-                rejected.add(src, lambda: reject_reason(data))
-            return
-        rows = heard.setdefault(src, [])
-        for m in matches:
-            for row in observations(src, m):
-                if row not in rows:
-                    rows.append(row)
-
-    try:
-        await _udp.multicast_round(ctx, build_probe(), group, port, on_datagram, sends=SENDS)
-    except OSError as exc:
-        status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, port, reason, started))]
-    seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
-    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, port,
-                                   f"{len(heard)} device(s) answered", started))]
-    for src, rows in heard.items():
-        seen.add(src)
-        results.append(ProbeResult(outcome(src, NAME, Status.OK, port, "ProbeMatch", started),
-                                   rows))
-    for src, fault in faults.items():
-        if src not in heard:
-            results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port,
-                                               f"SOAP Fault: {fault}", started)))
-    for src, summary in rejected.summaries().items():
-        if src not in heard and src not in faults:
-            results.append(ProbeResult(outcome(src, NAME, Status.ERROR, port, summary,
-                                               started)))
+    results, heard = await discover(ctx, NAME, build_probe(), group, port, judge,
+                                    answered="ProbeMatch", sends=SENDS)
+    if heard is not None:
+        seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
+        seen.update(heard.answers)
     return results
 
 
@@ -377,7 +289,7 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
                                     "already answered the multicast probe", started))]
     try:
         async with ctx.permit(port):
-            answers = await _udp.unicast_exchange(
+            answers = await udp.unicast_exchange(
                 ctx.ip, port, build_probe(), min(wait, ctx.settings.read_timeout),
                 max_datagrams=4, stop=lambda got: any(parse_probe_matches(d) for d, _, _ in got),
             )
@@ -386,7 +298,7 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, status, port, reason, started))]
     rows: list[Observation] = []
     fault: str | None = None
-    rejected = _udp.Rejections()
+    rejected = udp.Rejections()
     for data, _src, _sport in answers:
         matches = parse_probe_matches(data)
         if not matches:
@@ -421,7 +333,7 @@ async def _unicast(ctx: HostContext) -> list[ProbeResult]:
 
 PROBES = [
     SegmentProbe(name=NAME, run=_segment, multicast=True,
-                 description="WS-Discovery Probe multicast on the segment (ONVIF devices)"),
+                 description=spec(NAME).summary),
     HostProbe(name=UNICAST_NAME, run=_unicast, stage=1,
-              description="WS-Discovery Probe sent to each host (reaches routed subnets)"),
+              description=spec(UNICAST_NAME).summary),
 ]

@@ -18,7 +18,7 @@ def render(report: ScanReport, fmt: str, out: TextIO, *, color: bool = False) ->
     elif fmt == "jsonl":
         from camscan.render.jsonout import write_jsonl
 
-        write_jsonl(report.assets, out)
+        write_jsonl(report, out)
     elif fmt == "csv":
         from camscan.render.csvout import write_csv
 

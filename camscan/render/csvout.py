@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from camscan.models import Asset
+from camscan.render.why import human_why, label
 
 COLUMNS = (
     "verdict", "ip", "mac", "mac_vendor", "manufacturer", "brand", "oem", "model", "serial",
@@ -34,10 +35,12 @@ def row(asset: Asset) -> dict[str, str]:
     values = {
         "verdict": asset.verdict, "ip": asset.ip, "mac": asset.mac or "",
         "mac_vendor": asset.mac_vendor or "", "manufacturer": asset.manufacturer or "",
-        "brand": asset.brand or "", "oem": "yes" if asset.oem else "no",
+        "brand": label(asset.brand, asset.manufacturer, asset.evidence),
+        "oem": "yes" if asset.oem else "no",
         "model": asset.model or "", "serial": asset.serial or "",
         "firmware": asset.firmware or "", "device_type": asset.device_type or "",
-        "confidence": f"{asset.confidence:.2f}", "reason": asset.verdict_reason,
+        "confidence": f"{asset.confidence:.2f}",
+        "reason": human_why(asset.verdict_reason, asset.evidence),
         "evidence": evidence, "services": services,
     }
     return {k: _safe(v) for k, v in values.items()}

@@ -12,8 +12,9 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from camscan.inventory import WorkItem
 from camscan.render.csvout import _safe
+from camscan.render.why import label
+from camscan.views import WorkItem
 
 COLUMNS = (
     "asset_id", "site", "status", "verdict", "ip", "mac", "brand", "manufacturer", "model",
@@ -43,7 +44,8 @@ def csv_row(item: WorkItem) -> dict[str, str]:
     values = {
         "asset_id": str(item.asset_id), "site": item.site, "status": item.status,
         "verdict": item.verdict, "ip": item.ip, "mac": item.mac or "",
-        "brand": item.brand or "", "manufacturer": item.manufacturer or "",
+        "brand": label(item.brand, item.manufacturer, item.evidence),
+        "manufacturer": item.manufacturer or "",
         "model": item.model or "", "serial": item.serial or "",
         "firmware": item.firmware or "", "first_seen": item.first_seen,
         "last_seen": item.last_seen, "confidence": f"{item.confidence:.2f}",

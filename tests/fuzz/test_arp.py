@@ -13,7 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from camscan.probes import arp
-from camscan.probes.wsd import normalise_mac
+from camscan.wire.mac import normalise_mac
 from tests.fuzz._support import counted, fuzz_settings, mutated
 
 PROC_ARP = (b"IP address       HW type     Flags       HW address            Mask     Device\n"

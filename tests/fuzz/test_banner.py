@@ -9,7 +9,7 @@ import asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camscan.probes._banner import read_banner
+from camscan.net.banner import read_banner
 from tests.fuzz._support import counted, fuzz_settings
 
 

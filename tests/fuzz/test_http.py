@@ -16,7 +16,10 @@ import httpx
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from camscan.net import http as net_http
 from camscan.probes import http
+from camscan.wire import auth
+from camscan.wire import http as http_wire
 from tests.fuzz._support import (
     captures,
     counted,
@@ -32,11 +35,11 @@ RESPONSES = st.one_of(raw_or_mutated(SEEDS), hostile_head(b"HTTP/1.1 401 Unautho
 TEXT = st.one_of(st.text(max_size=2048), mutated(SEEDS).map(lambda b: b.decode("latin-1")))
 
 
-def _check_reply(reply: http.Reply) -> None:
+def _check_reply(reply: http_wire.Reply) -> None:
     assert 0 <= reply.status <= 999  # any three digits are a status (HTTP/0.0 000 too)
-    assert len(reply.body) <= http.MAX_BODY
+    assert len(reply.body) <= http_wire.MAX_BODY
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in reply.headers)
-    assert len(http.header_block(reply)) <= http.MAX_HEADER_BLOCK
+    assert len(http_wire.header_block(reply)) <= http_wire.MAX_HEADER_BLOCK
     obs = http.chain_observations("192.0.2.1", 80, [reply])
     obs += http.reply_observations("192.0.2.1", 80, reply, "http.isapi")
     assert all(isinstance(o.value, str) for o in obs)
@@ -44,7 +47,7 @@ def _check_reply(reply: http.Reply) -> None:
         if o.key == "http.title":
             assert 0 < len(o.value) <= 512
         if o.key == "http.headers":
-            assert len(o.value) <= http.MAX_HEADER_BLOCK
+            assert len(o.value) <= http_wire.MAX_HEADER_BLOCK
 
 
 @fuzz_settings(big_inputs=True)
@@ -55,7 +58,7 @@ def _check_reply(reply: http.Reply) -> None:
 @example(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x00")
 @counted
 def test_parse_raw_response(data: bytes) -> None:
-    reply = http.parse_raw_response(data, "http://192.0.2.1/")
+    reply = http_wire.parse_raw_response(data, "http://192.0.2.1/")
     if reply is not None:
         _check_reply(reply)
 
@@ -68,8 +71,8 @@ def test_decode_body(seed: bytes, coding: str, noise: bytes, cut: int) -> None:
     packed = {"gzip": gzip.compress(seed), "x-gzip": gzip.compress(seed),
               "deflate": zlib.compress(seed)}.get(coding, seed)
     for data in (packed[:cut], packed + noise, noise, packed):
-        out = http.decode_body(data, coding)
-        assert isinstance(out, bytes) and len(out) <= max(http.MAX_BODY, len(data))
+        out = http_wire.decode_body(data, coding)
+        assert isinstance(out, bytes) and len(out) <= max(http_wire.MAX_BODY, len(data))
 
 
 @fuzz_settings()
@@ -77,14 +80,14 @@ def test_decode_body(seed: bytes, coding: str, noise: bytes, cut: int) -> None:
 @counted
 def test_decode_body_bomb_is_capped(megabytes: int) -> None:
     bomb = gzip.compress(b"\x00" * (megabytes * 100_000))
-    assert len(http.decode_body(bomb, "gzip")) <= http.MAX_BODY
+    assert len(http_wire.decode_body(bomb, "gzip")) <= http_wire.MAX_BODY
 
 
 @fuzz_settings()
 @given(st.binary(max_size=4096) | mutated(SEEDS))
 @counted
 def test_decode_text(data: bytes) -> None:
-    assert isinstance(http.decode_text(data), str)
+    assert isinstance(http_wire.decode_text(data), str)
 
 
 @fuzz_settings()
@@ -94,7 +97,7 @@ def test_decode_text(data: bytes) -> None:
 @counted
 def test_parse_title(data: bytes) -> None:
     for value in (data, data.decode("latin-1")):
-        title = http.parse_title(value)
+        title = http_wire.parse_title(value)
         assert title is None or (0 < len(title) <= 512 and title == title.strip())
 
 
@@ -104,7 +107,7 @@ def test_parse_title(data: bytes) -> None:
 @example('Digest realm="a\\"b", qop="auth"')
 @counted
 def test_parse_realms(value: str) -> None:
-    realms = http.parse_realms(value)
+    realms = auth.parse_realms(value)
     assert all(isinstance(r, str) and len(r) <= 1024 for r in realms)
     assert len(realms) == len(set(realms))
 
@@ -114,13 +117,13 @@ def test_parse_realms(value: str) -> None:
     max_size=16), TEXT), max_size=40))
 @counted
 def test_cookie_names_and_header_values(headers: list[tuple[str, str]]) -> None:
-    names = http.cookie_names(headers)
+    names = http_wire.cookie_names(headers)
     assert all(1 <= len(n) <= 128 and ";" not in n and "=" not in n for n in names)
     assert len(names) == len(set(names))
-    assert len(http.header_values(headers, "set-cookie")) <= len(headers)
-    reply = http.Reply(url="", status=200, reason="OK", http_version="HTTP/1.1",
+    assert len(http_wire.header_values(headers, "set-cookie")) <= len(headers)
+    reply = http_wire.Reply(url="", status=200, reason="OK", http_version="HTTP/1.1",
                        headers=headers)
-    assert len(http.header_block(reply)) <= http.MAX_HEADER_BLOCK
+    assert len(http_wire.header_block(reply)) <= http_wire.MAX_HEADER_BLOCK
 
 
 @fuzz_settings()
@@ -132,7 +135,7 @@ def test_cookie_names_and_header_values(headers: list[tuple[str, str]]) -> None:
 @counted
 def test_redirect_target(location: str, base: str) -> None:
     port = 443 if base.startswith("https") else 80
-    target = http.redirect_target(base, location, "192.0.2.1", port)
+    target = http_wire.redirect_target(base, location, "192.0.2.1", port)
     if target is not None:
         url = httpx.URL(target)
         assert url.host == "192.0.2.1" and url.scheme in ("http", "https")
@@ -144,7 +147,7 @@ def test_redirect_target(location: str, base: str) -> None:
 @given(st.binary(max_size=8192))
 @counted
 def test_favicon_hashes(data: bytes) -> None:
-    shodan, md5 = http.favicon_hashes(data)
+    shodan, md5 = http_wire.favicon_hashes(data)
     assert -(2**31) <= shodan < 2**31 and len(md5) == 32
 
 
@@ -152,4 +155,4 @@ def test_favicon_hashes(data: bytes) -> None:
 @given(TEXT)
 @counted
 def test_looks_like_tls(text: str) -> None:
-    assert isinstance(http.looks_like_tls(httpx.RemoteProtocolError(text)), bool)
+    assert isinstance(net_http.looks_like_tls(httpx.RemoteProtocolError(text)), bool)

@@ -1,7 +1,7 @@
 """Fuzz the pure parsers of camscan/probes/rtsp.py (device RTSP replies).
 
 Covered: ``parse_rtsp_response`` (and the ``RtspResponse`` accessors ``get``, ``get_all``,
-``www_authenticate``, ``realms``, ``content_length``), ``header_end``, ``extract_realms``,
+``www_authenticate``, ``realms``, ``content_length``), ``header_end``, ``parse_realms``,
 ``read_reply`` (the bounded reader, fed from an in-memory ``asyncio.StreamReader`` in random
 pieces, closing or not) and ``_reusable`` on what it read.
 """
@@ -14,6 +14,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from camscan.probes import rtsp
+from camscan.wire.auth import parse_realms
 from tests.fuzz._support import captures, counted, fuzz_settings, hostile_head, raw_or_mutated
 
 SEEDS = captures("rtsp")
@@ -47,7 +48,7 @@ def test_parse_rtsp_response(data: bytes) -> None:
                  st.integers(0, 50_000).map(lambda n: "realm=" * n)))
 @counted
 def test_extract_realms(value: str) -> None:
-    assert all(isinstance(r, str) and len(r) <= 256 for r in rtsp.extract_realms(value))
+    assert all(isinstance(r, str) and len(r) <= 1024 for r in parse_realms(value))
 
 
 async def _read(pieces: list[bytes], eof: bool) -> rtsp._Reply:

@@ -22,7 +22,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camscan.probes import tls
+from camscan.net import tls as net_tls
+from camscan.wire import x509 as wire_x509
 from tests.fuzz._support import CAPTURES, counted, fuzz_settings, raw_or_mutated
 
 # cryptography warns (does not raise) when a device's name attribute breaks the length rules.
@@ -72,15 +73,15 @@ def _check(fields: dict[str, str]) -> None:
 @given(raw_or_mutated(SEEDS))
 @counted
 def test_parse_certificate_bytes(der: bytes) -> None:
-    _check(tls.parse_certificate(der))
+    _check(wire_x509.parse_certificate(der))
 
 
 @fuzz_settings(big_inputs=True)
 @given(hostile_certificate())
 @counted
 def test_parse_certificate_hostile_names(der: bytes) -> None:
-    fields = tls.parse_certificate(der)
-    if len(der) <= tls.MAX_DER:
+    fields = wire_x509.parse_certificate(der)
+    if len(der) <= wire_x509.MAX_DER:
         assert "subject" in fields and "issuer" in fields
     _check(fields)
 
@@ -105,6 +106,6 @@ class _Peer:
        st.booleans())
 @counted
 def test_peer_details(der: bytes | None, version: str | None, fail: bool) -> None:
-    got_der, got_version = tls.peer_details(_Peer(der, version, fail))
+    got_der, got_version = net_tls.peer_details(_Peer(der, version, fail))
     assert got_der is None or (isinstance(got_der, bytes) and got_der)
     assert got_version is None or isinstance(got_version, str)

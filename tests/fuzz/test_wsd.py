@@ -11,6 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from camscan.probes import wsd
+from camscan.wire.mac import normalise_mac
 from tests.fuzz._support import (
     assert_no_xxe,
     captures,
@@ -39,7 +40,7 @@ def test_parse_probe_matches(data: bytes) -> None:
         assert len(m.scopes) <= 64 and len(m.xaddrs) <= 16
         for text in (m.endpoint, m.types, m.metadata_version):
             assert len(text) <= 8192
-        assert m.mac is None or wsd.normalise_mac(m.mac) == m.mac
+        assert m.mac is None or normalise_mac(m.mac) == m.mac
         obs = wsd.observations("192.0.2.1", m)
         assert all(isinstance(o.value, str) for o in obs)
     assert_no_xxe(matches, data)
@@ -59,9 +60,9 @@ def test_parse_fault(data: bytes) -> None:
                                                max_size=40)))
 @counted
 def test_normalise_mac(value: str) -> None:
-    mac = wsd.normalise_mac(value)
+    mac = normalise_mac(value)
     if mac is not None:
-        assert len(mac) == 17 and mac == mac.lower() and wsd.normalise_mac(mac) == mac
+        assert len(mac) == 17 and mac == mac.lower() and normalise_mac(mac) == mac
 
 
 @fuzz_settings()
@@ -70,4 +71,4 @@ def test_normalise_mac(value: str) -> None:
 @counted
 def test_mac_from_endpoint(endpoint: str) -> None:
     mac = wsd.mac_from_endpoint(endpoint)
-    assert mac is None or wsd.normalise_mac(mac) == mac
+    assert mac is None or normalise_mac(mac) == mac

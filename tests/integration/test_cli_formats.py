@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.lab.emulator import BackgroundLab, LoopbackLab
@@ -44,8 +45,19 @@ def test_formats_agree(lab: LoopbackLab, tmp_path: Path) -> None:
 
     as_jsonl = _scan(lab, "-f", "jsonl")
     assert as_jsonl.returncode == 3, as_jsonl.stderr[-2000:]
-    lines = [json.loads(line) for line in as_jsonl.stdout.splitlines()]
+    records = [json.loads(line) for line in as_jsonl.stdout.splitlines()]
+    # a header first, a trailer last (so a cut file is recognisable), assets between
+    assert records[0]["record"] == "header" and records[0]["scan"]["finished"] is None
+    trailer = records[-1]
+    assert trailer["record"] == "trailer" and trailer["partial"] is False
+    assert trailer["devices"] == len(by_ip)
+    assert trailer["remove"] == sum(1 for a in by_ip.values() if a["verdict"] == "remove")
+    lines = records[1:-1]
+    assert {a["record"] for a in lines} == {"asset"}
     assert sorted(a["ip"] for a in lines) == sorted(by_ip)  # each device once
+    record_schema = json.loads((REPO / "camscan/data/scan-record.schema.json").read_text())
+    for record in records:
+        jsonschema.validate(record, record_schema)
     for a in lines:
         assert (a["manufacturer"], a["verdict"]) == (by_ip[a["ip"]]["manufacturer"],
                                                     by_ip[a["ip"]]["verdict"])

@@ -218,3 +218,107 @@ def test_importing_the_cli_does_not_load_heavy_libraries() -> None:
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+# ------------------------------------------------------------------ issue 12: CLI conventions
+
+def test_repeated_policy_is_a_usage_error_not_last_wins(listener: Listener) -> None:
+    result = run("scan", "-p", str(listener.port), "--policy", "ndaa-889", "--policy",
+                 "canada-2025", "127.0.0.1")
+    assert result.exit_code == ExitCode.USAGE
+    assert_one_line_error(result, "--policy", "once")
+    assert listener.accepted == 0
+
+
+def test_unknown_skip_probe_is_a_usage_error_listing_the_probes(listener: Listener) -> None:
+    result = run("scan", "-p", str(listener.port), "--skip-probe", "htttp", "127.0.0.1")
+    assert result.exit_code == ExitCode.USAGE
+    assert_one_line_error(result, "htttp", "http", "rtsp", "tcp")
+    assert listener.accepted == 0
+
+
+def test_dry_run_shows_ports_rate_policy_and_where_it_records() -> None:
+    result = run("scan", "--dry-run", "-p", "80,554", "--rate", "250", "--policy",
+                 "ndaa-889", "127.0.0.1")
+    assert result.exit_code == 0, result.stderr
+    assert "ports: 80,554" in result.output
+    assert "rate: 250/s" in result.output
+    assert "policy: ndaa-889" in result.output
+    assert "records: nothing recorded" in result.output
+
+
+def test_dry_run_json_and_where_an_inventory_would_record(tmp_path: Path) -> None:
+    db = tmp_path / "inv.db"
+    result = run("scan", "--dry-run", "-f", "json", "-p", "80", "--db", str(db),
+                 "--site", "hq", "127.0.0.1-2")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.output)
+    assert doc["dry_run"] is True and doc["addresses"] == 2 and doc["ports"] == [80]
+    assert doc["policy"] == "canada-2025" and doc["records"] == f"inventory {db} (site hq)"
+    assert not db.exists()
+
+
+def test_dry_run_exits_as_the_real_run_when_everything_is_excluded() -> None:
+    dry = run("scan", "--dry-run", "127.0.0.5", "-x", "127.0.0.0/29")
+    real = run("scan", "127.0.0.5", "-x", "127.0.0.0/29")
+    assert dry.exit_code == real.exit_code == ExitCode.USAGE
+    assert_one_line_error(dry, "excluded")
+
+
+def test_cidr_edges_warning_and_include_edges() -> None:
+    narrow = run("scan", "--dry-run", "-f", "json", "127.0.0.16/28")
+    assert narrow.exit_code == 0
+    doc = json.loads(narrow.stdout)
+    assert doc["addresses"] == 14
+    assert "127.0.0.16 and 127.0.0.31" in narrow.stderr and "--include-edges" in narrow.stderr
+    assert any("127.0.0.31" in w for w in doc["warnings"])
+    edges = run("scan", "--dry-run", "-f", "json", "--include-edges", "127.0.0.16/28")
+    assert json.loads(edges.stdout)["addresses"] == 16 and "warning" not in edges.stderr
+    wide = run("scan", "--dry-run", "127.0.0.0/24")
+    assert "warning" not in wide.stderr
+
+
+def test_targets_from_stdin() -> None:
+    result = CliRunner().invoke(main, ["scan", "--dry-run", "-f", "json", "@-"],
+                                input="127.0.0.1\n# a comment\n127.0.0.3, 127.0.0.4\n")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.output)["addresses"] == 3
+
+
+def test_bad_target_in_a_file_names_the_file_and_line(tmp_path: Path) -> None:
+    listing = tmp_path / "plant-a.txt"
+    listing.write_text("127.0.0.1\n# fine\n127.0.0.300\n", encoding="utf-8")
+    result = run("scan", "--dry-run", f"@{listing}")
+    assert result.exit_code == ExitCode.USAGE
+    assert_one_line_error(result, f"{listing}:3", "127.0.0.300")
+
+
+def test_output_dash_is_stdout(listener: Listener, tmp_path: Path) -> None:
+    result = run("scan", "-q", "-p", str(listener.port), "--timeout", "2", "-f", "json",
+                 "-o", "-", "127.0.0.1")
+    assert result.exit_code in (0, 3), result.stderr
+    assert json.loads(result.output)["scan"]["addresses"] == 1
+    assert not Path("-").exists()
+
+
+def test_summary_line_on_stderr_when_output_goes_to_files(listener: Listener,
+                                                          tmp_path: Path) -> None:
+    out, worklist = tmp_path / "s.json", tmp_path / "w.csv"
+    result = run("scan", "-p", str(listener.port), "--timeout", "2", "-f", "json",
+                 "-o", str(out), "--csv", str(worklist), "127.0.0.1")
+    assert result.exit_code in (0, 3), result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if "written to" in ln]
+    assert len(lines) == 1
+    assert "1 device(s)" in lines[0] and "flagged" in lines[0] and " s;" in lines[0]
+    assert str(out) in lines[0] and str(worklist) in lines[0]
+    quiet = run("scan", "-q", "-p", str(listener.port), "--timeout", "2", "-f", "json",
+                "-o", str(out), "127.0.0.1")
+    assert quiet.stderr == ""
+
+
+def test_schema_jsonl_prints_the_record_schema() -> None:
+    from camscan.schema import JSONL_SCHEMA_PATH
+
+    result = run("schema", "--jsonl")
+    assert result.exit_code == 0
+    assert result.output == JSONL_SCHEMA_PATH.read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from camscan.engine import Sweep, guarded
+from camscan.engine import Sweep, SweepResult, guarded
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes import tcp
 from camscan.probes.base import (
@@ -280,15 +280,36 @@ async def test_cancellation_returns_partial_with_what_was_found() -> None:
     assert {o.ip for o in result.observations} == {f"127.0.0.{i}" for i in range(1, 9)}
 
 
-async def test_cancellation_keeps_finished_stages_of_hosts_in_flight() -> None:
-    probes: list[Probe] = [fake_open_ports(554), service("hanger", {554}, "hang")]
+async def _interrupted_after(probes: list[Probe], seconds: float = 0.2) -> SweepResult:
     sweep = Sweep(scope_of("127.0.0.1"), settings(timeout=30.0), probes)
     task = asyncio.create_task(sweep.run())
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(seconds)
     task.cancel()
     result = await asyncio.wait_for(task, timeout=2.0)
     assert result.partial is True
+    return result
+
+
+async def test_cancellation_keeps_finished_stages_of_hosts_in_flight() -> None:
+    result = await _interrupted_after([fake_open_ports(554), service("hanger", {554}, "hang")])
     assert [o.key for o in result.observations] == ["tcp.open"]
+
+
+async def test_cancellation_keeps_calls_that_ended_within_the_current_stage() -> None:
+    # stage 1 on two ports: "quick" answers on 80 at once, "hanger" never ends on 554; the
+    # interrupt comes while the stage is still running (the gather never completes), and
+    # what "quick" heard must still reach the report
+    result = await _interrupted_after([fake_open_ports(80, 554), service("quick", {80}, "ok"),
+                                       service("hanger", {554}, "hang")])
+    assert "quick.seen" in [o.key for o in result.observations]
+    assert result.hosts_up == 1
+
+
+async def test_phases_are_reported() -> None:
+    phases: list[str] = []
+    await Sweep(scope_of("127.0.0.1"), settings(), [fake_open_ports(80)],
+                on_phase=phases.append).run()
+    assert phases == ["hosts"]
 
 
 # ------------------------------------------------------------------ base: limits and permits

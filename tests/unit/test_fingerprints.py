@@ -209,6 +209,9 @@ def _rule_with(**changes: str | None) -> str:
          "matchers"),
         (_rule_with(matchers="[{key: http.header.server, word: a, negative: 1}]"),
          "matchers[0]"),
+        (_rule_with(summary="'" + "x" * 101 + "'"), "summary"),
+        (_rule_with(summary="'<b>Hikvision</b>'"), "summary"),
+        (_rule_with(summary="[a]"), "summary"),
     ],
 )
 def test_load_error_names_file_rule_and_field(
@@ -232,6 +235,12 @@ def test_valid_rule_loads(tmp_path: Path, vocab: Vocabulary) -> None:
     assert rule.keys == frozenset({"http.header.server"})
     assert rule.source == str(tmp_path / "test.yaml")
     assert list(check_rule(rule)) == []
+    assert rule.summary is None
+
+
+def test_rule_summary_loads(tmp_path: Path, vocab: Vocabulary) -> None:
+    rule = one_rule(tmp_path, vocab, _rule_with(summary="'Hikvision web server '"))
+    assert rule.summary == "Hikvision web server"
 
 
 def test_bad_rule_id_names_rule_index(tmp_path: Path, vocab: Vocabulary) -> None:

@@ -14,7 +14,6 @@ from camscan.identify import (
     combine,
     group_devices,
     maker_confidences,
-    normalise_mac,
 )
 from camscan.models import Asset, Match, Observation, ProbeOutcome, Status
 
@@ -41,21 +40,7 @@ def match(rule_id: str, maker: str | None, weight: float, *keys: str,
 # ------------------------------------------------------------------------------ grouping
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("C0:56:E3:FE:42:92", "c0:56:e3:fe:42:92"),
-        ("c0-56-e3-fe-42-92", "c0:56:e3:fe:42:92"),
-        ("c056.e3fe.4292", "c0:56:e3:fe:42:92"),
-        ("urn:uuid:c056e3fe4292", None),  # not a MAC: 13 hex digits (the d of uuid)
-        ("00:00:00:00:00:00", None),
-        ("ff:ff:ff:ff:ff:ff", None),
-        ("c0:56:e3", None),
-        ("", None),
-    ],
-)
-def test_normalise_mac(raw: str, expected: str | None) -> None:
-    assert normalise_mac(raw) == expected
+# normalise_mac is camscan.wire.mac's: tests/unit/wire/test_mac.py
 
 
 def test_group_by_ip() -> None:

@@ -178,8 +178,68 @@ def test_unknown_video_device_is_review() -> None:
     a = device(o("rtsp.status", "401"), o("wsd.types", "dn:NetworkVideoTransmitter"))
     assert a.manufacturer is None
     for pol in (CANADA, NDAA):
-        assert pol.verdict(a, VOCAB) == ("review",
-                                         "video device whose maker could not be identified")
+        assert pol.verdict(a, VOCAB) == ("review", "video device, maker unknown")
+
+
+# Generic camera and recorder banners from real devices (rapid7/recog xml/http_servers.xml,
+# xml/http_wwwauth.xml, xml/html_title.xml; ONVIF Core Specification device types).
+GENERIC_VIDEO = [
+    ((o("http.header.server", "camera"),), "camera"),
+    ((o("http.header.server", "IPCamera Login"),), "camera"),
+    ((o("http.header.server", "Mini Dome IP Camera"),), "camera"),
+    ((o("http.realm", "camera"),), "camera"),
+    ((o("http.realm", "IPCamera Login"),), "camera"),
+    ((o("http.realm", "Mini Dome IP Camera"),), "camera"),
+    ((o("http.realm", "DVR"),), "nvr"),
+    ((o("http.title", "Network Video Recorder Login"),), "nvr"),
+    ((o("wsd.types", "dn:NetworkVideoStorage"),), "nvr"),
+    ((o("wsd.types", "dn:NetworkVideoDisplay"),), "camera"),
+    ((o("tcp.open", "554"),), "camera"),
+    ((o("mdns.service", "_hap._tcp.local."), o("mdns.txt", "ci=17")), "camera"),
+    ((o("rtsp.server", "Indigo-Security/1.0"),), "camera"),
+    # a camera whose web server is plain Apache / nginx is not "identified as Apache"
+    ((o("http.header.server", "Apache"), o("http.title", "Network Camera")), "camera"),
+    ((o("http.header.server", "nginx"), o("http.realm", "NVR")), "nvr"),
+]
+
+
+@pytest.mark.parametrize(("observations", "device_type"), GENERIC_VIDEO)
+def test_generic_video_banner_is_review_under_every_policy(
+    observations: tuple[Observation, ...], device_type: str
+) -> None:
+    a = device(*observations)
+    assert a.manufacturer is None
+    assert a.device_type == device_type
+    for pol in (CANADA, NDAA):
+        assert pol.verdict(a, VOCAB) == ("review", "video device, maker unknown")
+
+
+# Printers, routers, NAS and media servers (rapid7/recog xml/http_servers.xml, html_title.xml,
+# http_wwwauth.xml, rtsp_servers.xml): never in the review net.
+NOT_VIDEO = [
+    o("http.header.server", "HP HTTP Server; HP Photosmart C309a series - CC335A"),
+    o("http.header.server", "HP-ChaiServer/2.2"),
+    o("http.title", "Brother MFC-L5900DW series"),
+    o("http.title", "Remote UI: Login: MF632C/634C: MF632C/634C"),
+    o("http.realm", "TP-LINK Wireless N Router WR841N"),
+    o("http.realm", "Broadband Router"),
+    o("http.realm", "TiVo DVR"),
+    o("http.title", "RouterOS router configuration page"),
+    o("http.title", "NETGEAR ReadyNAS"),
+    o("http.header.server", "Synology/DSM/192.168.1.100"),
+    o("http.title", "openmediavault control panel - raspberrypi"),
+    o("rtsp.server", "Wowza Streaming Engine 4.7.7 build20181108145350"),
+    o("tcp.open", "9100"),
+    o("mdns.txt", "ci=17"),
+]
+
+
+@pytest.mark.parametrize("observation", NOT_VIDEO, ids=lambda ob: ob.value[:40])
+def test_printers_routers_nas_stay_out_of_the_review_net(observation: Observation) -> None:
+    a = device(observation)
+    assert a.device_type == "other"
+    for pol in (CANADA, NDAA):
+        assert pol.verdict(a, VOCAB)[0] == "keep"
 
 
 # -------------------------------------------------------------------------- rule 4: keep

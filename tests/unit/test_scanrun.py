@@ -43,3 +43,24 @@ def test_special_file_is_written_in_place_not_replaced(tmp_path: Path) -> None:
     reader.join(timeout=5)
     assert got == ["hello"]
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a FIFO: never renamed over
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_outputs_honour_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        path = tmp_path / "worklist.csv"
+        with atomic_output(path) as fh:
+            fh.write("x\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_an_existing_file_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "worklist.csv"
+    path.write_text("old\n")
+    path.chmod(0o640)
+    with atomic_output(path) as fh:
+        fh.write("new\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640 and path.read_text() == "new\n"

@@ -3,6 +3,8 @@ error messages, and the shuffled iteration. Name resolution is always a fake res
 
 from __future__ import annotations
 
+import io
+import re
 from itertools import pairwise
 from pathlib import Path
 
@@ -325,3 +327,28 @@ def test_describe_lists_whole_ranges() -> None:
     s = build_scope(["10.0.0.0/24", "10.0.2.1"], resolver=NO_DNS)
     lines = [ln.strip() for ln in describe(s)][1:]
     assert lines == ["10.0.0.1-10.0.0.254", "10.0.2.1"]
+
+
+def test_cidr_edges_narrower_than_24_warn_and_include_edges_keeps_them() -> None:
+    scope = build_scope(["192.0.2.16/28"], resolver=lambda n: [])
+    assert scope.size == 14 and "192.0.2.16" not in scope and "192.0.2.31" not in scope
+    assert len(scope.warnings) == 1 and "192.0.2.16 and 192.0.2.31" in scope.warnings[0]
+    edges = build_scope(["192.0.2.16/28"], include_edges=True, resolver=lambda n: [])
+    assert edges.size == 16 and "192.0.2.31" in edges and edges.warnings == []
+    assert build_scope(["192.0.2.0/24"], resolver=lambda n: []).warnings == []
+    assert build_scope(["192.0.2.8/31"], resolver=lambda n: []).warnings == []
+
+
+def test_errors_in_a_target_file_name_the_file_and_line(tmp_path: Path) -> None:
+    listing = tmp_path / "targets.txt"
+    listing.write_text("192.0.2.1\n\n# c\n192.0.2.1-300\n", encoding="utf-8")
+    with pytest.raises(TargetError, match=rf"^{re.escape(str(listing))}:4: 192\.0\.2\.1-300"):
+        build_scope([f"@{listing}"], resolver=lambda n: [])
+
+
+def test_stdin_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("192.0.2.1 192.0.2.2\n"))
+    assert build_scope(["@-"], resolver=lambda n: []).size == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("192.0.2.1\n"))
+    with pytest.raises(TargetError, match="only once"):
+        build_scope(["@-"], ["@-"], resolver=lambda n: [])

@@ -1,5 +1,5 @@
 """Discovery answers camscan refuses are recorded with the reason (issue 7): the pure
-``reject_reason`` functions of wsd, sadp, dhip and mdns, the bounded ``_udp.Rejections``
+``reject_reason`` functions of wsd, sadp, dhip and mdns, the bounded ``camscan.net.udp.Rejections``
 book-keeping, and the ``error`` outcomes the segment and per-host probes now return instead of
 dropping such answers in silence. Loopback only (the responders of tests/unit/probes)."""
 
@@ -11,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camscan.models import Status
-from camscan.probes import _udp, dhip, mdns, sadp, wsd
+from camscan.net import udp as _udp
+from camscan.probes import dhip, mdns, sadp, wsd
+from camscan.wire.data import looks_binary
+from camscan.wire.xml import xml_problem
 from tests.unit.probes._discovery import capture, host_ctx, segment_ctx, shared, start_responder
 
 BOMB = "wsd/hostile-entity-bomb.xml"
@@ -55,20 +58,20 @@ def test_rejections_are_bounded() -> None:
 
 
 def test_looks_binary() -> None:
-    assert _udp.looks_binary(GARBAGE)
-    assert not _udp.looks_binary(b"<ProbeMatch>hello</ProbeMatch>\r\n")
-    assert not _udp.looks_binary(b"")
+    assert looks_binary(GARBAGE)
+    assert not looks_binary(b"<ProbeMatch>hello</ProbeMatch>\r\n")
+    assert not looks_binary(b"")
 
 
 # --------------------------------------------------------------------------- reasons
 
 def test_xml_problem() -> None:
-    assert "DTD" in (wsd.xml_problem(capture(BOMB)) or "")
-    assert "DTD" in (wsd.xml_problem(capture(XXE)) or "")
-    assert wsd.xml_problem(GARBAGE) == "not XML (512 bytes of binary data)"
-    assert (wsd.xml_problem(NOT_UTF8) or "").startswith("not well-formed XML")
-    assert wsd.xml_problem(b"   ") == "empty datagram"
-    assert wsd.xml_problem(capture(HIK_WSD)) is None
+    assert "DTD" in (xml_problem(capture(BOMB)) or "")
+    assert "DTD" in (xml_problem(capture(XXE)) or "")
+    assert xml_problem(GARBAGE) == "not XML (512 bytes of binary data)"
+    assert (xml_problem(NOT_UTF8) or "").startswith("not well-formed XML")
+    assert xml_problem(b"   ") == "empty datagram"
+    assert xml_problem(capture(HIK_WSD)) is None
 
 
 def test_wsd_reject_reason() -> None:
@@ -118,7 +121,7 @@ def test_mdns_reject_reason() -> None:
 @given(st.binary(max_size=2048))
 def test_reject_reasons_never_raise(data: bytes) -> None:
     for fn in (wsd.reject_reason, sadp.reject_reason, dhip.reject_reason, mdns.reject_reason,
-               wsd.xml_problem):
+               xml_problem):
         out = fn(data)
         assert out is None or (isinstance(out, str) and len(out) < 400)
 

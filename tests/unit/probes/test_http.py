@@ -16,8 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camscan.models import Observation, Status
+from camscan.net import http as net_http
 from camscan.probes import http
-from camscan.probes.http import Reply
+from camscan.probes.registry import http_paths
+from camscan.wire import auth
+from camscan.wire import http as http_wire
+from camscan.wire.http import Reply
 from tests.unit.probes._http_servers import (
     HIKVISION_SUBJECT,
     LoopbackServer,
@@ -26,6 +30,9 @@ from tests.unit.probes._http_servers import (
     simple,
     tls10_only_server_context,
 )
+
+# the vendor paths, in order (fingerprints/requests/http-paths.yaml)
+ISAPI_PATH, DAHUA_PATH = (p.path for p in http_paths())
 
 IP = "127.0.0.1"
 
@@ -62,93 +69,93 @@ def values(obs: list[Observation], key: str) -> list[str]:
 
 
 def test_parse_title() -> None:
-    assert http.parse_title(h11_reply(capture("http/dahua_root.http")).body) == "WEB SERVICE"
-    assert http.parse_title("<TITLE lang=en>\n  Network  &amp; Camera\n</TITLE>") == \
+    assert http_wire.parse_title(h11_reply(capture("http/dahua_root.http")).body) == "WEB SERVICE"
+    assert http_wire.parse_title("<TITLE lang=en>\n  Network  &amp; Camera\n</TITLE>") == \
         "Network & Camera"
-    assert http.parse_title("<title></title>") is None
-    assert http.parse_title("<html>no title</html>") is None
-    assert http.parse_title("<title>" + "x" * 5000) is None
-    assert http.parse_title(b"\xff\xfe<title>\xe9t\xe9</title>") == "\u00e9t\u00e9"
+    assert http_wire.parse_title("<title></title>") is None
+    assert http_wire.parse_title("<html>no title</html>") is None
+    assert http_wire.parse_title("<title>" + "x" * 5000) is None
+    assert http_wire.parse_title(b"\xff\xfe<title>\xe9t\xe9</title>") == "\u00e9t\u00e9"
 
 
 def test_parse_realms() -> None:
-    assert http.parse_realms('Digest qop="auth", realm="IP Camera(C2183)", nonce="abc"') == \
+    assert auth.parse_realms('Digest qop="auth", realm="IP Camera(C2183)", nonce="abc"') == \
         ["IP Camera(C2183)"]
-    assert http.parse_realms('Basic realm="hikvision"') == ["hikvision"]
-    assert http.parse_realms('Digest realm="Login to 4G0", qop="auth",Basic realm=device') == \
+    assert auth.parse_realms('Basic realm="hikvision"') == ["hikvision"]
+    assert auth.parse_realms('Digest realm="Login to 4G0", qop="auth",Basic realm=device') == \
         ["Login to 4G0", "device"]
-    assert http.parse_realms(r'Basic realm="say \"hi\""') == ['say "hi"']
-    assert http.parse_realms('Digest nonce="x", qop="auth"') == []
-    assert http.parse_realms('Basic myrealm="no"') == []
-    assert http.parse_realms("") == []
+    assert auth.parse_realms(r'Basic realm="say \"hi\""') == ['say "hi"']
+    assert auth.parse_realms('Digest nonce="x", qop="auth"') == []
+    assert auth.parse_realms('Basic myrealm="no"') == []
+    assert auth.parse_realms("") == []
 
 
 def test_parse_realms_hostile_input_is_fast() -> None:
     started = time.monotonic()
-    http.parse_realms('realm="' + "\\" * 100_000)
-    http.parse_realms(", realm=" * 20_000)
+    auth.parse_realms('realm="' + "\\" * 100_000)
+    auth.parse_realms(", realm=" * 20_000)
     assert time.monotonic() - started < 1.0
 
 
 def test_cookie_names() -> None:
     headers = [("Set-Cookie", "_goaheadwebSessionId=; path=/"), ("SET-COOKIE", "lang=en"),
                ("set-cookie", "lang=fr"), ("Set-Cookie", "bad name=1"), ("Server", "x=y")]
-    assert http.cookie_names(headers) == ["_goaheadwebSessionId", "lang"]
-    assert http.cookie_names([]) == []
+    assert http_wire.cookie_names(headers) == ["_goaheadwebSessionId", "lang"]
+    assert http_wire.cookie_names([]) == []
 
 
 def test_favicon_hashes_are_shodan_style_and_md5() -> None:
     data = bytes(range(256)) * 3
-    mmh, md5 = http.favicon_hashes(data)
+    mmh, md5 = http_wire.favicon_hashes(data)
     b64 = base64.b64encode(data)
     lines = b"".join(b64[i:i + 76] + b"\n" for i in range(0, len(b64), 76))
     assert mmh == mmh3.hash(lines)  # signed 32-bit, newline every 76 characters
     assert mmh != mmh3.hash(b64)
     assert -(2**31) <= mmh < 2**31
     assert md5 == hashlib.md5(data).hexdigest()
-    assert http.favicon_hashes(b"") == (0, "d41d8cd98f00b204e9800998ecf8427e")
+    assert http_wire.favicon_hashes(b"") == (0, "d41d8cd98f00b204e9800998ecf8427e")
 
 
 def test_redirect_target() -> None:
     base = "http://10.0.0.5:8080/"
-    assert http.redirect_target(base, "/doc/page/login.asp?_1", "10.0.0.5", 8080) == \
+    assert http_wire.redirect_target(base, "/doc/page/login.asp?_1", "10.0.0.5", 8080) == \
         "http://10.0.0.5:8080/doc/page/login.asp?_1"
-    assert http.redirect_target(base, "index.asp", "10.0.0.5", 8080) == \
+    assert http_wire.redirect_target(base, "index.asp", "10.0.0.5", 8080) == \
         "http://10.0.0.5:8080/index.asp"
-    assert http.redirect_target("http://10.0.0.5/", "http://10.0.0.5/index.asp",
+    assert http_wire.redirect_target("http://10.0.0.5/", "http://10.0.0.5/index.asp",
                                 "10.0.0.5", 80) == "http://10.0.0.5/index.asp"
-    assert http.redirect_target(base, "http://10.0.0.6:8080/", "10.0.0.5", 8080) is None
-    assert http.redirect_target(base, "http://10.0.0.5/", "10.0.0.5", 8080) is None
-    assert http.redirect_target(base, "https://10.0.0.5/", "10.0.0.5", 8080) is None
-    assert http.redirect_target(base, "//evil.example/", "10.0.0.5", 8080) is None
-    assert http.redirect_target(base, "http://u:p@10.0.0.5:8080/", "10.0.0.5", 8080) is None
-    assert http.redirect_target(base, "javascript:alert(1)", "10.0.0.5", 8080) is None
-    assert http.redirect_target(base, "http://[::1", "10.0.0.5", 8080) is None
+    assert http_wire.redirect_target(base, "http://10.0.0.6:8080/", "10.0.0.5", 8080) is None
+    assert http_wire.redirect_target(base, "http://10.0.0.5/", "10.0.0.5", 8080) is None
+    assert http_wire.redirect_target(base, "https://10.0.0.5/", "10.0.0.5", 8080) is None
+    assert http_wire.redirect_target(base, "//evil.example/", "10.0.0.5", 8080) is None
+    assert http_wire.redirect_target(base, "http://u:p@10.0.0.5:8080/", "10.0.0.5", 8080) is None
+    assert http_wire.redirect_target(base, "javascript:alert(1)", "10.0.0.5", 8080) is None
+    assert http_wire.redirect_target(base, "http://[::1", "10.0.0.5", 8080) is None
 
 
 def test_decode_text() -> None:
-    assert http.decode_text("é".encode() + "€".encode()[:2]) == "é"
-    assert http.decode_text(b"caf\xe9 ok") == "caf\u00e9 ok"
-    assert http.decode_text(b"\xef\xbb\xbf<html>").startswith("\ufeff")
+    assert http_wire.decode_text("é".encode() + "€".encode()[:2]) == "é"
+    assert http_wire.decode_text(b"caf\xe9 ok") == "caf\u00e9 ok"
+    assert http_wire.decode_text(b"\xef\xbb\xbf<html>").startswith("\ufeff")
 
 
 def test_decode_body_is_bounded() -> None:
     bomb = gzip.compress(b"\0" * 20_000_000)
-    out = http.decode_body(bomb, "gzip")
-    assert len(out) == http.MAX_BODY
-    assert http.decode_body(b"not gzip", "gzip") == b"not gzip"
-    assert http.decode_body(b"plain", "") == b"plain"
+    out = http_wire.decode_body(bomb, "gzip")
+    assert len(out) == http_wire.MAX_BODY
+    assert http_wire.decode_body(b"not gzip", "gzip") == b"not gzip"
+    assert http_wire.decode_body(b"plain", "") == b"plain"
 
 
 def test_looks_like_tls() -> None:
     alert = httpx.RemoteProtocolError("illegal status line: bytearray(b'\\x15\\x03\\x01\\x00')")
-    assert http.looks_like_tls(alert)
-    assert http.looks_like_tls(
+    assert net_http.looks_like_tls(alert)
+    assert net_http.looks_like_tls(
         httpx.RemoteProtocolError("Server disconnected without sending a response."))
-    assert http.looks_like_tls(httpx.ReadError("reset"))
-    assert not http.looks_like_tls(
+    assert net_http.looks_like_tls(httpx.ReadError("reset"))
+    assert not net_http.looks_like_tls(
         httpx.RemoteProtocolError("illegal status line: bytearray(b'\\x00\\x01garbage')"))
-    assert not http.looks_like_tls(httpx.ReadTimeout("slow"))
+    assert not net_http.looks_like_tls(httpx.ReadTimeout("slow"))
 
 
 def test_chain_hikvision_old_ui_captures() -> None:
@@ -207,7 +214,7 @@ def test_extra_replies_isapi_and_dahua() -> None:
 def test_lenient_parser_agrees_with_h11_on_captures(name: str) -> None:
     data = capture(f"http/{name}.http")
     strict = h11_reply(data)
-    lenient = http.parse_raw_response(data, strict.url)
+    lenient = http_wire.parse_raw_response(data, strict.url)
     assert lenient is not None
     assert (lenient.status, lenient.reason, lenient.http_version) == \
         (strict.status, strict.reason, strict.http_version)
@@ -218,46 +225,46 @@ def test_lenient_parser_agrees_with_h11_on_captures(name: str) -> None:
 def test_lenient_parser_reads_heads_h11_rejects() -> None:
     data = (b"http/1.1 200 OK\nServer : DVRDVS-Webs\nGarbageLine\n: empty\n"
             b"X-Folded: a\n  b\nContent-Length: 2\nContent-Length: 3\n\nhello")
-    reply = http.parse_raw_response(data)
+    reply = http_wire.parse_raw_response(data)
     assert reply is not None
     assert reply.status == 200 and reply.http_version == "HTTP/1.1"
     assert reply.headers[:2] == [("Server", "DVRDVS-Webs"), ("X-Folded", "a b")]
     assert reply.body == b"hello"  # conflicting lengths: keep what came
-    chunked = http.parse_raw_response(
+    chunked = http_wire.parse_raw_response(
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5\r\nhello\r\n3;x=y\r\n!!!\r\n0\r\n\r\n")
     assert chunked is not None and chunked.body == b"hello!!!"
-    cut = http.parse_raw_response(b"HTTP/1.0 200\r\nContent-Length: 10\r\n\r\nhi")
+    cut = http_wire.parse_raw_response(b"HTTP/1.0 200\r\nContent-Length: 10\r\n\r\nhi")
     assert cut is not None and cut.body == b"hi" and cut.reason == ""
 
 
 def test_lenient_parser_rejects_non_http() -> None:
-    assert http.parse_raw_response(b"") is None
-    assert http.parse_raw_response(b"<html>HTTP/1.1 200 OK</html>") is None
-    assert http.parse_raw_response(b"\x15\x03\x01\x00\x02\x02\x28") is None
-    assert http.parse_raw_response(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n") is None
-    assert http.parse_raw_response(b"HTTP/1.1 200 OK" + b"x" * 2000 + b"\r\n\r\n") is None
+    assert http_wire.parse_raw_response(b"") is None
+    assert http_wire.parse_raw_response(b"<html>HTTP/1.1 200 OK</html>") is None
+    assert http_wire.parse_raw_response(b"\x15\x03\x01\x00\x02\x02\x28") is None
+    assert http_wire.parse_raw_response(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n") is None
+    assert http_wire.parse_raw_response(b"HTTP/1.1 200 OK" + b"x" * 2000 + b"\r\n\r\n") is None
 
 
 def test_header_block_is_capped() -> None:
     reply = Reply(url="http://x/", status=200, headers=[("X-Junk", "a" * 5000)] * 4)
-    assert len(http.header_block(reply)) == http.MAX_HEADER_BLOCK
+    assert len(http_wire.header_block(reply)) == http_wire.MAX_HEADER_BLOCK
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=3000), st.binary(max_size=3000))
 def test_parsers_never_raise(text: str, data: bytes) -> None:
-    http.parse_title(text)
-    http.parse_title(data)
-    http.parse_realms(text)
-    http.cookie_names([("Set-Cookie", text)])
-    http.decode_text(data)
-    http.decode_body(data, "gzip")
-    http.decode_body(data, "deflate")
-    http.redirect_target("http://10.0.0.5/", text, "10.0.0.5", 80)
-    http.parse_raw_response(data)
-    http.parse_raw_response(b"HTTP/1.1 200 OK\r\n" + data)
-    http.parse_raw_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + data)
+    http_wire.parse_title(text)
+    http_wire.parse_title(data)
+    auth.parse_realms(text)
+    http_wire.cookie_names([("Set-Cookie", text)])
+    http_wire.decode_text(data)
+    http_wire.decode_body(data, "gzip")
+    http_wire.decode_body(data, "deflate")
+    http_wire.redirect_target("http://10.0.0.5/", text, "10.0.0.5", 80)
+    http_wire.parse_raw_response(data)
+    http_wire.parse_raw_response(b"HTTP/1.1 200 OK\r\n" + data)
+    http_wire.parse_raw_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + data)
     reply = Reply(url="http://10.0.0.5/", status=200, headers=[("Set-Cookie", text),
                   ("WWW-Authenticate", text), ("Location", text)], body=data)
     http.chain_observations("10.0.0.5", 80, [reply])
@@ -280,7 +287,7 @@ async def test_run_hikvision_old_ui_follows_same_host_redirect() -> None:
             "/": capture("http/hikvision_webs_root_redirect.http").replace(
                 b"http://192.0.0.64/index.asp", here),
             "/index.asp": capture("http/hikvision_old_ui_index.http"),
-            http.ISAPI_PATH: capture("http/hikvision_isapi_usercheck_legacy.http"),
+            ISAPI_PATH: capture("http/hikvision_isapi_usercheck_legacy.http"),
             http.FAVICON_PATH: simple("200 OK", [("Content-Type", "image/x-icon")], ICON),
         })
         result = await http.run(make_ctx(IP, port=srv.port), srv.port)
@@ -288,7 +295,7 @@ async def test_run_hikvision_old_ui_follows_same_host_redirect() -> None:
         await srv.close()
     assert result.outcome.status is Status.OK, result.outcome.reason
     obs = result.observations
-    assert srv.requests == ["/", "/index.asp", http.ISAPI_PATH, http.DAHUA_PATH,
+    assert srv.requests == ["/", "/index.asp", ISAPI_PATH, DAHUA_PATH,
                             http.FAVICON_PATH]
     assert values(obs, "service") == ["http"]
     assert values(obs, "http.scheme") == []
@@ -300,7 +307,7 @@ async def test_run_hikvision_old_ui_follows_same_host_redirect() -> None:
     assert values(obs, "http.headers")[0].startswith("HTTP/1.1 302 Redirect\r\n")
     assert values(obs, "http.isapi.status") == ["200"]
     assert values(obs, "http.dahua.status") == ["404"]
-    mmh, md5 = http.favicon_hashes(ICON)
+    mmh, md5 = http_wire.favicon_hashes(ICON)
     assert values(obs, "http.favicon.mmh3") == [str(mmh)]
     assert values(obs, "http.favicon.md5") == [md5]
     assert all(o.ip == IP and o.port == srv.port for o in obs)
@@ -308,7 +315,7 @@ async def test_run_hikvision_old_ui_follows_same_host_redirect() -> None:
 
 async def test_run_hikvision_new_ui_and_isapi_realm() -> None:
     routes = {"/": capture("http/hikvision_new_ui_root.http"),
-              http.ISAPI_PATH: capture("http/hikvision_isapi_usercheck_401.http")}
+              ISAPI_PATH: capture("http/hikvision_isapi_usercheck_401.http")}
     async with LoopbackServer(routes) as srv:
         result = await http.run(make_ctx(IP, port=srv.port), srv.port)
     obs = result.observations
@@ -322,7 +329,7 @@ async def test_run_hikvision_new_ui_and_isapi_realm() -> None:
 
 async def test_run_dahua_upper_case_headers() -> None:
     routes = {"/": capture("http/dahua_root.http"),
-              http.DAHUA_PATH: capture("http/dahua_magicbox_401.http")}
+              DAHUA_PATH: capture("http/dahua_magicbox_401.http")}
     async with LoopbackServer(routes) as srv:
         result = await http.run(make_ctx(IP, port=srv.port), srv.port)
     obs = result.observations
@@ -405,7 +412,7 @@ async def test_run_huge_body_is_cut_at_64_kib() -> None:
         result = await http.run(make_ctx(IP, port=srv.port), srv.port)
         elapsed = time.monotonic() - started
     body = values(result.observations, "http.body")
-    assert body and len(body[0]) == http.MAX_BODY
+    assert body and len(body[0]) == http_wire.MAX_BODY
     assert elapsed < 4.0
     assert sent < 64 * 1024 * 1024  # the client hung up instead of reading on
 
@@ -489,10 +496,10 @@ async def test_run_falls_back_to_lenient_parsing_for_malformed_heads() -> None:
     obs = result.observations
     assert values(obs, "http.header.server") == ["DVRDVS-Webs"]
     assert values(obs, "http.title") == ["DVR"]
-    assert len(values(obs, "http.body")[0]) == http.MAX_BODY
+    assert len(values(obs, "http.body")[0]) == http_wire.MAX_BODY
     assert values(obs, "http.headers")[0].startswith("HTTP/1.1 200 OK\r\nServer: DVRDVS-Webs\r\n")
     # the rejected h11 attempt, then raw GETs only: still at most six requests
-    assert srv.requests == ["/", "/", http.ISAPI_PATH, http.DAHUA_PATH, http.FAVICON_PATH]
+    assert srv.requests == ["/", "/", ISAPI_PATH, DAHUA_PATH, http.FAVICON_PATH]
 
 
 async def test_run_closed_port() -> None:
@@ -528,26 +535,26 @@ def _r(url: str, status: int, headers: list[tuple[str, str]]) -> Reply:
 
 def test_chain_anomalies_redirect_loop_and_long_chain() -> None:
     loop = [_r("http://10.0.0.5/", 302, [("Location", "/")])]
-    assert http.chain_anomalies(loop)[0].startswith("redirect loop after 0 redirect(s)")
+    assert http_wire.chain_anomalies(loop)[0].startswith("redirect loop after 0 redirect(s)")
     pingpong = [_r("http://10.0.0.5/", 302, [("Location", "/a")]),
                 _r("http://10.0.0.5/a", 302, [("Location", "/b")]),
                 _r("http://10.0.0.5/b", 302, [("Location", "/a")])]
-    assert "redirect loop after 2" in http.chain_anomalies(pingpong)[0]
+    assert "redirect loop after 2" in http_wire.chain_anomalies(pingpong)[0]
     long = [_r(f"http://10.0.0.5/{i}", 302, [("Location", f"/{i + 1}")]) for i in range(3)]
-    assert http.chain_anomalies(long) == [
+    assert http_wire.chain_anomalies(long) == [
         "still redirecting after 2 redirects; not followed further"]
 
 
 def test_chain_anomalies_ignore_ordinary_redirects_and_sizes() -> None:
     # HTTP -> HTTPS on another port is not followed, and is no anomaly
     to_https = [_r("http://10.0.0.5/", 302, [("Location", "https://10.0.0.5/")])]
-    assert http.chain_anomalies(to_https) == []
+    assert http_wire.chain_anomalies(to_https) == []
     page = [_r("http://10.0.0.5/", 200, [("Content-Length", "250000")])]
-    assert http.chain_anomalies(page) == []  # big, but a page: read 64 KiB, no anomaly
-    assert http.chain_anomalies([]) == []
+    assert http_wire.chain_anomalies(page) == []  # big, but a page: read 64 KiB, no anomaly
+    assert http_wire.chain_anomalies([]) == []
 
 
 def test_chain_anomalies_absurd_announced_length() -> None:
     huge = [_r("http://10.0.0.5/", 200, [("Content-Length", str(1 << 30))])]
-    assert http.chain_anomalies(huge) == [
+    assert http_wire.chain_anomalies(huge) == [
         "announced a 1,073,741,824-byte body; read at most 65,536"]

@@ -13,9 +13,9 @@ from camscan.models import ProbeResult, Status
 from camscan.probes import rtsp
 from camscan.probes.rtsp import (
     build_request,
-    extract_realms,
     parse_rtsp_response,
 )
+from camscan.wire.auth import parse_realms
 from tests.unit.probes._loopctx import closed_port, make_ctx, read_request, serve
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures" / "rtsp"
@@ -114,11 +114,11 @@ def test_parse_header_count_is_bounded() -> None:
 
 
 def test_extract_realms_variants() -> None:
-    assert extract_realms('Digest qop="auth", realm="IP Camera(C2183)", nonce="x"') == [
+    assert parse_realms('Digest qop="auth", realm="IP Camera(C2183)", nonce="x"') == [
         "IP Camera(C2183)"
     ]
-    assert extract_realms("Basic REALM = \"a b\"") == ["a b"]
-    assert extract_realms("Negotiate") == []
+    assert parse_realms("Basic REALM = \"a b\"") == ["a b"]
+    assert parse_realms("Negotiate") == []
 
 
 def test_build_request_shape_and_no_injection() -> None:
@@ -140,7 +140,7 @@ def test_parser_never_raises_on_any_bytes(data: bytes) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=600))
 def test_extract_realms_never_raises(value: str) -> None:
-    extract_realms(value)
+    parse_realms(value)
 
 
 # ---------------------------------------------------------------- run() on loopback

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camscan.models import Status
+from camscan.net import tls as net_tls
 from camscan.probes import tls
+from camscan.wire import x509 as wire_x509
 from tests.unit.probes._http_servers import (
     CAPTURES,
     HIKVISION_SUBJECT,
@@ -27,7 +29,8 @@ def _pem_to_der(pem: bytes) -> bytes:
 
 
 def test_parse_hikvision_default_certificate() -> None:
-    fields = tls.parse_certificate((CAPTURES / "tls" / "hikvision_default.der").read_bytes())
+    der = (CAPTURES / "tls" / "hikvision_default.der").read_bytes()
+    fields = wire_x509.parse_certificate(der)
     assert fields["subject"] == HIKVISION_SUBJECT
     assert fields["issuer"] == HIKVISION_SUBJECT
     assert fields["not_before"] == "2018-09-22T00:00:00+00:00"
@@ -37,7 +40,7 @@ def test_parse_hikvision_default_certificate() -> None:
 
 def test_parse_dahua_like_certificate_from_pem() -> None:
     der = _pem_to_der((CAPTURES / "tls" / "dahua_default.pem").read_bytes())
-    fields = tls.parse_certificate(der)
+    fields = wire_x509.parse_certificate(der)
     assert fields["subject"] == (
         "CN=4G02A3BPAZ12345,OU=DAHUATECH,O=DAHUA,L=HangZhou,ST=ZheJiang,C=CN")
     assert fields["issuer"] == "CN=Product Root CA,O=DahuaTech,C=CN"
@@ -45,22 +48,22 @@ def test_parse_dahua_like_certificate_from_pem() -> None:
 
 def test_parse_rejects_garbage_without_raising() -> None:
     der = (CAPTURES / "tls" / "hikvision_default.der").read_bytes()
-    assert tls.parse_certificate(b"") == {}
-    assert tls.parse_certificate(b"\x30\x82\xff\xff") == {}
-    assert tls.parse_certificate(der[: len(der) // 2]) == {}
-    assert tls.parse_certificate(b"-----BEGIN CERTIFICATE-----\n") == {}
-    assert tls.parse_certificate(b"\x00" * (tls.MAX_DER + 1)) == {}
+    assert wire_x509.parse_certificate(b"") == {}
+    assert wire_x509.parse_certificate(b"\x30\x82\xff\xff") == {}
+    assert wire_x509.parse_certificate(der[: len(der) // 2]) == {}
+    assert wire_x509.parse_certificate(b"-----BEGIN CERTIFICATE-----\n") == {}
+    assert wire_x509.parse_certificate(b"\x00" * (wire_x509.MAX_DER + 1)) == {}
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2048))
 def test_parse_certificate_never_raises(data: bytes) -> None:
-    result = tls.parse_certificate(data)
+    result = wire_x509.parse_certificate(data)
     assert isinstance(result, dict)
 
 
 def test_permissive_context_settings() -> None:
-    ctx = tls.permissive_context()
+    ctx = net_tls.permissive_context()
     assert ctx.check_hostname is False
     assert ctx.verify_mode == ssl.CERT_NONE
     assert ctx.minimum_version == ssl.TLSVersion.TLSv1

@@ -206,3 +206,24 @@ def test_rendered_in_chromium_shows_chart_and_table(tmp_path: Path) -> None:
             and abs(row[x + 1] - 0x3B) <= 6 and abs(row[x + 2] - 0x45) <= 6)
         for row in erows
     ) > width // 2, "the empty worklist still shows the table header"
+
+
+def test_point_labels_show_time_when_sweeps_share_a_date() -> None:
+    from camscan.render.html import point_labels, with_now
+
+    pts = [SweepPoint("2026-11-14T02:00:00+00:00", 5),
+           SweepPoint("2026-11-15T02:00:00+00:00", 4),
+           SweepPoint("2026-11-15T14:30:00+00:00", 3)]
+    assert point_labels(pts) == ["2026-11-14", "2026-11-15 02:00", "2026-11-15 14:30"]
+    assert with_now(pts, 3, "2026-11-16T00:00:00+00:00") == pts, "no change, no extra point"
+    closed = with_now(pts, 1, "2026-11-16T00:00:00+00:00")
+    assert closed[-1].remaining == 1 and point_labels(closed)[-1] == "now"
+
+
+def test_removed_so_far_counts_marked_removed_and_gone_flagged() -> None:
+    from camscan.render.html import removed_so_far
+
+    rows = [{"status": "removed", "verdict": "remove"}, {"status": "gone", "verdict": "review"},
+            {"status": "gone", "verdict": "keep"}, {"status": "open", "verdict": "remove"},
+            {"status": "exempt", "verdict": "remove"}]
+    assert removed_so_far(rows) == 2

@@ -4,7 +4,8 @@ Two shapes:
 
 * :func:`multicast_socket` + :func:`collect`: one socket on the chosen interface that sends a
   datagram to a multicast group and hears both unicast answers (to its own port) and
-  answers multicast to the group (when bound to the group's port).
+  answers multicast to the group (when bound to the group's port); the whole send/listen
+  round is :func:`camscan.net.multicast.multicast_round`.
 * :func:`unicast_exchange`: one datagram to one host from an ephemeral port, then the
   answers from that host for a short while.
 
@@ -20,10 +21,6 @@ import ipaddress
 import socket
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from camscan.probes.base import SegmentContext
 
 MAX_DATAGRAM = 65_535
 # Linux: deliver to this socket only the groups it joined itself (not every group any socket
@@ -135,41 +132,6 @@ async def send(sock: socket.socket, payload: bytes, addr: tuple[str, int]) -> No
     await loop.sock_sendto(sock, payload, addr)
 
 
-async def multicast_round(
-    ctx: SegmentContext,
-    payload: bytes,
-    group: str,
-    port: int,
-    on_datagram: Callable[[bytes, str, int], None],
-    *,
-    sends: int = 2,
-    bind_group_port: bool = False,
-) -> None:
-    """Send ``payload`` to ``group:port`` ``sends`` times (UDP loss; each send inside the
-    sweep's packet budget) and hand every answer heard within the discovery window to
-    ``on_datagram``. With ``bind_group_port`` the socket is bound to the group's port and
-    joined to the group, so answers multicast back to the group are heard too (SADP, DHIP);
-    if that port is taken, answers to our own port still arrive. Raises OSError."""
-    window = ctx.shared.settings.discovery_window
-    sock: socket.socket | None = None
-    if bind_group_port:
-        with contextlib.suppress(OSError):
-            sock = multicast_socket(ctx.source_ip, group, bind_port=port, join=True,
-                                    interface=ctx.interface)
-    if sock is None:
-        sock = multicast_socket(ctx.source_ip, group, interface=ctx.interface)
-    try:
-        for i in range(sends):
-            await ctx.shared.limiter.acquire()
-            ctx.shared.attempts += 1
-            await send(sock, payload, (group, port))
-            if i + 1 < sends:
-                await collect(sock, min(0.25, window / 4), on_datagram)
-        await collect(sock, window, on_datagram)
-    finally:
-        sock.close()
-
-
 async def unicast_exchange(
     ip: str,
     port: int,
@@ -261,12 +223,3 @@ class Rejections:
         """source -> ``"<n> answer(s) rejected: <reason>[; <reason>...]"``."""
         return {src: f"{count[0]} answer(s) rejected: " + "; ".join(reasons)
                 for src, (count, reasons) in self._by_source.items()}
-
-
-def looks_binary(data: bytes) -> bool:
-    """Whether the first bytes of ``data`` are mostly not text (NULs, control bytes)."""
-    head = data[:256]
-    if not head:
-        return False
-    bad = sum(1 for b in head if b < 9 or 13 < b < 32 or b == 127)
-    return b"\0" in head or bad * 10 > len(head)

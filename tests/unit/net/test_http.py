@@ -1,4 +1,4 @@
-"""Regression tests for camscan/probes/credhttp.py found by tests/fuzz/test_credhttp.py: a
+"""Regression tests for camscan/net/http.py found by tests/fuzz/test_net_http.py: a
 Digest challenge httpx cannot answer must give an AuthReply (no credential sent), not raise."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from camscan.credentials import Credential, Secret
-from camscan.probes import credhttp
+from camscan.net import http as credhttp
 
 
 @pytest.mark.parametrize("challenge", [

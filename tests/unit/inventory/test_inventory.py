@@ -1,77 +1,36 @@
-"""The inventory over time: identity, statuses, diffs, worklists, import/export and safety."""
+"""The inventory over time: identity, statuses, diffs, worklists, import/export (the
+SQLite file's safety: test_sqlite.py)."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from camscan.inventory import (
     Inventory,
     InventoryError,
-    InventoryLocked,
-    WriteLock,
     asset_from_dict,
     coverage_of,
 )
 from camscan.models import Asset
 from camscan.render.jsonout import asset_dict
-from tests.unit.inventory_helpers import cam, not_inventories, report
-
-SERIAL_A = "DS-2CD2042WD-I20160516AACH571496385"
-MAC_B = "44:19:b6:00:00:0b"
-
-
-def a_cam(ip: str) -> Asset:
-    return cam(ip, serial=SERIAL_A)
-
-
-def b_cam(ip: str) -> Asset:
-    return cam(ip, mac=MAC_B.upper().replace(":", "-"), model="DH-IPC-HFW1320S",
-               brand="Dahua", manufacturer="Dahua")
-
-
-def c_cam(fw: str = "V3.4") -> Asset:
-    # identified only by its address: no serial, no MAC (behind a router)
-    return cam("10.77.0.12", firmware=fw, model="LTN8708", brand="LTS",
-               manufacturer="Hikvision")
-
-
-def d_keep() -> Asset:
-    return cam("10.77.0.20", verdict="keep", brand="Axis", manufacturer="Axis",
-               model="M3045", firmware="9.80")
-
-
-def day(n: int) -> str:
-    return f"2026-11-{n:02d}T02:00:00+00:00"
-
-
-@pytest.fixture
-def inv(tmp_path: Path):
-    with Inventory.open(tmp_path / "inv.db") as store:
-        yield store
-
-
-def ids_by_ip(store: Inventory) -> dict[str, int]:
-    return {row["ip"]: int(row["id"]) for row in store.assets()}
-
-
-def statuses(store: Inventory) -> dict[int, str]:
-    return {int(row["id"]): str(row["status"]) for row in store.assets()}
-
-
-def ips(entries) -> list[str]:
-    return [e.ip for e in entries]
-
+from tests.unit.inventory.lab import (
+    MAC_B,
+    SERIAL_A,
+    a_cam,
+    b_cam,
+    c_cam,
+    d_keep,
+    day,
+    ids_by_ip,
+    ips,
+    snapshot,
+    statuses,
+)
+from tests.unit.inventory_helpers import cam, report
 
 # --- the lab over time ----------------------------------------------------------------------
 
@@ -120,8 +79,8 @@ def test_removal_move_and_return_over_sweeps(inv: Inventory) -> None:
     assert d45.new == [] and d45.changed == []
     assert statuses(inv) == {a: "reappeared", b: "open", c: "open", d: "open"}
     hist = inv.history(a)
-    assert [x["ip"] for x in hist["addresses"]] == ["10.77.0.10", "10.77.0.40"]
-    assert [(ch["old"], ch["new"]) for ch in hist["changes"]] == [
+    assert [x.ip for x in hist.addresses] == ["10.77.0.10", "10.77.0.40"]
+    assert [(ch.old, ch.new) for ch in hist.changes] == [
         (None, "open"), ("open", "gone"), ("gone", "reappeared")]
 
     work = {w.asset_id: w for w in inv.worklist()}
@@ -220,8 +179,8 @@ def test_marks_survive_rescans(inv: Inventory) -> None:
                                 started=day(5)))
     assert r.reappeared == [a]
     assert statuses(inv)[a] == "reappeared"
-    changes = inv.history(a)["changes"]
-    assert any(ch["new"] == "removed" and ch["note"].startswith("pulled") for ch in changes)
+    changes = inv.history(a).changes
+    assert any(ch.new == "removed" and (ch.note or "").startswith("pulled") for ch in changes)
     with pytest.raises(InventoryError, match="a mark is one of"):
         inv.mark(a, "gone")
     with pytest.raises(InventoryError, match="no such asset"):
@@ -265,15 +224,6 @@ def test_coverage_of_targets_and_excludes() -> None:
 # --- export / import ------------------------------------------------------------------------
 
 
-def _snapshot(store: Inventory) -> tuple[Any, ...]:
-    return (
-        [(s.uuid, s.site, s.complete, s.devices, s.remaining) for s in store.sweeps()],
-        sorted((r["site"], r["ip"], r["status"], r["serial"] or "") for r in store.assets()),
-        store.conn.execute("SELECT count(*) FROM sightings").fetchone()[0],
-        store.conn.execute("SELECT count(*) FROM marks").fetchone()[0],
-    )
-
-
 def test_export_import_twice_is_idempotent(tmp_path: Path) -> None:
     with Inventory.open(tmp_path / "hq.db") as hq:
         hq.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(1)), "hq")
@@ -281,17 +231,17 @@ def test_export_import_twice_is_idempotent(tmp_path: Path) -> None:
         hq.mark(hq.resolve_asset(SERIAL_A), "removed", "pulled")
         buf = io.StringIO()
         assert hq.export_jsonl(buf) == 3
-        hq_snapshot = _snapshot(hq)
+        hq_snapshot = snapshot(hq)
     exported = buf.getvalue()
     with Inventory.open(tmp_path / "central.db") as central:
         central.record_sweep(report([b_cam("10.77.0.11")], started=day(1)), "branch")
         first = central.import_jsonl(io.StringIO(exported))
         assert (first.sweeps_added, first.sweeps_skipped, first.marks_added) == (2, 0, 1)
-        once = _snapshot(central)
+        once = snapshot(central)
         second = central.import_jsonl(io.StringIO(exported))
         assert (second.sweeps_added, second.sweeps_skipped, second.marks_added,
                 second.marks_skipped) == (0, 2, 0, 1)
-        assert _snapshot(central) == once
+        assert snapshot(central) == once
         hq_part = [s for s in once[0] if s[1] == "hq"]
         assert hq_part == hq_snapshot[0]
         statuses_hq = sorted(x for x in once[1] if x[0] == "hq")
@@ -327,10 +277,10 @@ def test_import_rejects_bad_lines_all_or_nothing(inv: Inventory, line: str,
     with Inventory.open(inv.path.with_name("other.db")) as other:
         other.record_sweep(report([c_cam()], started=day(2)))
         other.export_jsonl(good)
-    before = _snapshot(inv)
+    before = snapshot(inv)
     with pytest.raises(InventoryError, match=message):
         inv.import_jsonl(io.StringIO(good.getvalue() + line + "\n"), name="x.jsonl")
-    assert _snapshot(inv) == before, "a bad line imports nothing"
+    assert snapshot(inv) == before, "a bad line imports nothing"
 
 
 def test_asset_round_trip() -> None:
@@ -340,243 +290,6 @@ def test_asset_round_trip() -> None:
         asset_from_dict({"ip": "10.0.0.1", "verdict": "burn"})
     with pytest.raises(ValueError, match="not an IPv4"):
         asset_from_dict({"ip": "<script>"})
-
-
-# --- bad files and locks --------------------------------------------------------------------
-
-
-def test_not_sqlite_file_refused_untouched(tmp_path: Path) -> None:
-    p = tmp_path / "notes.db"
-    data = b"meeting notes, do not delete\n" * 100
-    p.write_bytes(data)
-    with pytest.raises(InventoryError, match="not a SQLite database"):
-        Inventory.open(p)
-    assert p.read_bytes() == data
-    assert not p.with_name("notes.db-wal").exists()
-
-
-def test_foreign_sqlite_refused_untouched(tmp_path: Path) -> None:
-    p = tmp_path / "app.db"
-    conn = sqlite3.connect(p)
-    conn.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
-    conn.execute("INSERT INTO customers VALUES (1, 'x')")
-    conn.commit()
-    conn.close()
-    data = p.read_bytes()
-    with pytest.raises(InventoryError, match="not a camscan inventory"):
-        Inventory.open(p)
-    with pytest.raises(InventoryError, match="not a camscan inventory"):
-        Inventory.open(p, write=False)
-    assert p.read_bytes() == data
-
-
-def test_damaged_inventory_refused_untouched(tmp_path: Path) -> None:
-    p = tmp_path / "inv.db"
-    with Inventory.open(p) as store:
-        for n in range(1, 4):
-            store.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(n)))
-    raw = bytearray(p.read_bytes())
-    assert len(raw) > 8192
-    for i in range(4096, len(raw)):  # keep the header page, garble the rest
-        raw[i] = (raw[i] * 7 + 13) % 256
-    p.write_bytes(bytes(raw))
-    with pytest.raises(InventoryError, match="damaged"):
-        Inventory.open(p)
-    assert p.read_bytes() == bytes(raw)
-
-
-def test_empty_file_becomes_inventory(tmp_path: Path) -> None:
-    p = tmp_path / "new.db"
-    p.write_bytes(b"")
-    with Inventory.open(p) as store:
-        assert store.sweeps() == []
-    assert p.read_bytes().startswith(b"SQLite format 3\x00")
-    fresh = tmp_path / "fresh.db"
-    Inventory.open(fresh).close()
-    assert fresh.stat().st_mode & 0o077 == 0, "a new inventory is private to its owner"
-
-
-def test_newer_schema_refused(tmp_path: Path) -> None:
-    p = tmp_path / "inv.db"
-    Inventory.open(p).close()
-    conn = sqlite3.connect(p)
-    conn.execute("PRAGMA user_version = 99")
-    conn.close()
-    with pytest.raises(InventoryError, match="newer camscan"):
-        Inventory.open(p)
-
-
-def test_missing_inventory_for_readers(tmp_path: Path) -> None:
-    with pytest.raises(InventoryError, match="no inventory there"):
-        Inventory.open(tmp_path / "none.db", write=False)
-    assert not (tmp_path / "none.db").exists()
-    with pytest.raises(InventoryError, match="folder does not exist"):
-        Inventory.open(tmp_path / "nope" / "inv.db")
-
-
-def test_wal_and_schema_version(tmp_path: Path) -> None:
-    p = tmp_path / "inv.db"
-    with Inventory.open(p) as inv:
-        assert inv.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal", "while open"
-    conn = sqlite3.connect(p)
-    # at rest, a rollback journal: a read-only reader of a WAL file would create -wal/-shm
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
-    assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x43414D53
-    conn.close()
-
-
-def test_write_lock_is_exclusive(tmp_path: Path) -> None:
-    p = tmp_path / "inv.db"
-    holder = Inventory.open(p, lock=True)
-    try:
-        with pytest.raises(InventoryLocked, match="another camscan sweep"):
-            Inventory.open(p, lock=True)
-        # readers are not blocked by a sweep in progress
-        with Inventory.open(p, write=False) as reader:
-            assert reader.sweeps() == []
-    finally:
-        holder.close()
-    with Inventory.open(p, lock=True):
-        pass
-
-
-def test_write_lock_held_by_another_process(tmp_path: Path) -> None:
-    p = tmp_path / "inv.db"
-    Inventory.open(p).close()
-    code = textwrap.dedent(f"""
-        import sys, time
-        from pathlib import Path
-        from camscan.inventory import WriteLock
-        lock = WriteLock(Path({str(p)!r}))
-        lock.acquire()
-        print("locked", flush=True)
-        time.sleep(30)
-    """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "locked"
-        with pytest.raises(InventoryLocked):
-            Inventory.open(p, lock=True)
-    finally:
-        child.kill()
-        child.wait()
-    # the lock dies with its process
-    lock = WriteLock(p)
-    lock.acquire()
-    lock.release()
-
-
-def test_database_locked_by_another_program(tmp_path: Path) -> None:
-    p = tmp_path / "inv.db"
-    with Inventory.open(p) as store:
-        store.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
-    with Inventory.open(p, write=False) as store:
-        before = len(store.sweeps())
-    other = sqlite3.connect(p, isolation_level=None)
-    other.execute("BEGIN EXCLUSIVE")
-    try:
-        # at rest the inventory has a rollback journal, so the other program's exclusive
-        # transaction already stops the open (an open inventory is in WAL mode: see below)
-        with pytest.raises(InventoryError, match="locked by another program"):
-            with Inventory.open(p, timeout=0.2) as store:
-                store.record_sweep(report([c_cam()], started=day(2)))
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
-    with Inventory.open(p) as store:
-        other = sqlite3.connect(p, isolation_level=None)
-        other.execute("BEGIN EXCLUSIVE")
-        try:
-            with pytest.raises(InventoryError, match="locked by another program"):
-                store.record_sweep(report([c_cam()], started=day(2)))
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
-    with Inventory.open(p) as store:
-        assert len(store.sweeps()) == before == 1
-
-
-_KILL_CHILD = """
-import os, sys, time
-from pathlib import Path
-from typing import Any
-sys.path.insert(0, {root!r})
-from camscan.inventory import Inventory
-from tests.unit.inventory_helpers import cam, not_inventories, report
-
-db = Path({db!r})
-store = Inventory.open(db, lock=True)
-wal = db.with_name(db.name + "-wal")
-big = report([cam(f"10.{{i // 65536 % 256}}.{{i // 256 % 256}}.{{i % 256}}", serial=f"SN{{i:08d}}")
-              for i in range(40_000)], started="2026-11-09T02:00:00+00:00",
-             targets=["10.0.0.0/8"])
-said = False
-
-def handler() -> int:
-    global said
-    if not said and store.conn.in_transaction and wal.exists() \\
-            and wal.stat().st_size > 4 * 1024 * 1024:
-        said = True
-        print("in-transaction", wal.stat().st_size, flush=True)
-        time.sleep(60)
-    return 0
-
-store.conn.set_progress_handler(handler, 5000)
-store.record_sweep(big)
-print("committed", flush=True)
-"""
-
-
-@pytest.mark.timeout(180)
-def test_sigkill_mid_transaction_loses_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "inv.db"
-    with Inventory.open(db) as store:
-        store.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(1)))
-        store.record_sweep(report([c_cam()], started=day(2)))
-        store.mark(store.resolve_asset(SERIAL_A), "removed", "pulled")
-        before = _snapshot(store)
-        worklist_before = [(w.asset_id, w.status) for w in store.worklist()]
-    root = str(Path(__file__).resolve().parents[2])
-    child = subprocess.Popen(
-        [sys.executable, "-c", _KILL_CHILD.format(root=root, db=str(db))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert child.stdout is not None
-    line = child.stdout.readline()
-    if not line.startswith("in-transaction"):
-        child.kill()
-        _, err = child.communicate()
-        pytest.fail(f"child never reached the big transaction: {line!r} {err[-2000:]}")
-    assert int(line.split()[1]) > 4 * 1024 * 1024, "uncommitted pages were on disk"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    assert child.returncode == -signal.SIGKILL
-    # a reader right after the crash sees the previous state
-    with Inventory.open(db, write=False) as reader:
-        assert _snapshot(reader) == before
-    # the dead writer's lock is gone and the previous state is intact
-    with Inventory.open(db, lock=True) as store:
-        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert _snapshot(store) == before
-        assert [(w.asset_id, w.status) for w in store.worklist()] == worklist_before
-        r = store.record_sweep(report([c_cam()], started=day(3)))
-        assert r.sweep_id == 3
-
-
-def test_record_is_one_transaction_on_error(inv: Inventory, monkeypatch) -> None:
-    inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
-    before = _snapshot(inv)
-
-    def boom(c) -> None:
-        raise RuntimeError("replay failed")
-
-    monkeypatch.setattr(inv, "_replay", boom)
-    with pytest.raises(RuntimeError):
-        inv.record_sweep(report([c_cam(), a_cam("10.77.0.10")], started=day(2)))
-    monkeypatch.undo()
-    assert _snapshot(inv) == before
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -702,28 +415,6 @@ def test_known_site_is_exact(inv: Inventory) -> None:
     with pytest.raises(UnknownSite, match=r"'HQ'.*known sites: - \(no site\), hq.*did you "
                                           r"mean 'hq'"):
         inv.known_site("HQ")
-
-
-def test_refused_files_leave_no_lock_file(tmp_path: Path) -> None:
-    foreign, text = not_inventories(tmp_path)
-    before = sorted(os.listdir(tmp_path))
-    for path in (foreign, text):
-        with pytest.raises(InventoryError, match="not a camscan inventory"):
-            Inventory.open(path, lock=True)
-    assert sorted(os.listdir(tmp_path)) == before
-
-
-def test_reading_an_inventory_creates_no_file(tmp_path: Path) -> None:
-    p = tmp_path / "inv.db"
-    with Inventory.open(p, lock=True) as store:
-        store.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
-        store.record_sweep(report([a_cam("10.77.0.10")], started=day(2)))
-    before = sorted(os.listdir(tmp_path))
-    with Inventory.open(p, write=False) as store:
-        store.worklist()
-        store.diff()
-        store.export_jsonl(io.StringIO())
-    assert sorted(os.listdir(tmp_path)) == before, "no -wal/-shm from a reader"
 
 
 def test_identical_cameras_renumbered_are_each_counted_once(inv: Inventory) -> None:

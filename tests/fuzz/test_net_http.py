@@ -1,4 +1,4 @@
-"""Fuzz the challenge handling of camscan/probes/credhttp.py (``WWW-Authenticate``).
+"""Fuzz the challenge handling of camscan/net/http.py (``WWW-Authenticate``).
 
 Covered: ``challenges`` and ``offered_scheme`` on 401 replies carrying any header values, and
 ``send_authenticated`` answering a hostile Digest challenge through httpx's Digest flow (an
@@ -15,7 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from camscan.credentials import Credential, Secret
-from camscan.probes import credhttp
+from camscan.net import http as credhttp
 from tests.fuzz._support import captures, counted, fuzz_settings
 
 PASSWORD = "pw-Fuzz-7f3a"

@@ -1,0 +1,339 @@
+"""The inventory: every sweep, every device and its history (see the package docstring).
+
+:class:`Inventory` is the one object callers use; it holds a
+:class:`~camscan.inventory.store.Store` (today :class:`~camscan.inventory.sqlite.SQLiteStore`)
+and puts identity, replay, queries and exchange together. Nothing here speaks SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+from camscan.codec import asset_dict, meta_dict
+from camscan.inventory import exchange, queries
+from camscan.inventory.coverage import coverage_of
+from camscan.inventory.errors import InventoryError
+from camscan.inventory.exchange import MARKABLE, ParsedExport, parse_export
+from camscan.inventory.identity import keys_of, match_address, match_strong
+from camscan.inventory.lock import WriteLock
+from camscan.inventory.sqlite import SQLiteStore, create_file
+from camscan.inventory.store import NewMark, NewSighting, NewSweep, Store
+from camscan.models import Asset, ScanReport
+from camscan.views import AssetHistory, Diff, SweepInfo, WorkItem
+
+DEFAULT_GONE_AFTER = 2
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _user() -> str:
+    for var in ("SUDO_USER", "USER", "LOGNAME"):
+        if os.environ.get(var):
+            return os.environ[var][:64]
+    return str(os.getuid())
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    sweep_id: int
+    uuid: str
+    complete: bool
+    new: int
+    reappeared: list[int]
+    gone: list[int]
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    sweeps_added: int
+    sweeps_skipped: int
+    marks_added: int
+    marks_skipped: int
+    marks_unmatched: int
+
+
+class Inventory:
+    """An open inventory. Use :meth:`open`; close with :meth:`close` or ``with``."""
+
+    def __init__(self, store: Store, *, gone_after: int, lock: WriteLock | None = None,
+                 path: Path | None = None) -> None:
+        self.store = store
+        self.path = path if path is not None else Path(store.name)
+        self.gone_after = gone_after
+        self._lock = lock
+
+    @property
+    def conn(self) -> Any:
+        """The SQLite connection (tests and tools that inspect the file)."""
+        return getattr(self.store, "conn", None)
+
+    # -- opening
+
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = True, write: bool = True,
+             gone_after: int | None = None, lock: bool = False,
+             timeout: float = 5.0) -> Inventory:
+        """Open (and create or migrate) the inventory at ``path``.
+
+        ``write=False`` opens an existing inventory read-only (never created or migrated).
+        ``lock=True`` takes the exclusive write lock first (:class:`InventoryLocked` if held).
+        ``gone_after`` (N) is stored in the inventory, so every later writer uses the same N;
+        ``None`` keeps the stored value (default :data:`DEFAULT_GONE_AFTER`).
+        """
+        path = Path(path)
+        if gone_after is not None and gone_after < 1:
+            raise InventoryError("gone_after must be at least 1")
+        create_file(path, create=create, write=write)
+        wlock: WriteLock | None = None
+        if lock:
+            wlock = WriteLock(path)
+            wlock.acquire()
+        try:
+            store = SQLiteStore.open(path, write=write, timeout=timeout, created=now_iso())
+            inv = cls(store, gone_after=gone_after or DEFAULT_GONE_AFTER, lock=wlock,
+                      path=path)
+            try:
+                inv._settle_gone_after(gone_after, write=write)
+            except BaseException:
+                store.close()
+                raise
+        except BaseException:
+            if wlock is not None:
+                wlock.release(remove=True)
+            raise
+        return inv
+
+    def _settle_gone_after(self, wanted: int | None, *, write: bool) -> None:
+        """Use the stored N; store a new one (and replay the statuses) when asked for."""
+        value = self.store.get_setting("gone_after")
+        stored = int(value) if value is not None and value.isdigit() else None
+        if wanted is None or wanted == stored or not write:
+            self.gone_after = stored or DEFAULT_GONE_AFTER
+            return
+        self.gone_after = wanted
+        with self.store.transaction():
+            self.store.set_setting("gone_after", str(wanted))
+            self._replay()
+
+    def close(self) -> None:
+        self.store.close()
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> Inventory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- recording
+
+    def record_sweep(self, report: ScanReport, site: str | None = None, *,
+                     coverage: Sequence[tuple[int, int]] | None = None,
+                     sweep_uuid: str | None = None, sensor: str | None = None,
+                     imported: bool = False) -> RecordResult:
+        """Record one sweep and everything it found, in one transaction; return what changed.
+
+        ``coverage`` is the address ranges swept as ``(first, last)`` integers (default:
+        computed from the report's targets and excludes)."""
+        with self.store.transaction():
+            sweep_id, sid = self._add_sweep(report, site or "", coverage, sweep_uuid, sensor,
+                                            imported)
+            new = self._add_sightings(sweep_id, site or "", report.assets)
+            self._replay()
+            remaining = next((s.remaining for s in self.store.sweeps_by_id(sweep_id)), 0)
+            return RecordResult(
+                sweep_id=sweep_id, uuid=sid, complete=not report.scan.partial, new=new,
+                reappeared=self.store.flagged_moved(sweep_id, "reappeared"),
+                gone=self.store.flagged_moved(sweep_id, "gone"), remaining=remaining or 0)
+
+    def _add_sweep(self, report: ScanReport, site: str,
+                   coverage: Sequence[tuple[int, int]] | None, sweep_uuid: str | None,
+                   sensor: str | None, imported: bool) -> tuple[int, str]:
+        m = report.scan
+        sid = sweep_uuid or str(uuid.uuid4())
+        cover = list(coverage) if coverage is not None else coverage_of(m, report.assets)
+        sweep_id = self.store.add_sweep(NewSweep(
+            uuid=sid, site=site, started=m.started, finished=m.finished,
+            complete=not m.partial, partial_reason=m.partial_reason, policy=m.policy,
+            version=m.version, targets=m.targets, excludes=m.excludes, options=m.options,
+            meta=meta_dict(m), addresses=m.addresses, devices=len(report.assets),
+            flagged=sum(1 for a in report.assets if a.flagged),
+            sensor=sensor or socket.gethostname(), imported=imported, recorded=now_iso(),
+            cover=cover))
+        return sweep_id, sid
+
+    def _add_sightings(self, sweep_id: int, site: str, assets: Sequence[Asset]) -> int:
+        claimed: set[int] = set()
+        keyed = [(a, *keys_of(a.serial, a.mac)) for a in assets]
+        # strong identities first, so an address match never steals a serial/MAC match
+        resolved: list[int | None] = []
+        for _, serial, mac in keyed:
+            aid = match_strong(self.store, serial, mac, claimed)
+            if aid is not None:
+                claimed.add(aid)
+            resolved.append(aid)
+        new = 0
+        for (a, serial, mac), found in zip(keyed, resolved, strict=True):
+            aid = found
+            if aid is None:
+                aid = match_address(self.store, site, a.ip, serial, mac, a.model, claimed)
+            if aid is None:
+                aid = self.store.add_asset(site, serial, mac, a.ip, a.model)
+                new += 1
+            claimed.add(aid)
+            self.store.add_sighting(NewSighting(
+                sweep_id=sweep_id, asset_id=aid, ip=a.ip, mac=mac, serial=serial,
+                manufacturer=a.manufacturer, brand=a.brand, model=a.model,
+                firmware=a.firmware, verdict=a.verdict, confidence=float(a.confidence),
+                reason=a.verdict_reason, data=asset_dict(a)))
+        return new
+
+    def _replay(self) -> None:
+        self.store.save_outcome(queries.replayed(self.store, self.gone_after))
+
+    # -- marks
+
+    def resolve_asset(self, ref: str, site: str | None = None) -> int:
+        """An asset id from ``ref``: its number, a serial, a MAC or a current address."""
+        return queries.resolve_asset(self.store, ref, site)
+
+    def mark(self, asset_id: int, status: str, note: str = "", *, at: str | None = None,
+             who: str | None = None, mark_uuid: str | None = None) -> str:
+        """Record a technician's status (removed, exempt, or open to undo); returns its uuid."""
+        if status not in MARKABLE:
+            raise InventoryError(f"{status}: a mark is one of {', '.join(MARKABLE)}")
+        mid = mark_uuid or str(uuid.uuid4())
+        with self.store.transaction():
+            if not self.store.asset_exists(asset_id):
+                raise InventoryError(f"{asset_id}: no such asset")
+            self.store.add_mark(NewMark(mid, asset_id, status, note[:2000], at or now_iso(),
+                                        who or _user()))
+            self._replay()
+        return mid
+
+    # -- reading
+
+    def sweeps(self, site: str | None = None, *, complete_only: bool = False
+               ) -> list[SweepInfo]:
+        return self.store.sweeps(site, complete_only=complete_only)
+
+    def sweep(self, ref: str | int) -> SweepInfo:
+        """A sweep by id, uuid (or a unique uuid prefix of at least 6 characters)."""
+        return queries.find_sweep(self.store, ref)
+
+    def sites(self) -> list[str]:
+        return self.store.sites()
+
+    def known_site(self, name: str) -> str:
+        """``name`` if a recorded sweep has that site (``-``: the sweeps without a site)."""
+        return queries.known_site(self.store, name)
+
+    def spelled_otherwise(self, site: str) -> str | None:
+        """The recorded site whose name differs from ``site`` only in case, if ``site`` itself
+        is not recorded (``None`` also when the sites cannot be read)."""
+        try:
+            sites = self.store.sites()
+        except InventoryError:
+            return None
+        alike = [s for s in sites if s.lower() == site.lower() and s != site]
+        return alike[0] if alike and site not in sites else None
+
+    def asset_status(self, asset_id: int) -> str:
+        return queries.asset_status(self.store, asset_id)
+
+    def assets(self, site: str | None = None) -> list[dict[str, Any]]:
+        return self.store.asset_rows(site)
+
+    def history(self, asset_id: int) -> AssetHistory:
+        """An asset's addresses (first and last seen at each) and status changes."""
+        return queries.history(self.store, asset_id)
+
+    def latest_pair(self, site: str | None = None) -> tuple[SweepInfo, SweepInfo]:
+        return queries.latest_pair(self.store, site)
+
+    def diff(self, a: SweepInfo | int | str | None = None,
+             b: SweepInfo | int | str | None = None, *, site: str | None = None) -> Diff:
+        """What changed between sweeps ``a`` and ``b`` (default: the last two complete).
+
+        ``gone``: seen in A, not in B although B was complete and covered its address;
+        ``unseen``: seen in A, not in B, but B was partial or did not cover it;
+        ``new``: in B, first seen after A; ``reappeared``: in B, and gone or marked removed
+        before (a sweep after A, up to B, turned it ``reappeared``), whether in A or not;
+        ``returned``: in B, not in A, seen before A, but never gone or removed meanwhile;
+        ``changed``: in both, with another address, firmware or verdict."""
+        if a is None or b is None:
+            sa, sb = self.latest_pair(site)
+        else:
+            sa = a if isinstance(a, SweepInfo) else self.sweep(a)
+            sb = b if isinstance(b, SweepInfo) else self.sweep(b)
+        return queries.diff(self.store, sa, sb, gone_after=self.gone_after)
+
+    def worklist(self, site: str | None = None, *, include_keep: bool = False
+                 ) -> list[WorkItem]:
+        """One row per flagged device still present (status open or reappeared)."""
+        return queries.worklist(self.store, site, gone_after=self.gone_after,
+                                include_keep=include_keep)
+
+    def burndown(self, site: str | None = None) -> list[tuple[str, int]]:
+        """(sweep start, flagged devices still present) after each complete sweep."""
+        return queries.burndown(self.store, site)
+
+    # -- export / import
+
+    def export_jsonl(self, out: TextIO, *, site: str | None = None,
+                     since: str | None = None) -> int:
+        """Write sweeps and marks as JSON lines (see :mod:`~camscan.inventory.exchange`);
+        returns the number of lines."""
+        return exchange.export_jsonl(self.store, out, site=site, since=since)
+
+    def import_jsonl(self, source: IO[str], *, name: str = "<input>") -> ImportResult:
+        """Merge exported lines into this inventory, all or nothing; importing the same lines
+        again changes nothing (sweeps and marks are keyed by their uuid)."""
+        return self.import_parsed(parse_export(source, name))
+
+    def import_parsed(self, parsed: ParsedExport) -> ImportResult:
+        """Merge lines read by :func:`parse_export` (parse every file before opening the
+        inventory, so a bad file leaves nothing behind)."""
+        added = skipped = m_added = m_skipped = m_unmatched = 0
+        st = self.store
+        with st.transaction():
+            for s in sorted(parsed.sweeps, key=lambda x: (x.report.scan.started, x.uuid)):
+                if st.has_sweep(s.uuid):
+                    skipped += 1
+                    continue
+                sweep_id, _ = self._add_sweep(s.report, s.site, s.cover, s.uuid, s.sensor,
+                                              True)
+                self._add_sightings(sweep_id, s.site, s.report.assets)
+                added += 1
+            for m in parsed.marks:
+                if st.has_mark(m.uuid):
+                    m_skipped += 1
+                    continue
+                aid = self._find_identity(m.asset)
+                if aid is None:
+                    m_unmatched += 1
+                    continue
+                st.add_mark(NewMark(m.uuid, aid, m.status, m.note, m.at, m.who))
+                m_added += 1
+            if added or m_added:
+                self._replay()
+        return ImportResult(added, skipped, m_added, m_skipped, m_unmatched)
+
+    def _find_identity(self, ident: exchange.AssetIdentity) -> int | None:
+        serial, mac = keys_of(ident.serial, ident.mac)
+        aid = match_strong(self.store, serial, mac, set())
+        if aid is None and ident.ip:
+            rows = self.store.assets_at(ident.site or "", ident.ip)
+            aid = rows[0].id if rows else None
+        return aid

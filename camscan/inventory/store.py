@@ -1,0 +1,178 @@
+"""The store protocol: every read and write the inventory's logic needs, typed, with no SQL
+above it. :class:`camscan.inventory.sqlite.SQLiteStore` is the embedded backend; a server
+backend implements the same protocol (identity, replay, queries and exchange stay as they
+are). Errors are :class:`~camscan.inventory.errors.InventoryError` with one line for the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from camscan.inventory.identity import Lookup
+from camscan.inventory.replay import History, Outcome
+from camscan.views import AddressSpan, MarkNote, StatusChange, SweepInfo
+
+
+@dataclass(frozen=True, slots=True)
+class NewSweep:
+    uuid: str
+    site: str
+    started: str
+    finished: str | None
+    complete: bool
+    partial_reason: str | None
+    policy: str
+    version: str
+    targets: list[str]
+    excludes: list[str]
+    options: dict[str, Any]
+    meta: dict[str, Any]
+    addresses: int
+    devices: int
+    flagged: int
+    sensor: str
+    imported: bool
+    recorded: str
+    cover: Sequence[tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class NewMark:
+    uuid: str
+    asset_id: int
+    status: str
+    note: str
+    at: str
+    who: str
+
+
+@dataclass(frozen=True, slots=True)
+class SightingRow:
+    """One sighting as the diff compares it."""
+
+    asset_id: int
+    ip: str
+    mac: str | None
+    serial: str | None
+    manufacturer: str | None
+    brand: str | None
+    model: str | None
+    firmware: str | None
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewSighting(SightingRow):
+    """One sighting to record: the compared fields, the sweep and the whole asset."""
+
+    sweep_id: int
+    confidence: float
+    reason: str
+    data: dict[str, Any]
+    """The asset as :func:`camscan.codec.asset_dict` encodes it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRow:
+    """An asset present now, with its last sighting (for the worklist)."""
+
+    asset_id: int
+    site: str
+    status: str
+    data: str
+    """The last sighting's asset JSON."""
+    first_seen: str
+    last_seen: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSweep:
+    """A sweep as exported: its identity, meta (JSON form), cover and assets (JSON form)."""
+
+    uuid: str
+    site: str
+    sensor: str
+    meta: dict[str, Any]
+    cover: list[tuple[int, int]]
+    assets: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMark:
+    """A mark as exported, with the identity of its asset."""
+
+    uuid: str
+    serial: str | None
+    mac: str | None
+    ip: str
+    site: str
+    status: str
+    note: str
+    at: str
+    who: str
+
+
+class Store(Lookup, Protocol):
+    """One inventory database. Writes happen inside :meth:`transaction` (all or nothing;
+    a writer excludes other writers for its duration)."""
+
+    name: str
+    """How messages name this inventory (a path, or a server and database)."""
+
+    def close(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    # -- settings
+    def get_setting(self, key: str) -> str | None: ...
+    def set_setting(self, key: str, value: str) -> None: ...
+
+    # -- writing
+    def add_sweep(self, sweep: NewSweep) -> int: ...
+    def has_sweep(self, uuid: str) -> bool: ...
+    def add_asset(self, site: str, serial: str | None, mac: str | None, ip: str,
+                  model: str | None) -> int: ...
+    def add_sighting(self, sighting: NewSighting) -> None: ...
+    def has_mark(self, uuid: str) -> bool: ...
+    def add_mark(self, mark: NewMark) -> None: ...
+    def history(self) -> History: ...
+    def sighting_rules(self, sweep_id: int, asset_id: int) -> tuple[str, ...]:
+        """The device type and fired rules of one sighting."""
+        ...
+    def save_outcome(self, outcome: Outcome) -> None: ...
+
+    # -- finding assets and sweeps
+    def asset_exists(self, asset_id: int) -> bool: ...
+    def assets_at_ip(self, ip: str, site: str | None) -> list[int]: ...
+    def sweeps(self, site: str | None = None, *, complete_only: bool = False,
+               since: str | None = None) -> list[SweepInfo]: ...
+    def sweeps_by_id(self, sweep_id: int) -> list[SweepInfo]: ...
+    def sweeps_by_uuid_prefix(self, prefix: str) -> list[SweepInfo]: ...
+    def sites(self) -> list[str]: ...
+
+    # -- reading
+    def flagged_moved(self, sweep_id: int, new: str) -> list[int]:
+        """Flagged assets that this sweep moved to status ``new``, by id."""
+        ...
+    def asset_status(self, asset_id: int) -> str | None: ...
+    def statuses(self) -> dict[int, str]: ...
+    def asset_rows(self, site: str | None) -> list[dict[str, Any]]: ...
+    def address_spans(self, asset_id: int) -> list[AddressSpan]: ...
+    def status_changes(self, asset_id: int) -> list[StatusChange]: ...
+    def sightings_of(self, sweep_id: int) -> list[SightingRow]: ...
+    def cover_of(self, sweep_id: int) -> list[tuple[int, int]]: ...
+    def reappeared_between(self, a: SweepInfo, b: SweepInfo) -> set[int]:
+        """Assets a sweep after ``a``, up to ``b`` (in replay order), turned reappeared."""
+        ...
+    def seen_before(self, asset_id: int, sweep: SweepInfo) -> bool: ...
+    def current(self, site: str | None, *, include_keep: bool) -> list[CurrentRow]: ...
+    def addresses_of(self, asset_id: int) -> list[str]: ...
+    def notes_of(self, asset_id: int) -> list[MarkNote]: ...
+    def last_seen(self, asset_id: int) -> tuple[str, str] | None:
+        """The asset's current address and the start of the sweep that last saw it."""
+        ...
+    def stored_sweeps(self, site: str | None, since: str | None) -> Iterator[StoredSweep]: ...
+    def stored_marks(self, site: str | None) -> list[StoredMark]: ...

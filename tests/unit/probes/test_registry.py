@@ -1,0 +1,135 @@
+"""The probe registry (camscan.probes.registry): the one home of what each probe is."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from camscan import identify
+from camscan.cli import main
+from camscan.fingerprints import load_database, unproduced_keys
+from camscan.net.tls import TLS_PORTS
+from camscan.probes import REGISTRY, load_probes, registry
+from camscan.probes.base import DEFAULT_PORTS, HostProbe, SegmentProbe, ServiceProbe
+
+
+def test_one_spec_per_probe_in_load_order() -> None:
+    probes = load_probes()
+    assert [p.name for p in probes] == [s.name for s in registry.SPECS]
+    assert REGISTRY == registry.modules()
+    for probe in probes:
+        spec = registry.spec(probe.name)
+        assert probe.description == spec.summary
+        assert probe.opt_in == spec.credentials, probe.name
+        if isinstance(probe, ServiceProbe):
+            assert probe.ports == frozenset(spec.default_ports), probe.name
+            assert spec.transport == "tcp"
+        elif isinstance(probe, SegmentProbe):
+            assert spec.transport in ("multicast", "raw"), probe.name
+        else:
+            assert isinstance(probe, HostProbe)
+            assert spec.transport in ("tcp", "udp", "raw"), probe.name
+            assert not spec.default_ports, "host probes claim no ports"
+
+
+def test_every_key_is_documented_once_per_probe() -> None:
+    for spec in registry.SPECS:
+        keys = [k.key for k in spec.keys]
+        assert len(keys) == len(set(keys)), spec.name
+        assert all(k.doc.strip() for k in spec.keys), spec.name
+
+
+def test_derived_values_are_the_ones_camscan_used_before() -> None:
+    # the literals these replaced (base.DEFAULT_PORTS, identify.PORT_SERVICES, the UDP probe
+    # names in identify, scanrun.CREDENTIALED_PROBES): the derivation changes nothing
+    assert DEFAULT_PORTS == (80, 81, 82, 83, 84, 85, 88, 443, 554, 5554, 8000, 8001, 8080, 8081,
+                             8088, 8443, 8554, 37777)
+    assert identify.PORT_SERVICES == {
+        80: "http", 81: "http", 82: "http", 83: "http", 84: "http", 85: "http", 88: "http",
+        443: "https", 554: "rtsp", 5554: "rtsp", 8554: "rtsp", 8000: "hikvision-sdk",
+        8001: "http", 8080: "http", 8081: "http", 8088: "http", 8443: "https",
+        37777: "dahua-dvrip"}
+    assert identify.UDP_PROBES == {"wsd", "wsd-unicast", "mdns", "mdns-unicast", "sadp", "dhip"}
+    assert registry.CREDENTIALED_PROBES == ("onvif", "isapi")
+    assert identify.INFORMATIVE_KEYS == {
+        "http.header.server", "http.realm", "http.title", "rtsp.server", "rtsp.realm",
+        "tls.subject", "sdk.banner", "wsd.scope", "mdns.instance", "sadp.model",
+        "dhip.model", "onvif.manufacturer", "onvif.model", "isapi.model", "mac.vendor",
+        "dhip.vendor", "sadp.oeminfo", "onvif.auth", "isapi.auth", "onvif.clock_skew"}
+    assert frozenset(registry.spec("tls").default_ports) == TLS_PORTS
+
+
+def test_produces() -> None:
+    assert registry.produces("http.header.server")
+    assert registry.produces("http.isapi.body")  # a vendor path (http-paths.yaml)
+    assert registry.produces("http.dahua.realm")
+    assert registry.produces("sadp.softwareversion")  # sadp.<field>
+    assert registry.produces("isapi.telecontrolid")
+    assert not registry.produces("sadp")
+    assert not registry.produces("sadp.")
+    assert not registry.produces("http.header.sever")  # a typo
+    assert not registry.produces("http.nosuchvendor.body")
+
+
+def test_http_paths_are_data() -> None:
+    paths = registry.http_paths()
+    assert [(p.prefix, p.path) for p in paths] == [
+        ("http.isapi", "/ISAPI/Security/userCheck"),
+        ("http.dahua", "/cgi-bin/magicBox.cgi?action=getMachineName")]
+    assert all(p.vendor and p.references for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("data", "complaint"),
+    [
+        ([], "expected a mapping"),
+        ({"paths": [], "extra": 1}, "expected a mapping"),
+        ({"paths": [{"prefix": "http.x"}]}, "expected prefix, path"),
+        ({"paths": [{"prefix": "http.x", "path": "/a", "verb": "POST"}]}, "expected prefix"),
+        ({"paths": [{"prefix": "isapi", "path": "/a"}]}, "prefix must be http."),
+        ({"paths": [{"prefix": "http.X", "path": "/a"}]}, "prefix must be http."),
+        ({"paths": [{"prefix": "http.x", "path": "a"}]}, "absolute request path"),
+        ({"paths": [{"prefix": "http.x", "path": "/a b"}]}, "absolute request path"),
+        ({"paths": [{"prefix": "http.x", "path": "/a"}, {"prefix": "http.x", "path": "/b"}]},
+         "used twice"),
+        ({"paths": [{"prefix": "http.x", "path": "/a", "references": "one"}]},
+         "references a list"),
+    ],
+)
+def test_http_paths_schema(data: object, complaint: str) -> None:
+    with pytest.raises(registry.PathsError, match=complaint):
+        registry.parse_http_paths(data)
+
+
+RULE_ON_A_TYPO = """\
+    rules:
+      - id: t.typo
+        description: a rule on a key no probe produces (http.header.sever)
+        manufacturer: Hikvision
+        weight: 0.5
+        matchers:
+          - key: http.header.sever
+            word: Webs
+        examples:
+          - match: "Webs"
+          - nomatch: "Apache"
+    """
+
+
+def test_fingerprints_check_flags_a_key_no_probe_produces(tmp_path: Path) -> None:
+    (tmp_path / "typo.yaml").write_text(textwrap.dedent(RULE_ON_A_TYPO), encoding="utf-8")
+    db = load_database([tmp_path], include_default=False)
+    problems = unproduced_keys(db)
+    assert len(problems) == 1 and "t.typo" in problems[0] and "http.header.sever" in problems[0]
+    result = CliRunner().invoke(main, ["fingerprints", "check", "--no-default", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no probe produces key 'http.header.sever'" in result.output
+
+
+def test_shipped_rules_use_produced_keys() -> None:
+    from camscan.fingerprints import shipped_database
+
+    assert unproduced_keys(shipped_database()) == []

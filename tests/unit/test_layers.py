@@ -1,0 +1,138 @@
+"""The import layers (docs/design.md) as a contract, and no import cycles.
+
+* Probe modules import only ``camscan.probes.base``, ``camscan.probes.registry``,
+  ``camscan.net``, ``camscan.wire`` and the leaf data modules (models, credentials, oui).
+* ``camscan.net`` and ``camscan.wire`` import nothing from probes, the engine, identification,
+  the CLI or the inventory; ``camscan.wire`` not even ``camscan.net``.
+
+Every import counts: module level, inside functions (lazy) and under ``TYPE_CHECKING``.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import camscan
+
+PACKAGE = Path(camscan.__file__).resolve().parent
+LEAVES = ("camscan.models", "camscan.credentials", "camscan.oui")
+PROBE_MAY_IMPORT = ("camscan.probes.base", "camscan.probes.registry", "camscan.net",
+                    "camscan.wire", *LEAVES)
+# the probe package's own infrastructure (not probes): what each may import
+PROBE_INFRA = {
+    "camscan.probes": ("camscan.probes.base", "camscan.probes.registry"),
+    "camscan.probes.base": ("camscan.probes.registry", "camscan.net", "camscan.wire",
+                            "camscan.targets", *LEAVES),
+    "camscan.probes.registry": ("camscan.fingerprints",),
+    "camscan.probes.docs": ("camscan.probes.registry",),
+}
+NET_MAY_IMPORT = ("camscan.net", "camscan.wire", "camscan.models", "camscan.credentials")
+WIRE_MAY_IMPORT = ("camscan.wire", "camscan.models")
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def camscan_imports(path: Path, name: str) -> set[str]:
+    """Every camscan module ``path`` imports, anywhere in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            # "from camscan.probes import base" imports the module camscan.probes.base
+            submodules = {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in ALL}
+            out.update(submodules or {base})
+    return {m for m in out if m == "camscan" or m.startswith("camscan.")}
+
+
+ALL = modules()
+
+
+def allowed(target: str, prefixes: tuple[str, ...]) -> bool:
+    return any(target == p or target.startswith(p + ".") for p in prefixes)
+
+
+def violations() -> list[str]:
+    out: list[str] = []
+    for name, path in ALL.items():
+        imports = camscan_imports(path, name) - {name}
+        if name in PROBE_INFRA:
+            rule = PROBE_INFRA[name]
+        elif name.startswith("camscan.probes."):
+            rule = PROBE_MAY_IMPORT
+        elif name == "camscan.net" or name.startswith("camscan.net."):
+            rule = NET_MAY_IMPORT
+        elif name == "camscan.wire" or name.startswith("camscan.wire."):
+            rule = WIRE_MAY_IMPORT
+        else:
+            continue
+        out.extend(f"{name} imports {t}" for t in sorted(imports) if not allowed(t, rule))
+    return out
+
+
+def test_import_layers() -> None:
+    assert violations() == []
+
+
+def test_the_contract_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from camscan.identify import build_assets\n"
+                   "from camscan.probes import tls\nfrom .. import engine\n", encoding="utf-8")
+    got = camscan_imports(bad, "camscan.probes.bad")
+    assert {"camscan.identify", "camscan.probes.tls", "camscan.engine"} <= got
+    assert not allowed("camscan.identify", PROBE_MAY_IMPORT)
+    assert not allowed("camscan.probes.tls", PROBE_MAY_IMPORT)
+    assert allowed("camscan.net.http", PROBE_MAY_IMPORT)
+
+
+# Each module imported first, in an interpreter whose sys.modules holds no camscan module:
+# an import cycle breaks at least one entry point. __main__ runs the CLI, so it is left out.
+FRESH_IMPORTS = """
+import importlib, sys, traceback
+failed = []
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m == "camscan" or m.startswith("camscan.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failed.append(name + ": " + traceback.format_exc().strip().splitlines()[-1])
+print("\\n".join(failed))
+sys.exit(1 if failed else 0)
+"""
+
+
+def test_every_module_imports_first_without_cycles() -> None:
+    names = [n for n in ALL if not n.endswith("__main__")]
+    assert len(names) > 40
+    proc = subprocess.run([sys.executable, "-c", FRESH_IMPORTS, *names], capture_output=True,
+                          text=True, timeout=240, check=False, cwd=PACKAGE.parent)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+
+
+def test_fresh_import_catches_a_cycle(tmp_path: Path) -> None:
+    pkg = tmp_path / "cyc"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "a.py").write_text("from cyc.b import B\nA = 1\n", encoding="utf-8")
+    (pkg / "b.py").write_text("from cyc.a import A\nB = 2\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", FRESH_IMPORTS, "cyc.a"], capture_output=True,
+                          text=True, timeout=60, check=False, cwd=tmp_path)
+    assert proc.returncode == 1 and "cyc.a" in proc.stdout
