@@ -27,7 +27,8 @@ EPILOG = """\b
 Exit codes: 0 nothing flagged; 3 at least one device to remove or review; 1 runtime
 failure; 2 usage error (a file that is missing or not a capture, a bad --duration, an
 interface that does not exist or no permission, bad rules or policy); 4 another sweep holds
-the inventory's lock; 5 a flagged device that was gone or marked removed is back (inventory).
+the inventory's lock; 5 a flagged device that was gone or marked removed is back (inventory);
+141 standard output was closed (| head).
 """
 
 
@@ -87,11 +88,8 @@ class _Run:
                  csv_path: Path | None, fp_dirs: tuple[Path, ...], quiet: bool,
                  db: Path | None = None, no_db: bool = False, config_path: Path | None = None,
                  site: str | None = None, log_file: Path | None = None) -> None:
-        from camscan.cli_inventory import (
-            load_config_option,
-            resolve_db,
-            setup_json_logging,
-        )
+        from camscan.cli_inventory import load_config_option, setup_json_logging
+        from camscan.config import resolve_db
         from camscan.scanrun import ScanOptions
 
         config = load_config_option(config_path)
@@ -114,8 +112,16 @@ class _Run:
         from camscan.fingerprints import RuleError
         from camscan.passive import load_rules
         from camscan.policy import PolicyError
-        from camscan.scanrun import _writable
+        from camscan.scanrun import STDOUT, _writable
 
+        if self.opts.output == STDOUT:  # -o -: standard output, as scan
+            self.opts.output = None
+        if self.opts.csv_path == STDOUT:
+            if self.opts.output is None:
+                _err("--csv -: standard output already carries the -f output; give -o FILE")
+                return int(ExitCode.USAGE)
+            self.opts.csv_path = None
+            self.opts.extra["csv_to_stdout"] = True
         for path in (self.opts.output, self.opts.csv_path):
             if path is not None and not _writable(path):
                 _err(f"{path}: cannot write there (missing folder or no permission)")
@@ -130,7 +136,7 @@ class _Run:
                partial_reason: str | None = None) -> int:
         from camscan.cli_inventory import ScanRecorder
         from camscan.passive import build_report
-        from camscan.scanrun import _write_outputs
+        from camscan.scanrun import _write_outputs, stdout_gone
 
         db, policy = rules
         observations = analyser.observations()
@@ -149,6 +155,9 @@ class _Run:
             recorder.record(report, None)
             try:
                 _write_outputs(report, self.opts)
+            except BrokenPipeError:  # `camscan pcap ... | head -1`: quietly, as scan
+                stdout_gone()
+                return int(ExitCode.BROKEN_PIPE)
             except OSError as exc:
                 _err(f"cannot write output: {exc.strerror or exc}")
                 return int(ExitCode.FAILURE)
@@ -265,13 +274,19 @@ def listen_cmd(interface: str, duration: str, **kw: Any) -> None:
         # no such interface (ENODEV, ENXIO) or no permission: the user's to fix
         sys.exit(int(ExitCode.USAGE) if isinstance(exc, PermissionError)
                  or exc.errno in (errno.ENODEV, errno.ENXIO) else int(ExitCode.FAILURE))
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM ends the listening as Ctrl-C does
 
-    signal.signal(signal.SIGTERM, stop)
+    def stop(signum: int, frame: object) -> None:
+        # the first Ctrl-C or SIGTERM ends the listening; later ones, while the report is
+        # written, are ignored (the group's early handler would exit 130 with nothing written)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     started = time.monotonic()
-    run.note(f"listening on {interface} for {duration} (Ctrl-C stops and writes)")
     try:
+        run.note(f"listening on {interface} for {duration} (Ctrl-C stops and writes)")
         with sock:
             stats = listen(interface, seconds, on_frame, sock=sock)
         frames = stats.frames
@@ -281,6 +296,8 @@ def listen_cmd(interface: str, duration: str, **kw: Any) -> None:
     except OSError as exc:
         _err(f"listening on {interface} failed: {exc.strerror or exc}")
         sys.exit(int(ExitCode.FAILURE))
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the report is written whole
+        signal.signal(sig, signal.SIG_IGN)
     options: dict[str, Any] = {"interface": interface, "duration": duration,
                                "listened": round(time.monotonic() - started, 1),
                                "frames": frames}

@@ -372,9 +372,10 @@ class Analyser:
             if svc.http:
                 self.add([ctx.obs("http", "service", "http", port)])
                 self.add(p.chain_observations(ip, port, _chain(svc.http, ip, port)))
-                for path, prefix in ((p.ISAPI_PATH, "http.isapi"), (p.DAHUA_PATH, "http.dahua")):
-                    if path in svc.http:
-                        self.add(p.reply_observations(ip, port, svc.http[path], prefix))
+                for vendor_path in p.http_paths():
+                    if vendor_path.path in svc.http:
+                        self.add(p.reply_observations(ip, port, svc.http[vendor_path.path],
+                                                      vendor_path.prefix))
                 icon = svc.http.get(p.FAVICON_PATH)
                 if icon is not None and icon.status == 200 and icon.body and not icon.truncated:
                     mmh, md5 = p.favicon_hashes(icon.body)
@@ -383,7 +384,7 @@ class Analyser:
             if svc.rtsp_options is not None:
                 self.add(p.rtsp_observations(ctx, port, svc.rtsp_options, svc.rtsp_describe))
             if svc.tls is not None:
-                self.add(p.certificate_observations(ctx, port, svc.tls.certificate,
+                self.add(p.certificate_observations(ip, port, svc.tls.certificate,
                                                     svc.tls.version))
 
     def _mac_bindings(self) -> dict[str, str]:
@@ -437,7 +438,7 @@ class Analyser:
 def _chain(replies: dict[str, p.Reply], ip: str, port: int) -> list[p.Reply]:
     """The ``GET /`` chain as the http probe follows it (redirects to paths also heard), or,
     when no answer to ``/`` was heard, the first page answer heard."""
-    special = {p.ISAPI_PATH, p.DAHUA_PATH, p.FAVICON_PATH}
+    special = {v.path for v in p.http_paths()} | {p.FAVICON_PATH}
     first = replies.get("/")
     if first is None:
         first = next((r for k, r in replies.items() if k not in special), None)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from camscan.models import Observation
 from camscan.passive import Analyser, read_records, read_spans
-from camscan.probes import dhip, http, mdns, rtsp, sadp, sdk, tls, wsd
+from camscan.probes import dhip, http, mdns, rtsp, sadp, sdk, wsd
+from camscan.wire import x509
+from camscan.wire.http import parse_raw_response
 from tests.lab.passive import dhcp_request, hello, notify
 from tests.unit.passive._build import (
     ACK,
@@ -52,8 +54,8 @@ def test_http_answers_go_through_the_http_probe_builders() -> None:
     frames += conversation(SCANNER, CAM, 80, b"GET /ISAPI/Security/userCheck HTTP/1.1\r\n\r\n",
                            usercheck, cport=40001)
     got = keyset(heard(frames))
-    reply = http.parse_raw_response(root, f"http://{CAM}:80/")
-    check = http.parse_raw_response(usercheck)
+    reply = parse_raw_response(root, f"http://{CAM}:80/")
+    check = parse_raw_response(usercheck)
     assert reply is not None and check is not None
     want = {(o.probe, o.key, o.value, o.port)
             for o in http.chain_observations(CAM, 80, [reply])
@@ -94,8 +96,7 @@ def test_tls12_certificate_and_tls13_version() -> None:
                            tls_flight(0x0303, None, supported=0x0304))
     obs = heard(frames)
     want = {(o.probe, o.key, o.value, o.port)
-            for o in tls.certificate_observations(_Ctx(), 443, HIK_DER,  # type: ignore[arg-type]
-                                                  "TLSv1.2")}
+            for o in x509.certificate_observations(CAM, 443, HIK_DER, "TLSv1.2")}
     assert want and want <= keyset(obs)
     assert keyset(obs, "198.18.0.19") >= {("tls", "tls.version", "TLSv1.3", 443)}
     assert not any(o.key == "tls.subject" for o in obs if o.ip == "198.18.0.19")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from camscan.passive import extract
-from camscan.probes.tls import parse_certificate
+from camscan.wire.x509 import parse_certificate
 from tests.lab.passive import DHCP_HOSTNAME, DHCP_PRL, DHCP_VENDOR_CLASS, dhcp_request, notify
 from tests.unit.passive._build import HIK_MAC, ether, mac_bytes
 

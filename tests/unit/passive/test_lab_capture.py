@@ -38,7 +38,7 @@ def heard() -> list[Any]:
 def test_the_report_is_marked_passive(reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
     _active, passive = reports
     assert passive["scan"]["mode"] == "passive"
-    assert passive["scan"]["targets"] == [] and passive["scan"]["options"]["frames"] == 2487
+    assert passive["scan"]["targets"] == [] and passive["scan"]["options"]["frames"] == 2599
     assert reports[0]["scan"]["mode"] == "active"
 
 
