@@ -102,10 +102,16 @@ class _Run:
                                 csv_path=csv_path, fp_dirs=fp_dirs, quiet=quiet, db=db_path,
                                 site=site, gone_after=config.gone_after if config else None)
         self.started = _now()
+        self.warnings: list[str] = []
 
     def note(self, message: str) -> None:
         if not self.opts.quiet:
             click.echo(f"camscan: {message}", err=True)
+
+    def warn(self, message: str) -> None:
+        """A note that also goes into the report (``scan.warnings``)."""
+        self.warnings.append(message)
+        self.note(message)
 
     def check(self) -> tuple[Any, Any] | int:
         """(rule database, policy), or the usage exit code (message printed)."""
@@ -142,11 +148,11 @@ class _Run:
         observations = analyser.observations()
         if analyser.dropped:
             options["dropped"] = analyser.dropped
-            self.note(f"{analyser.dropped} observation(s) or connection(s) over the limits "
+            self.warn(f"{analyser.dropped} observation(s) or connection(s) over the limits "
                       "were not kept")
         report = build_report(observations, db, policy, started=self.started,
                               finished=_now(), options=options,
-                              partial_reason=partial_reason)
+                              partial_reason=partial_reason, warnings=self.warnings)
         recorder = ScanRecorder.for_options(self.opts)
         failed = recorder.open()
         if failed is not None:
@@ -227,7 +233,7 @@ def pcap_cmd(files: tuple[Path, ...], **kw: Any) -> None:
             sys.exit(int(ExitCode.USAGE))
         total += state.records
         if state.truncated:
-            run.note(f"{path}: ends inside a record (capture cut short); read up to the cut")
+            run.warn(f"{path}: ends inside a record (capture cut short); read up to the cut")
         if state.stopped:
             reasons.append(f"{path.name}: {state.stopped}")
             run.note(f"{path}: stopped reading: {state.stopped}")

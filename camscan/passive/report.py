@@ -26,9 +26,11 @@ def load_rules(policy: str = "canada-2025",
 
 def build_report(observations: Sequence[Observation], db: Database, policy: Policy, *,
                  started: str, finished: str, options: Options | None = None,
-                 partial_reason: str | None = None) -> ScanReport:
+                 partial_reason: str | None = None,
+                 warnings: Sequence[str] = ()) -> ScanReport:
     """Every device heard, identified and given its verdict. Every device heard counts as in
-    scope (a listener asks nobody; the capture is the scope)."""
+    scope (a listener asks nobody; the capture is the scope). ``warnings`` (a capture cut
+    short, limits that left something out) go to ``scan.warnings``."""
     in_scope = {o.ip: True for o in observations}
     assets = build_assets(observations, [], db, in_scope=in_scope)
     apply_policy(assets, policy, db.vocabulary)
@@ -36,6 +38,6 @@ def build_report(observations: Sequence[Observation], db: Database, policy: Poli
         version=__version__, targets=[], excludes=[], policy=policy.name, started=started,
         finished=finished, partial=partial_reason is not None, partial_reason=partial_reason,
         addresses=0, hosts_up=len(assets), probes=list(OUR_PROBES), options=dict(options or {}),
-        mode="passive",
+        warnings=list(warnings), mode="passive",
     )
     return ScanReport(scan=meta, assets=assets)

@@ -76,6 +76,9 @@ def test_pcap_jsonl_to_a_file_and_stdout_dashes(tmp_path: Path,
     code, out, _ = run("pcap", str(CAPTURE), "-f", "jsonl", "-o", str(out_file), "-q")
     assert code == 3 and out == ""
     check_jsonl(out_file.read_text())
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out_file.stat().st_mode & 0o777 == 0o666 & ~mask  # as an ordinary write, as scan
     code, out, _ = run("pcap", str(CAPTURE), "-f", "jsonl", "-o", "-", "-q")
     assert code == 3 and not (tmp_path / "-").exists()
     check_jsonl(out)
@@ -113,7 +116,11 @@ def test_truncated_capture_is_read_to_the_cut(tmp_path: Path) -> None:
     cut.write_bytes(CAPTURE.read_bytes()[:-100])
     code, out, err = run("pcap", str(cut), "-f", "json")
     assert code == 3 and "ends inside a record" in err
-    assert json.loads(out)["scan"]["partial"] is False
+    doc = json.loads(out)
+    assert doc["scan"]["partial"] is False
+    assert doc["scan"]["warnings"] == [f"{cut}: ends inside a record (capture cut short); "
+                                       "read up to the cut"]
+    assert json.loads(run("pcap", str(CAPTURE), "-f", "json", "-q")[1])["scan"]["warnings"] == []
 
 
 def test_corrupt_record_length_marks_the_report_partial(tmp_path: Path) -> None:
