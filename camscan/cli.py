@@ -262,6 +262,7 @@ def schema(jsonl: bool) -> None:
 
 
 register(main)
+__import__("camscan.cli_passive").cli_passive.register(main)  # pcap, listen
 
 
 if __name__ == "__main__":  # pragma: no cover

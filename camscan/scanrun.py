@@ -510,7 +510,9 @@ def _write_outputs(report: ScanReport, opts: ScanOptions) -> None:
     if opts.fmt == "jsonl" and opts.output is None:
         from camscan.render.jsonout import write_jsonl
 
-        write_jsonl(report, sys.stdout, header=False,
+        # a sweep streaming to stdout wrote the header as it started (and set "streamed");
+        # a report written whole (camscan pcap / listen) gets its header here
+        write_jsonl(report, sys.stdout, header="streamed" not in opts.extra,
                     assets=(a for a in report.assets if a.ip not in streamed))
     else:
         with atomic_output(opts.output) as out:
