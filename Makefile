@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup oui accuracy docs new-probe
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup bench-pcap oui accuracy docs new-probe
 
 all: test
 
@@ -40,15 +40,21 @@ fuzz: $(STAMP)
 	CAMSCAN_FUZZ_EXAMPLES=$${CAMSCAN_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
 
 # Start-up first (no root, no nmap: `camscan --help` and a one-address sweep of a closed
-# loopback port, median/p90 against their targets), then speed at scale side by side with
+# loopback port, median/p90 against their targets), then listen-only throughput (bench-pcap:
+# `camscan pcap` of a synthetic 1 GB capture, MB/s and peak RSS), then speed at scale side by side with
 # nmap -sV (root: builds namespace topologies; installs nmap). Prints the tables and writes
 # bench/results/latest.json. See docs/performance.md.
-bench: bench-startup
+bench: bench-startup bench-pcap
 	@bash scripts/sysdeps.sh bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-startup: $(STAMP)
 	$(BIN)/python -m bench.startup $(STARTUP_ARGS)
+
+# Listen-only throughput: `camscan pcap` on a synthetic mixed capture (the lab capture repeated
+# with rewritten addresses) of CAMSCAN_BENCH_PCAP_MB megabytes (default 1024); MB/s and peak RSS.
+bench-pcap: $(STAMP)
+	$(BIN)/python -m bench.pcap $(PCAP_ARGS)
 
 # Identification accuracy on the corpus of real banners (tests/corpus/*.jsonl): recall per
 # maker, the review net, false-banned counts (exit 1 if any). See docs/fingerprints.md.

@@ -93,6 +93,7 @@ def new_meta(plan: ScanPlan) -> ScanMeta:
         addresses=plan.scope.size,
         probes=[p.name for p in plan.probes],
         options=dict(plan.options),
+        warnings=list(plan.scope.warnings),
     )
 
 

@@ -188,4 +188,6 @@ def meta_from_dict(d: dict[str, Any]) -> ScanMeta:
         addresses=int(num(d, "addresses")), hosts_up=int(num(d, "hosts_up")),
         probes=str_list(d, "probes"), skipped_probes={str(k): v for k, v in skipped.items()},
         options={str(k): v for k, v in options.items()},
+        warnings=str_list(d, "warnings") if "warnings" in d else [],
+        mode="passive" if d.get("mode") == "passive" else "active",
     )

@@ -218,6 +218,9 @@ class ScanMeta:
     # what the user should know about the scope, e.g. a /28's network and broadcast
     # addresses that were left out
     warnings: list[str] = field(default_factory=list)
+    # "active": probes were sent (camscan scan); "passive": identified only from traffic
+    # heard (camscan pcap / camscan listen), nothing was sent
+    mode: Literal["active", "passive"] = "active"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ title: Canada, June 2025 order on Hikvision
 covers: [Hikvision]          # platform makers covered
 include_affiliates: true     # and makers whose vocabulary entry says affiliate_of one of them
 remove_confidence: 0.8       # at or above: remove; below: review
+keep_confidence: 0.5         # a named maker the policy does not cover, on a video device:
+                             # keep at or above, review below (0 turns the floor off)
 ```
 
 Verdicts, in order:
@@ -18,7 +20,11 @@ Verdicts, in order:
    (vocabulary ``oem_of``): ``review``;
 3. no maker identified and the device is a video device: ``review``, reason
    ``video device, maker unknown`` (:data:`UNKNOWN_VIDEO_REASON`);
-4. otherwise ``keep`` (identified and not covered, or not a video device).
+4. a maker the policy does not cover is named, the device is a video device and the maker's
+   confidence is below ``keep_confidence``: ``review``, reason
+   ``video device, maker uncertain (Axis 0.30)`` (:data:`UNCERTAIN_VIDEO_REASON`): one weak
+   port, OUI or favicon naming an uncovered maker does not clear a camera;
+5. otherwise ``keep`` (identified and not covered, or not a video device).
 """
 
 from __future__ import annotations
@@ -38,10 +44,13 @@ __all__ = [
 ]
 
 _KEYS = {"name", "title", "description", "covers", "include_affiliates", "remove_confidence",
-         "references"}
+         "keep_confidence", "references"}
 DEFAULT_POLICY = DEFAULTS.policy
 # the reason of rule 3, the same under every policy (the audit filters on it)
 UNKNOWN_VIDEO_REASON = "video device, maker unknown"
+# the start of rule 4's reason; the maker and its confidence follow in brackets
+UNCERTAIN_VIDEO_REASON = "video device, maker uncertain"
+DEFAULT_KEEP_CONFIDENCE = 0.5
 
 
 class PolicyError(ValueError):
@@ -55,6 +64,7 @@ class Policy:
     covers: frozenset[str]
     remove_confidence: float
     source: str
+    keep_confidence: float = DEFAULT_KEEP_CONFIDENCE
 
     def verdict(self, asset: Identified | Asset, vocab: Vocabulary) -> tuple[Verdict, str]:
         maker = asset.manufacturer
@@ -79,6 +89,8 @@ class Policy:
         is_video = asset.device_type in VIDEO_DEVICE_TYPES
         if maker is None and is_video:
             return "review", UNKNOWN_VIDEO_REASON
+        if maker is not None and is_video and asset.confidence < self.keep_confidence:
+            return "review", f"{UNCERTAIN_VIDEO_REASON} ({maker} {asset.confidence:.2f})"
         if maker is not None:
             return "keep", f"identified as {maker}, not covered by {self.name}"
         return "keep", "not identified as a video device"
@@ -124,12 +136,16 @@ def load_policy(name_or_path: str, vocab: Vocabulary) -> Policy:
         0 < threshold <= 1
     ):
         raise PolicyError(f"{path}: field 'remove_confidence': a number in (0, 1]")
+    floor = data.get("keep_confidence", DEFAULT_KEEP_CONFIDENCE)
+    if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
+        raise PolicyError(f"{path}: field 'keep_confidence': a number in [0, 1]")
     return Policy(
         name=name,
         title=str(data.get("title") or name),
         covers=frozenset(makers),
         remove_confidence=float(threshold),
         source=str(path),
+        keep_confidence=float(floor),
     )
 
 

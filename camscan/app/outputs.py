@@ -135,17 +135,19 @@ def _width() -> int:
 
 
 def write_outputs(report: ScanReport, request: ScanRequest,
-                  streamed: Collection[str] = ()) -> None:
+                  streamed: Collection[str] | None = None) -> None:
     """Write the report in the requested format (stdout or ``-o``) and the worklist CSV.
 
-    ``streamed``: addresses whose jsonl lines already went to stdout during the sweep."""
+    ``streamed``: a sweep that streamed jsonl to stdout (its header, and the lines of these
+    addresses, are written already); None: nothing was streamed (``camscan pcap`` / ``listen``
+    write the whole report, header included)."""
     from camscan.render import render
 
     if request.fmt == "jsonl" and request.output is None:
         from camscan.render.jsonout import write_jsonl
 
-        done = set(streamed)
-        write_jsonl(report, sys.stdout, header=False,
+        done = set(streamed or ())
+        write_jsonl(report, sys.stdout, header=streamed is None,
                     assets=(a for a in report.assets if a.ip not in done))
     else:
         with atomic_output(request.output) as out:

@@ -193,7 +193,7 @@ def _run(request: ScanRequest, reporter: Reporter, interrupts: Interrupts) -> in
             stdout_gone()
             return ExitCode.BROKEN_PIPE
         try:
-            write_outputs(report, request, sweep.streamed)
+            write_outputs(report, request, sweep.streamed if sweep.streaming else None)
         except BrokenPipeError:
             stdout_gone()
             return ExitCode.BROKEN_PIPE
@@ -323,8 +323,9 @@ class _Sweep:
         self.interrupts = interrupts
         self.streamed: set[str] = set()  # addresses whose jsonl line went to stdout
         self.stdout_closed = False
-        self._stream: TextIO | None = (
-            sys.stdout if request.fmt == "jsonl" and request.output is None else None)
+        # jsonl to stdout is streamed: the header as the sweep starts, a line per host
+        self.streaming = request.fmt == "jsonl" and request.output is None
+        self._stream: TextIO | None = sys.stdout if self.streaming else None
         self._task: asyncio.Task[ScanReport] | None = None
 
     def _closed(self) -> None:

@@ -8,6 +8,7 @@ commands so ``camscan --help`` is fast.
 * :mod:`camscan.cli.rules`: ``fingerprints``, ``policies``, ``schema``.
 * :mod:`camscan.cli.inventory`: ``diff``, ``worklist``, ``mark``, ``export``, ``import``,
   ``history``, ``sweeps``.
+* :mod:`camscan.cli.passive`: ``pcap``, ``listen`` (listen-only).
 * :mod:`camscan.cli.common`: the error helper and the terminal reporter.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import click
 
 from camscan import __version__
-from camscan.cli import inventory, rules
+from camscan.cli import inventory, passive, rules
 from camscan.cli.scan import EPILOG, scan
 from camscan.exitcodes import ExitCode
 
@@ -66,6 +67,7 @@ main.add_command(scan)
 for _command in (rules.fingerprints, rules.policies, rules.schema):
     main.add_command(_command)
 inventory.register(main)
+passive.register(main)  # pcap, listen
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from camscan.probes.registry import SPECS, http_paths
+from camscan.probes.registry import LISTEN_ONLY, SPECS, http_paths
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "observations.md"
 
@@ -33,6 +33,11 @@ Keys marked *informative* are shown as evidence even when no rule fired on them.
 """
 
 _TAIL = """
+`camscan pcap` and `camscan listen` (docs/passive.md) produce the same keys as the probes
+whose bytes they hear (the probe named is the one whose parser read them: `http`, `rtsp`,
+`tls`, `sdk`, `dvrip`, `wsd`, `mdns`, `sadp`, `dhip`, `arp`, and `tcp` for `tcp.open` of a
+port seen answering), plus the listen-only keys above (`ethernet`, `dhcp`, `ssdp-heard`).
+
 ## Probes
 
 | probe | transport | default ports | credentials | what it does |
@@ -47,7 +52,7 @@ Keys ending in `.serial` link observations of one device across addresses; keys 
 def render() -> str:
     """The whole of docs/observations.md."""
     rows: dict[tuple[str, str], list[str]] = {}
-    for spec in SPECS:
+    for spec in (*SPECS, *LISTEN_ONLY):
         for k in spec.keys:
             doc = k.doc + (" *(informative)*" if k.informative else "")
             rows.setdefault((k.key, doc), []).append(spec.name)

@@ -358,10 +358,36 @@ def http_paths() -> tuple[HttpPath, ...]:
 # ------------------------------------------------------------------------- produced keys
 
 
+# Keys only `camscan pcap` / `camscan listen` (camscan/passive/) produce: no active probe
+# sends for them. Listed here so this module stays the one home of observation keys (the
+# generated docs/observations.md and `fingerprints check` read both lists).
+LISTEN_ONLY: tuple[ProbeSpec, ...] = (
+    ProbeSpec("ethernet", "camscan.passive.extract", "raw", "listen-only: frame source MACs", (
+        _k("eth.mac", "listen-only: a frame's source MAC, for the one IPv4 address it was bound "
+                      "to (not heard in ARP; a MAC behind several addresses, a router's, is not "
+                      "bound); also the observation's `mac`"),
+        _k("mac.vendor", "organisation of the MAC's IEEE assignment (`Hangzhou Hikvision "
+                         "Digital Technology Co.,Ltd.`)"))),
+    ProbeSpec("dhcp", "camscan.passive.extract", "raw", "listen-only: DHCP client messages", (
+        _k("dhcp.hostname", "listen-only: DHCP option 12 (host name) of a client's message "
+                            "(`DS-2CD2032-I`)"),
+        _k("dhcp.vendor_class", "listen-only: DHCP option 60 (vendor class identifier, "
+                                "`udhcp 1.19.4`)"),
+        _k("dhcp.prl", "listen-only: DHCP option 55 (parameter request list) as decimal option "
+                       "codes in the order asked, comma-separated (`1,3,6,12,15,28,42`): the "
+                       "client's DHCP fingerprint"))),
+    ProbeSpec("ssdp-heard", "camscan.passive.extract", "raw", "listen-only: SSDP messages", (
+        _k("ssdp.server", "listen-only: the `SERVER` header of an SSDP `NOTIFY` or search answer"),
+        _k("ssdp.location", "listen-only: the `LOCATION` header of an SSDP message"),
+        _k("ssdp.usn", "listen-only: the `USN` header of an SSDP message"),
+        _k("ssdp.nt", "listen-only: the `NT` header (or a search answer's `ST`)"))),
+)
+
+
 def produced_keys() -> dict[str, list[ProbeSpec]]:
     """Every key (templates expanded for the http paths; ``.<field>`` kept) -> its probes."""
     out: dict[str, list[ProbeSpec]] = {}
-    for s in SPECS:
+    for s in (*SPECS, *LISTEN_ONLY):
         for k in s.keys:
             names = ([k.key.replace(PATH, p.prefix.split(".", 1)[1]) for p in http_paths()]
                      if PATH in k.key else [k.key])

@@ -172,13 +172,26 @@ def decode_scopes(match: WsdMatch) -> None:
 
 def parse_probe_matches(data: bytes) -> list[WsdMatch]:
     """Every ProbeMatch in a WS-Discovery answer; ``[]`` for anything else. Never raises."""
+    return parse_announcements(data, ("ProbeMatch",))
+
+
+# WS-Discovery 1.1 (OASIS, http://docs.oasis-open.org/ws-dd/discovery/1.1/os/) sections 4.1,
+# 4.2 and 5.3: Hello, Bye and ProbeMatch carry the same EndpointReference / Types / Scopes /
+# XAddrs children (Bye often only the EndpointReference)
+ANNOUNCEMENTS = ("Hello", "Bye", "ProbeMatch")
+
+
+def parse_announcements(data: bytes, elements: tuple[str, ...] = ANNOUNCEMENTS
+                        ) -> list[WsdMatch]:
+    """Every ``elements`` body (Hello, Bye, ProbeMatch) in a WS-Discovery message, read as a
+    :class:`WsdMatch`; ``[]`` for anything else. Never raises."""
     try:
         root = parse_xml(data, MAX_REPLY)
         if root is None:
             return []
         out: list[WsdMatch] = []
         for el in root.iter():
-            if local(el.tag) != "ProbeMatch":
+            if local(el.tag) not in elements:
                 continue
             m = WsdMatch()
             epr = _child(el, "EndpointReference")

@@ -68,8 +68,10 @@ def write_table(report: ScanReport, out: TextIO, *, color: bool = False,
     counts = {v: sum(1 for a in report.assets if a.verdict == v)
               for v in ("remove", "review", "keep")}
     status = "PARTIAL (" + (s.partial_reason or "interrupted") + ")" if s.partial else "complete"
+    where = ("heard listening (nothing sent)" if s.mode == "passive"
+             else f"on {s.addresses} address(es)")
     console.print(
-        f"{len(report.assets)} device(s) on {s.addresses} address(es); "
+        f"{len(report.assets)} device(s) {where}; "
         f"remove {counts['remove']}, review {counts['review']}, keep {counts['keep']}; "
         f"policy {s.policy}; sweep {status}"
     )

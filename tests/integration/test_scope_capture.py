@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -51,7 +50,7 @@ from tests.lab.capture import (
     read_packets,
     tcp_connections,
 )
-from tests.lab.netns import LabDevice, NamespaceLab
+from tests.lab.netns import LabDevice, NamespaceLab, tcpdump
 
 pytestmark = [pytest.mark.lab]
 
@@ -70,23 +69,8 @@ RecordProperty = Any  # pytest's record_property fixture (a callable)
 @contextlib.contextmanager
 def capturing(lab: NamespaceLab, path: Path) -> Iterator[Path]:
     """tcpdump on the scanner namespace's eth0 (both directions) while the block runs."""
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", lab.scanner_ns, "tcpdump", "-i", "eth0", "-n", "-U",
-         "--immediate-mode", "-s", "256", "-w", str(path)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert proc.stderr is not None
-        first = proc.stderr.readline().decode(errors="replace")
-        assert "listening on eth0" in first, f"tcpdump did not start: {first!r}"
+    with tcpdump(lab.scanner_ns, "eth0", path, snaplen=256):
         yield path
-        time.sleep(0.3)  # late frames of the last connections
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def scanner_mac(lab: NamespaceLab) -> str:

@@ -7,7 +7,7 @@ camscan's runtime dependencies come from this environment, linked in one by one 
 dependency closure of the wheel's own ``Requires-Dist`` (markers evaluated, no extras), so a
 module the runtime imports but the wheel does not declare fails here. Two files no setting
 names (a rule file and a policy) are added to the copied fingerprints/ before the build: they
-must ship. The sweep is of one loopback lab device (127.77.12.1; run under /work/tools/iso).
+must ship. The sweep is of one loopback lab device (127.77.12.1).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -646,6 +646,31 @@ class NamespaceLab:
         proc = _ip(["-n", ns, "-j", "-4", "route", "show", "table", "all"])
         data = json.loads(proc.stdout or "[]")
         return data if isinstance(data, list) else []
+
+
+@contextlib.contextmanager
+def tcpdump(ns: str, iface: str, path: Path, *, snaplen: int = 0,
+            extra: Sequence[str] = (), settle: float = 0.3) -> Iterator[Path]:
+    """tcpdump on ``iface`` of namespace ``ns``, writing ``path`` while the block runs (it
+    has started listening when the block begins; ``settle`` seconds of late frames are kept
+    after it ends). ``extra``: more tcpdump arguments (``-Q out``, a filter)."""
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode",
+         "-s", str(snaplen), "-w", str(path), *extra],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline().decode(errors="replace")
+        assert f"listening on {iface}" in first, f"tcpdump did not start: {first!r}"
+        yield path
+        time.sleep(settle)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
 
 
 def emulator_available() -> bool:

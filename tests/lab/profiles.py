@@ -35,8 +35,9 @@ TEMPLATE_NAMES = frozenset({"ip", "mac", "mac_dash", "uuid", "relates_to", "cseq
 FORBIDDEN_PORTS = frozenset(range(9100, 9108))
 
 # IEEE OUI assignments (first three octets, upper-case hex) of the makers the profiles use.
-# Hikvision, Ezviz, Dahua, Uniview: /work/shared/reference/signals.md (IEEE registry as carried
-# by nmap-mac-prefixes / Wireshark manuf). The others: the IEEE MA-L registry entries of
+# Hikvision, Ezviz, Dahua, Uniview: the IEEE registry as carried by nmap/nmap nmap-mac-prefixes
+# (Hangzhou Hikvision Digital Technology, Hangzhou Ezviz Software, Zhejiang Dahua Technology,
+# Zhejiang Uniview Technologies). The others: the IEEE MA-L registry entries of
 # those organisations (Axis Communications AB, Bosch Security Systems BV, Samsung Techwin /
 # Hanwha, Lorex Technology, Amcrest Technologies, HP, Routerboard.com, Raspberry Pi).
 OUIS: dict[str, frozenset[str]] = {

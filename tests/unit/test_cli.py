@@ -278,6 +278,16 @@ def test_cidr_edges_warning_and_include_edges() -> None:
     assert "warning" not in wide.stderr
 
 
+def test_cidr_edges_warning_reaches_the_json_scan_section() -> None:
+    # a real sweep (one closed loopback port, no discovery): the warning is in scan.warnings
+    result = run("scan", "-q", "-f", "json", "-p", "1", "--skip-probe", "arp",
+                 "--connect-timeout", "0.2", "--timeout", "1", "127.0.0.16/30")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["scan"]["addresses"] == 2
+    assert any("127.0.0.16 and 127.0.0.19" in w for w in doc["scan"]["warnings"])
+
+
 def test_targets_from_stdin() -> None:
     result = CliRunner().invoke(main, ["scan", "--dry-run", "-f", "json", "@-"],
                                 input="127.0.0.1\n# a comment\n127.0.0.3, 127.0.0.4\n")

@@ -1,7 +1,12 @@
 """The import layers (docs/design.md) as a contract, and no import cycles.
 
 * Probe modules import only ``camscan.probes.base``, ``camscan.probes.registry``,
-  ``camscan.net``, ``camscan.wire`` and the leaf data modules (models, credentials, oui).
+  ``camscan.net``, ``camscan.wire`` and the leaf data modules (models, credentials, oui,
+  settings).
+* ``camscan.passive`` (listen-only identification) is library level like the probes: it may
+  import the probes, wire, net, identification, rules and policy, never the CLI, the engine,
+  the API or the inventory; only ``camscan.passive.parsers`` imports the probe modules
+  themselves (the rest of the package goes through it, or through probes.base / registry).
 * ``camscan.net`` and ``camscan.wire`` import nothing from probes, the engine, identification,
   the CLI or the inventory; ``camscan.wire`` not even ``camscan.net``.
 * ``camscan.fingerprints`` imports only ``camscan.models`` and the probe registry (which keys
@@ -23,7 +28,7 @@ from pathlib import Path
 import camscan
 
 PACKAGE = Path(camscan.__file__).resolve().parent
-LEAVES = ("camscan.models", "camscan.credentials", "camscan.oui")
+LEAVES = ("camscan.models", "camscan.credentials", "camscan.oui", "camscan.settings")
 PROBE_MAY_IMPORT = ("camscan.probes.base", "camscan.probes.registry", "camscan.net",
                     "camscan.wire", *LEAVES)
 # the probe package's own infrastructure (not probes): what each may import
@@ -38,6 +43,12 @@ NET_MAY_IMPORT = ("camscan.net", "camscan.wire", "camscan.models", "camscan.cred
 WIRE_MAY_IMPORT = ("camscan.wire", "camscan.models")
 FINGERPRINTS_MAY_IMPORT = ("camscan.fingerprints", "camscan.models", "camscan.probes.registry")
 FINGERPRINTS_ORDER = ("regex", "model", "parse", "cache", "loading", "check")
+PASSIVE_MAY_IMPORT = ("camscan.passive", "camscan.probes.base", "camscan.probes.registry",
+                      "camscan.wire", "camscan.net", "camscan.identify", "camscan.policy",
+                      "camscan.fingerprints", *LEAVES)
+# the one passive module that imports the probes' own parsers and observation builders
+PASSIVE_PARSERS = ("camscan.passive.parsers", (*PASSIVE_MAY_IMPORT, "camscan.probes"))
+ROOT = "camscan"  # the package itself holds only __version__
 
 
 APP, CLI = "camscan.app", "camscan.cli"
@@ -120,6 +131,11 @@ def violations() -> list[str]:
             rule = WIRE_MAY_IMPORT
         elif name == "camscan.fingerprints" or name.startswith("camscan.fingerprints."):
             rule = fingerprints_rule(name)
+        elif name == PASSIVE_PARSERS[0]:
+            rule = PASSIVE_PARSERS[1]
+        elif name == "camscan.passive" or name.startswith("camscan.passive."):
+            rule = PASSIVE_MAY_IMPORT
+            imports -= {ROOT}
         else:
             continue
         out.extend(f"{name} imports {t}" for t in sorted(imports) if not allowed(t, rule))
@@ -192,6 +208,12 @@ def test_the_contract_can_fail(tmp_path: Path) -> None:
     assert allowed(f"{fpr}.model", fingerprints_rule(f"{fpr}.check"))
     assert set(FINGERPRINTS_ORDER) == {
         p.stem for p in (PACKAGE / "fingerprints").glob("*.py")} - {"__init__"}
+    for layer in ("camscan.cli", "camscan.cli.scan", "camscan.app.sweep", "camscan.engine",
+                  "camscan.api", "camscan.inventory.store"):
+        assert not allowed(layer, PASSIVE_MAY_IMPORT)
+        assert not allowed(layer, PASSIVE_PARSERS[1])
+    assert not allowed("camscan.probes.http", PASSIVE_MAY_IMPORT)
+    assert allowed("camscan.probes.http", PASSIVE_PARSERS[1])
 
 
 # Each module imported first, in an interpreter whose sys.modules holds no camscan module:

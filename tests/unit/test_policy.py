@@ -1,4 +1,4 @@
-"""camscan/policy.py: loading policies and the four verdict rules (canada-2025, ndaa-889).
+"""camscan/policy.py: loading policies and the five verdict rules (canada-2025, ndaa-889).
 
 Assets come either straight from hand-built observations through identify (end to end with
 the shipped rules) or are built by hand where a rule needs an exact confidence.
@@ -57,6 +57,7 @@ def test_shipped_policies() -> None:
     assert NDAA.covers == frozenset({"Hikvision", "Hikmicro", "Hikrobot", "Dahua", "Huacheng",
                                      "Hytera"})
     assert CANADA.remove_confidence == NDAA.remove_confidence == 0.8
+    assert CANADA.keep_confidence == NDAA.keep_confidence == 0.5
     assert CANADA.source.endswith("canada-2025.yaml")
 
 
@@ -72,7 +73,19 @@ def test_policy_file_by_path_without_affiliates(tmp_path: Path) -> None:
     pol = load_policy(str(path), VOCAB)
     assert pol.covers == frozenset({"Hikvision"})
     assert pol.remove_confidence == 0.9
+    assert pol.keep_confidence == 0.5  # the default when the file does not say
     assert pol.title == "mine"
+
+
+def test_keep_confidence_from_a_policy_file(tmp_path: Path) -> None:
+    path = tmp_path / "strict.yaml"
+    path.write_text("name: strict\ncovers: [Hikvision]\nkeep_confidence: 0.9\n", encoding="utf-8")
+    pol = load_policy(str(path), VOCAB)
+    assert pol.keep_confidence == 0.9
+    a = Identified(ip="192.0.2.1", manufacturer="Axis", brand="Axis", confidence=0.85,
+                   device_type="camera")
+    assert pol.verdict(a, VOCAB) == ("review", "video device, maker uncertain (Axis 0.85)")
+    assert CANADA.verdict(a, VOCAB)[0] == "keep"
 
 
 @pytest.mark.parametrize(
@@ -86,6 +99,10 @@ def test_policy_file_by_path_without_affiliates(tmp_path: Path) -> None:
         ("name: x\ncovers: [Dahua]\ninclude_affiliates: maybe\n", "include_affiliates"),
         ("name: x\ncovers: [Dahua]\nremove_confidence: 0\n", "remove_confidence"),
         ("name: x\ncovers: [Dahua]\nremove_confidence: true\n", "remove_confidence"),
+        ("name: x\ncovers: [Dahua]\nkeep_confidence: 1.5\n", "field 'keep_confidence'"),
+        ("name: x\ncovers: [Dahua]\nkeep_confidence: -0.1\n", "field 'keep_confidence'"),
+        ("name: x\ncovers: [Dahua]\nkeep_confidence: yes\n", "field 'keep_confidence'"),
+        ("name: x\ncovers: [Dahua]\nkeep_confidence: half\n", "field 'keep_confidence'"),
         ("name: [x\n", "not valid YAML"),
     ],
 )
@@ -243,7 +260,77 @@ def test_printers_routers_nas_stay_out_of_the_review_net(observation: Observatio
         assert pol.verdict(a, VOCAB)[0] == "keep"
 
 
-# -------------------------------------------------------------------------- rule 4: keep
+# ------------------------------------------------- rule 4: uncovered maker, weak evidence
+
+
+# One weak signal naming a maker no policy covers (an OUI, a port, a favicon) next to a
+# camera banner: the camera is not cleared on that alone.
+WEAK_UNCOVERED = [
+    ((o("http.realm", "IPCamera Login"), o("mac.vendor", "Axis Communications AB")), "Axis"),
+    ((o("tcp.open", "554"), o("mac.vendor", "Zhejiang Uniview Technologies Co., Ltd.")),
+     "Uniview"),
+    ((o("tcp.open", "34567"),), "Xiongmai"),
+]
+
+
+@pytest.mark.parametrize(("observations", "maker"), WEAK_UNCOVERED)
+def test_video_device_with_an_uncertain_uncovered_maker_is_review(
+    observations: tuple[Observation, ...], maker: str
+) -> None:
+    a = device(*observations)
+    assert a.manufacturer == maker
+    assert a.device_type in ("camera", "nvr")
+    assert a.confidence < 0.5
+    for pol in (CANADA, NDAA):
+        assert pol.verdict(a, VOCAB) == (
+            "review", f"video device, maker uncertain ({maker} {a.confidence:.2f})")
+
+
+@pytest.mark.parametrize(("confidence", "expected"),
+                         [(0.49, "review"), (0.3, "review"), (0.5, "keep"), (0.7, "keep")])
+def test_keep_confidence_floor(confidence: float, expected: str) -> None:
+    a = Identified(ip="192.0.2.1", manufacturer="Axis", brand="Axis", confidence=confidence,
+                   device_type="camera")
+    assert CANADA.verdict(a, VOCAB)[0] == expected
+
+
+def test_floor_applies_only_to_video_devices() -> None:
+    a = device(o("mac.vendor", "Axis Communications AB"))
+    assert a.manufacturer == "Axis" and a.confidence < 0.5 and a.device_type == "other"
+    assert CANADA.verdict(a, VOCAB) == ("keep", "identified as Axis, not covered by canada-2025")
+
+
+def test_floor_zero_turns_it_off(tmp_path: Path) -> None:
+    path = tmp_path / "lenient.yaml"
+    path.write_text("name: lenient\ncovers: [Hikvision]\nkeep_confidence: 0\n", encoding="utf-8")
+    pol = load_policy(str(path), VOCAB)
+    a = device(o("tcp.open", "34567"))
+    assert a.manufacturer == "Xiongmai"
+    assert pol.verdict(a, VOCAB)[0] == "keep"
+
+
+def test_covered_maker_is_not_affected_by_the_floor() -> None:
+    a = Identified(ip="192.0.2.1", manufacturer="Dahua", brand="Dahua", confidence=0.3,
+                   device_type="camera")
+    assert NDAA.verdict(a, VOCAB)[1].startswith("Dahua platform, covered by ndaa-889")
+    assert CANADA.verdict(a, VOCAB) == ("review", "video device, maker uncertain (Dahua 0.30)")
+
+
+# An Intelbras web title names the label, not the device: Intelbras sells routers too
+# (sansatart/scrapts lists favicon 283740897 "Intelbras SA", title "Intelbras", as a device
+# of unknown kind). The label still sends it to review under ndaa-889 (Dahua OEM), and
+# camera-specific Intelbras evidence (ONVIF) still types a camera.
+def test_intelbras_title_alone_is_not_a_camera() -> None:
+    a = device(o("http.title", "Intelbras"), o("http.header.server", "Http Server"))
+    assert (a.manufacturer, a.brand, a.device_type) == (None, "Intelbras", "other")
+    assert CANADA.verdict(a, VOCAB) == ("keep", "not identified as a video device")
+    verdict, reason = NDAA.verdict(a, VOCAB)
+    assert verdict == "review" and "Intelbras" in reason and "Dahua" in reason
+    onvif = device(o("onvif.manufacturer", "INTELBRAS", credentialed=True))
+    assert (onvif.brand, onvif.device_type) == ("Intelbras", "camera")
+
+
+# -------------------------------------------------------------------------- rule 5: keep
 
 
 def test_axis_camera_is_keep() -> None:

@@ -18,7 +18,7 @@ from tests.unit.probes._loopctx import closed_port, make_ctx, serve
 
 
 def dhip_header(body_len: int) -> bytes:
-    # the 32-byte DHIP header layout given in /work/shared/reference/signals.md
+    # the 32-byte DHIP header layout of julienblitte/UniversalScanner UniversalScanner/Dahua2.cs
     return (b"\x20\x00\x00\x00DHIP" + b"\x00" * 8
             + struct.pack("<IIII", body_len, 0, body_len, 0))
 

@@ -286,3 +286,17 @@ async def test_segment_socket_pinned_to_an_interface() -> None:
         responder.close()
     assert [r.outcome.ip for r in results] == ["0.0.0.0", "127.0.0.1"]
     assert results[1].observations[0].mac == "58:50:ed:1f:e3:85"
+
+
+def test_parse_announcements_reads_hello_and_bye_not_only_probe_matches() -> None:
+    from tests.lab.passive import hello
+
+    msg = hello("urn:uuid:abc", "onvif://www.onvif.org/name/AXIS%20M3045-V "
+                "onvif://www.onvif.org/hardware/M3045-V", "http://198.18.0.11/onvif/device_service")
+    assert wsd.parse_probe_matches(msg) == []  # a Hello is no answer to a Probe
+    (m,) = wsd.parse_announcements(msg)
+    assert (m.endpoint, m.hardware, m.name) == ("urn:uuid:abc", ["M3045-V"], ["AXIS M3045-V"])
+    assert m.types == "dn:NetworkVideoTransmitter tds:Device"
+    (bye,) = wsd.parse_announcements(hello("urn:uuid:abc", "", "", bye=True))
+    assert bye.endpoint == "urn:uuid:abc" and bye.scopes == []
+    assert wsd.parse_announcements(msg, ("ProbeMatch",)) == []
