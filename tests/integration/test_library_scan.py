@@ -11,6 +11,7 @@ import dataclasses
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,68 @@ def test_import_camscan_is_light_and_scan_is_lazy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout
     assert out.strip() == "camscan.api"
+
+
+class Collect:
+    """A Reporter (camscan.app.reporter) that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.assets: list[Asset] = []
+        self.phases: list[str] = []
+        self.progress_calls: list[tuple[int, int]] = []
+        self.started: list[int] = []
+
+    def note(self, message: str) -> None:
+        self.lines.append(f"note: {message}")
+
+    def warning(self, message: str) -> None:
+        self.lines.append(f"warning: {message}")
+
+    def error(self, message: str) -> None:
+        self.lines.append(f"error: {message}")
+
+    def start(self, total: int) -> None:
+        self.started.append(total)
+
+    def phase(self, name: str) -> None:
+        self.phases.append(name)
+
+    def progress(self, done: int, total: int) -> None:
+        self.progress_calls.append((done, total))
+
+    def asset(self, asset: Asset) -> None:
+        self.assets.append(asset)
+
+    def stop(self) -> None:
+        self.lines.append("stop")
+
+
+def test_the_app_runs_a_sweep_through_a_reporter(lab: LoopbackLab, tmp_path: Path) -> None:
+    from camscan.app.reporter import Reporter
+    from camscan.app.request import ScanRequest
+    from camscan.app.sweep import run_sweep
+
+    ip = lab.address_of(PROFILE)
+    out = tmp_path / "out.json"
+    reporter = Collect()
+    assert isinstance(reporter, Collect) and _is_reporter(reporter)
+    request = ScanRequest(targets=(ip,), ports=lab.ports, timeout=4.0, connect_timeout=0.5,
+                          fmt="json", output=out, skip_probes=SEGMENT_PROBES)
+    code = run_sweep(request, reporter)
+    assert code == 3, reporter.lines
+    assert [a.ip for a in reporter.assets] == [ip], "the device, as its host finished"
+    assert reporter.started == [1] and "identify" in reporter.phases
+    assert reporter.progress_calls[-1] == (1, 1)
+    assert reporter.lines[0] == "stop" and reporter.lines[1].startswith(
+        "note: sweep: 1 device(s), 1 flagged (1 remove)"), reporter.lines
+    assert '"verdict": "remove"' in out.read_text(encoding="utf-8")
+    quiet = Collect()
+    assert run_sweep(dataclasses.replace(request, quiet=True), quiet) == 3
+    assert quiet.started == [] and quiet.lines == ["stop"], "quiet: no notes, no progress"
+    _: Reporter = reporter  # the protocol, statically
+
+
+def _is_reporter(obj: object) -> bool:
+    return all(callable(getattr(obj, name, None)) for name in (
+        "note", "warning", "error", "start", "phase", "progress", "asset", "stop"))
