@@ -86,6 +86,25 @@ _ARP_KEYS = (
                      "Technology Co.,Ltd.`)", True),
 )
 
+_SSDP_KEYS = (
+    _SERVICE,
+    _k("ssdp.server", "`SERVER` header of the M-SEARCH answer (`Linux/3.0, UPnP/1.0, "
+                      "DLNADOC/1.50 ...`)", True),
+    _k("ssdp.location", "`LOCATION` header (fetched only when it names the answering address)"),
+    _k("ssdp.usn", "`USN` header (`uuid:...::upnp:rootdevice`)"),
+    _k("ssdp.st", "`ST` header"),
+    _k("upnp.manufacturer", "description `manufacturer` (`Hikvision`)", True),
+    _k("upnp.model_name", "description `modelName`", True),
+    _k("upnp.model_number", "description `modelNumber`"),
+    _k("upnp.model_description", "description `modelDescription`"),
+    _k("upnp.serial", "description `serialNumber`"),
+    _k("upnp.udn", "description `UDN` (`uuid:...`)"),
+    _k("upnp.presentation_url", "description `presentationURL`"),
+    _k("upnp.friendly_name", "description `friendlyName`", True),
+    _k("upnp.manufacturer_url", "description `manufacturerURL`"),
+    _k("upnp.device_type", "description `deviceType` (`urn:schemas-upnp-org:device:Basic:1`)"),
+)
+
 SPECS: tuple[ProbeSpec, ...] = (
     ProbeSpec("tcp", "camscan.probes.tcp", "tcp", "TCP connect to the camera ports", (
         _k("tcp.open", "the open port number (`554`)"),
@@ -242,6 +261,12 @@ SPECS: tuple[ProbeSpec, ...] = (
         ),
         credentials=True,
     ),
+    ProbeSpec("ssdp", "camscan.probes.ssdp", "multicast",
+              "SSDP M-SEARCH multicast on the segment, then the UPnP device description",
+              _SSDP_KEYS),
+    ProbeSpec("ssdp-unicast", "camscan.probes.ssdp", "udp",
+              "SSDP M-SEARCH sent to each host's udp/1900, then the UPnP device description",
+              _SSDP_KEYS),
     # (scripts/new_probe.py, ``make new-probe NAME=...``, adds new probes' specs above this line)
 )
 
