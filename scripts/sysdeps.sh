@@ -6,6 +6,8 @@ need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# net-snmp's agent: the real SNMP agent of the snmp probe's tests and the namespace lab
+[ -x /usr/sbin/snmpd ] || need+=(snmpd)
 # `sysdeps.sh bench`: also what the benchmark compares against (Debian's nmap)
 if [ "${1:-}" = "bench" ]; then
   command -v nmap >/dev/null 2>&1 || need+=(nmap)

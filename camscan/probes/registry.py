@@ -267,6 +267,25 @@ SPECS: tuple[ProbeSpec, ...] = (
     ProbeSpec("ssdp-unicast", "camscan.probes.ssdp", "udp",
               "SSDP M-SEARCH sent to each host's udp/1900, then the UPnP device description",
               _SSDP_KEYS),
+    ProbeSpec(
+        "snmp", "camscan.probes.snmp", "udp",
+        "SNMP v2c/v3 system group and ENTITY-MIB, with the [[snmp]] credentials of the address",
+        (
+            _SERVICE,
+            _k("snmp.sysdescr", "`sysDescr.0` (`Hikvision DS-2CD2385G1-I ...`) (credentialed)",
+               True),
+            _k("snmp.sysobjectid", "`sysObjectID.0`, dotted (`1.3.6.1.4.1.39165.1.1`)", True),
+            _k("snmp.enterprise", "the IANA enterprise number inside `sysObjectID` (`39165`)"),
+            _k("snmp.sysname", "`sysName.0`"),
+            _k("snmp.model", "first `entPhysicalModelName` (ENTITY-MIB) the agent has"),
+            _k("snmp.mfg_name", "first `entPhysicalMfgName` (ENTITY-MIB)"),
+            _k("snmp.serial", "first `entPhysicalSerialNum` (ENTITY-MIB)"),
+            _k("snmp.auth", "what became of the one attempt of the address's SNMP credential "
+                            "(`accepted: snmp v2c community [entry ...]`, `rejected: ...`, "
+                            "`unknown: ...`); never a community or key", True),
+        ),
+        credentials=True,
+    ),
     # (scripts/new_probe.py, ``make new-probe NAME=...``, adds new probes' specs above this line)
 )
 
