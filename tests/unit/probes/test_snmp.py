@@ -266,3 +266,23 @@ async def test_silence_is_one_attempt(tmp_path: Path) -> None:
     assert results[0].outcome.status is Status.CLOSED and ctx.shared.attempts == 1
     assert COMMUNITY.encode() in data  # the one datagram carried the configured community
     assert COMMUNITY not in repr(results)
+
+
+def test_rules_name_the_maker_from_the_enterprise_number() -> None:
+    """fingerprints/snmp.yaml on the rows of captured replies: 39165 Hikvision, 1004849 Dahua,
+    a print server's enterprise number is not a video device."""
+    from camscan.fingerprints import shipped_database
+    from camscan.identify import build_asset
+
+    db = shipped_database()
+    ctx = HostContext("192.0.2.7", SweepShared(settings=Settings(), scope=None,
+                                               limiter=RateLimiter(1000.0)))
+    for name, maker in (("lab-hikvision-system-get.ber", "Hikvision"),
+                        ("lab-dahua-system-get.ber", "Dahua")):
+        reply = snmp.parse_response(capture(f"snmp/{name}"))
+        assert reply is not None
+        a = build_asset(snmp.observations(ctx, reply.varbinds), [], db)
+        assert a.manufacturer == maker and a.confidence >= 0.8, (name, a.manufacturer)
+    printer = build_asset(snmp.observations(ctx, [(snmp.SYS_OBJECT_ID, "1.3.6.1.4.1.11.2.3.9.1")]),
+                          [], db)
+    assert printer.manufacturer == "HP" and printer.device_type not in ("camera", "nvr")

@@ -239,3 +239,19 @@ async def test_segment_round_then_descriptions_and_seen_skip() -> None:
     assert sh.cache[ssdp.SEEN_CACHE] == {"127.0.0.1": f"http://127.0.0.1:{http_port}/d.xml"}
     assert sh.known_alive("127.0.0.1")
     assert again[0].outcome.status is Status.SKIPPED  # heard by multicast: no unicast sent
+
+
+def test_rules_name_the_maker_from_the_description() -> None:
+    """fingerprints/upnp.yaml on what the probe produced: Hikvision (model, serial) and Dahua."""
+    from camscan.fingerprints import shipped_database
+    from camscan.identify import build_asset
+
+    db = shipped_database()
+    for name, ip, maker, model in (
+            ("lab-hikvision-description.xml", "10.0.0.5", "Hikvision", "DS-2CD2385G1-I"),
+            ("lab-dahua-description.xml", "10.0.0.6", "Dahua", "IPC-HDW1431T1")):
+        fields = ssdp.parse_description(fill(capture(f"ssdp/{name}"), ip))
+        rows = ssdp.description_rows(ip, fields, ssdp.NAME, 49152)
+        a = build_asset(rows, [], db)
+        assert a.manufacturer == maker and a.model == model, (a.manufacturer, a.model)
+        assert a.serial == fields["serialNumber"] and a.confidence >= 0.8
