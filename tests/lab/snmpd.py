@@ -115,3 +115,58 @@ def agent(spec: AgentSpec, ip: str = "127.0.0.1", port: int = 161,
                     proc.wait(timeout=5)
             if proc.stderr is not None:
                 proc.stderr.close()
+
+
+# ------------------------------------------------------------------ the namespace lab's agents
+
+# what every lab agent accepts (the lab's credentials file gives camscan the same)
+LAB_COMMUNITY = "camscan-lab-community"
+LAB_V3_USER = ("camscan", "lab-auth-key-0001", "lab-priv-key-0001")
+
+
+def spec_for(values: Mapping[str, str]) -> AgentSpec:
+    """The agent of a profile's ``discovery.snmp`` (tests/lab/profiles.py SNMP_FIELDS)."""
+    return AgentSpec(values["sys_descr"], values["sys_object_id"],
+                     values.get("sys_name", "camera"), community=LAB_COMMUNITY,
+                     v3_user=LAB_V3_USER,
+                     entity={k: values[k] for k in ENTITY_COLUMNS if values.get(k)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.lab.snmpd --profile ID --ip ADDR``: run the profile's agent on
+    ``ADDR:161`` (inside a device namespace), print ``READY`` and stop it on SIGTERM."""
+    import argparse
+    import sys
+
+    from tests.lab.profiles import PROFILE_DIR, load_profile
+
+    ap = argparse.ArgumentParser(prog="python -m tests.lab.snmpd")
+    ap.add_argument("--profile-dir", type=Path, default=PROFILE_DIR)
+    ap.add_argument("--profile", required=True)
+    ap.add_argument("--ip", required=True)
+    args = ap.parse_args(argv)
+    profile = load_profile(args.profile_dir / f"{args.profile}.yaml")
+    if profile.discovery.snmp is None:
+        print(f"snmpd: {profile.id} has no discovery.snmp", file=sys.stderr)
+        return 2
+    stop = False
+
+    def on_term(_signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        with agent(spec_for(profile.discovery.snmp), ip=args.ip) as proc:
+            print(f"READY {profile.id} {args.ip} snmp=161", flush=True)
+            while not stop and proc.poll() is None:
+                time.sleep(0.1)
+    except RuntimeError as exc:
+        print(f"snmpd: {profile.id}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

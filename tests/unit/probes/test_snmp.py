@@ -25,7 +25,7 @@ AUTH_KEY = "auth-Secret-91b2"
 PRIV_KEY = "priv-Secret-44c0"
 HIK = snmpd.AgentSpec("Hikvision DS-2CD2385G1-I", ".1.3.6.1.4.1.39165.1.1", "cam-lobby",
                       community=COMMUNITY, v3_user=("camuser", AUTH_KEY, PRIV_KEY),
-                      entity={"serial": "DS-2CD2385G1-I20190820AAWRD12345678",
+                      entity={"serial": "DS-2CD2385G1-I20200414AAWRE33840021",
                               "mfg_name": "Hikvision", "model": "DS-2CD2385G1-I"})
 
 
@@ -38,22 +38,22 @@ def free_udp_port() -> int:
 # ----------------------------------------------------------------------- pure parsing
 
 def test_captured_system_group() -> None:
-    reply = snmp.parse_response(capture("snmp/lab-hikvision-system-get.ber"), 101)
+    reply = snmp.parse_response(capture("snmp/netsnmp-hikvision-system-get.ber"), 101)
     assert reply is not None and reply.error_status == 0
     assert dict(reply.varbinds) == {snmp.SYS_DESCR: "Hikvision DS-2CD2385G1-I",
                                     snmp.SYS_OBJECT_ID: "1.3.6.1.4.1.39165.1.1",
                                     snmp.SYS_NAME: "cam-lobby"}
-    assert snmp.parse_response(capture("snmp/lab-hikvision-system-get.ber"), 999) is None
+    assert snmp.parse_response(capture("snmp/netsnmp-hikvision-system-get.ber"), 999) is None
 
 
 def test_captured_entity_rows_and_absent_entity_mib() -> None:
-    rows = snmp.parse_response(capture("snmp/lab-dahua-entity-getnext.ber"))
+    rows = snmp.parse_response(capture("snmp/netsnmp-dahua-entity-getnext.ber"))
     assert rows is not None
     assert [v for _o, v in rows.varbinds] == ["IPC-HDW1431T1", "Dahua", "5J0A1B2PAZ12345"]
-    absent = snmp.parse_response(capture("snmp/lab-net-snmp-entity-absent-getnext.ber"))
+    absent = snmp.parse_response(capture("snmp/netsnmp-entity-absent-getnext.ber"))
     assert absent is not None
     assert not any(o.startswith(c + ".") for o, _ in absent.varbinds for c in snmp.ENTITY)
-    none = snmp.parse_response(capture("snmp/lab-net-snmp-nosuchobject.ber"))
+    none = snmp.parse_response(capture("snmp/netsnmp-nosuchobject.ber"))
     assert none is not None and none.varbinds == []
 
 
@@ -200,7 +200,7 @@ async def test_v2c_reads_system_group_and_entity(agent_port: int, tmp_path: Path
     assert got["snmp.sysdescr"] == "Hikvision DS-2CD2385G1-I"
     assert got["snmp.sysobjectid"] == "1.3.6.1.4.1.39165.1.1"
     assert got["snmp.enterprise"] == "39165" and got["snmp.sysname"] == "cam-lobby"
-    assert got["snmp.serial"] == "DS-2CD2385G1-I20190820AAWRD12345678"
+    assert got["snmp.serial"] == "DS-2CD2385G1-I20200414AAWRE33840021"
     assert got["snmp.model"] == "DS-2CD2385G1-I" and got["snmp.mfg_name"] == "Hikvision"
     assert got["snmp.auth"].startswith("accepted: snmp v2c community")
     assert {o.key for r in results for o in r.observations} <= {
@@ -277,8 +277,8 @@ def test_rules_name_the_maker_from_the_enterprise_number() -> None:
     db = shipped_database()
     ctx = HostContext("192.0.2.7", SweepShared(settings=Settings(), scope=None,
                                                limiter=RateLimiter(1000.0)))
-    for name, maker in (("lab-hikvision-system-get.ber", "Hikvision"),
-                        ("lab-dahua-system-get.ber", "Dahua")):
+    for name, maker in (("netsnmp-hikvision-system-get.ber", "Hikvision"),
+                        ("netsnmp-dahua-system-get.ber", "Dahua")):
         reply = snmp.parse_response(capture(f"snmp/{name}"))
         assert reply is not None
         a = build_asset(snmp.observations(ctx, reply.varbinds), [], db)

@@ -93,10 +93,10 @@ def test_location_to_the_answering_address_is_allowed() -> None:
 def test_hikvision_and_dahua_descriptions() -> None:
     hik = ssdp.parse_description(fill(capture("ssdp/lab-hikvision-description.xml"), "10.0.0.5"))
     assert hik["manufacturer"] == "Hikvision" and hik["modelName"] == "DS-2CD2385G1-I"
-    assert hik["serialNumber"].startswith("DS-2CD2385G1-I2019")
+    assert hik["serialNumber"].startswith("DS-2CD2385G1-I2020")
     assert hik["UDN"] == f"uuid:{UUID}" and hik["presentationURL"] == "http://10.0.0.5:80/"
     dahua = ssdp.parse_description(capture("ssdp/lab-dahua-description.xml"))
-    assert dahua["manufacturer"] == "Dahua" and dahua["modelNumber"] == "IPC-HDW1431T1"
+    assert dahua["manufacturer"] == "Dahua" and dahua["modelNumber"] == "IPC-HDW1431T1-S4"
     keys = {r.key for r in ssdp.description_rows("10.0.0.5", hik, ssdp.NAME, 49152)}
     documented = {k.key for k in registry.spec("ssdp").keys}
     assert keys <= documented and "upnp.manufacturer" in keys
@@ -249,7 +249,7 @@ def test_rules_name_the_maker_from_the_description() -> None:
     db = shipped_database()
     for name, ip, maker, model in (
             ("lab-hikvision-description.xml", "10.0.0.5", "Hikvision", "DS-2CD2385G1-I"),
-            ("lab-dahua-description.xml", "10.0.0.6", "Dahua", "IPC-HDW1431T1")):
+            ("lab-dahua-description.xml", "10.0.0.6", "Dahua", "IPC-HDW1431T1-S4")):
         fields = ssdp.parse_description(fill(capture(f"ssdp/{name}"), ip))
         rows = ssdp.description_rows(ip, fields, ssdp.NAME, 49152)
         a = build_asset(rows, [], db)
