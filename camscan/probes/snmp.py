@@ -39,6 +39,7 @@ from typing import Any
 from camscan.credentials import AttemptResult, LoginLedger, SnmpCredential, credential_store
 from camscan.models import Observation, ProbeResult, Status
 from camscan.net import udp
+from camscan.net.errors import describe
 from camscan.probes.base import HostContext, HostProbe, failure_status, outcome
 from camscan.probes.registry import spec
 
@@ -350,6 +351,10 @@ async def _run(ctx: HostContext, cred: SnmpCredential, ledger: LoginLedger, pend
             status, reason = failure_status(exc)
             return [ProbeResult(outcome(ctx.ip, NAME, status, PORT, scrub(reason, cred),
                                         started))]
+        except Exception as exc:  # a library failure: reported scrubbed, never raised on
+            ledger.settle(ctx.ip, pending, "error", "library error")
+            return [ProbeResult(outcome(ctx.ip, NAME, Status.ERROR, PORT,
+                                        scrub(describe(exc), cred), started))]
         if first is None:
             ledger.settle(ctx.ip, pending, "error", "no answer")
             return [ProbeResult(

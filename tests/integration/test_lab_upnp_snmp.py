@@ -48,7 +48,8 @@ def sweep(lab: NamespaceLab, tmp_path: Path, *extra: str) -> tuple[dict[str, Any
     os.environ["LAB_SNMP"] = snmpd.LAB_COMMUNITY  # handed to the scanner's environment
     try:
         proc = lab.scan(lab.subnet, "--credentials", str(creds), "--format", "json",
-                        "--quiet", "--seed", "7", *extra)
+                        "--quiet", "--seed", "7", "--db", str(tmp_path / "inventory.db"),
+                        *extra)
     finally:
         del os.environ["LAB_SNMP"]
     assert proc.returncode in (0, 3), proc.stderr[-2000:] + lab.log_text()[-3000:]
@@ -84,6 +85,9 @@ def test_upnp_and_snmp_name_the_cameras(lab: NamespaceLab, tmp_path: Path) -> No
     assert set(evidence(printer, "snmp")) <= {"snmp.auth"}, printer["evidence"]
     assert not any(e["probe"].startswith(("ssdp", "snmp")) for e in printer["probe_errors"])
     assert snmpd.LAB_COMMUNITY not in text
+    # nor in the inventory the sweep was recorded in (every file SQLite wrote)
+    written = b"".join(p.read_bytes() for p in tmp_path.glob("inventory.db*"))
+    assert written and snmpd.LAB_COMMUNITY.encode() not in written
 
 
 @pytest.mark.slow

@@ -286,3 +286,17 @@ def test_rules_name_the_maker_from_the_enterprise_number() -> None:
     printer = build_asset(snmp.observations(ctx, [(snmp.SYS_OBJECT_ID, "1.3.6.1.4.1.11.2.3.9.1")]),
                           [], db)
     assert printer.manufacturer == "HP" and printer.device_type not in ("camera", "nvr")
+
+
+async def test_a_library_exception_is_reported_scrubbed(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    async def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError(f"bad community {COMMUNITY} in message")
+
+    monkeypatch.setattr(snmp, "_v2c_exchange", boom)
+    ctx = ctx_with(tmp_path, V2)
+    results = await snmp.run(ctx, port=9)
+    assert results[0].outcome.status is Status.ERROR
+    assert "***" in results[0].outcome.reason and COMMUNITY not in repr(results)
+    assert not LoginLedger.of(ctx.shared.cache).may_try(
+        "127.0.0.1", ctx.settings.extra["credentials"].lookup_snmp("127.0.0.1"), "snmp")[0]
