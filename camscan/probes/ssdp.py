@@ -261,7 +261,9 @@ async def fetch_description(ctx: HostContext, location: str, probe: str,
     allows it): one request, bounded, within the sweep's whole-operation timeout."""
     target = location_target(location, ctx.ip)
     if isinstance(target, str):
-        return ProbeResult(outcome(ctx.ip, probe, Status.SKIPPED, None, target, started))
+        # no LOCATION: nothing to fetch; a LOCATION camscan will not follow: an unusable answer
+        status = Status.SKIPPED if not location else Status.ERROR
+        return ProbeResult(outcome(ctx.ip, probe, status, None, target, started))
     url, port = target
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ctx.settings.timeout

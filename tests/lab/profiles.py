@@ -573,7 +573,7 @@ HOSTILE_SENDS: dict[str, frozenset[str]] = {
 }
 # probe names whose recorded reasons a hostile profile may state (``report``)
 HOSTILE_REPORT_PROBES = frozenset({"wsd", "wsd-unicast", "sadp", "dhip", "mdns",
-                                   "mdns-unicast"})
+                                   "mdns-unicast", "ssdp", "ssdp-unicast"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,7 +182,7 @@ async def test_location_at_another_host_is_never_fetched() -> None:
         finally:
             responder.close()
     assert results[0].outcome.status is Status.OK
-    assert results[1].outcome.status is Status.SKIPPED
+    assert results[1].outcome.status is Status.ERROR  # reported, never followed
     assert "another address (127.0.0.2)" in results[1].outcome.reason
     assert other.connections == 0
 
