@@ -1,4 +1,4 @@
-"""Device credentials for the credentialed probes (ONVIF, ISAPI), and the lockout ledger.
+"""Device credentials for the credentialed probes (ONVIF, ISAPI, SNMP), and the lockout ledger.
 
 A credentials file is TOML::
 
@@ -12,6 +12,19 @@ A credentials file is TOML::
     target = "10.1.2.77"
     username = "operator"
     password = "..."                # allowed, but prefer password_env
+
+    [[snmp]]                         # opt-in SNMP (the snmp probe); no entry, no SNMP
+    target = "10.1.2.0/24"
+    community_env = "SITE_A_SNMP_COMMUNITY"   # SNMPv2c (or community = "...")
+
+    [[snmp]]
+    target = "10.1.3.0/24"
+    version = "3"
+    user = "camscan"
+    auth_protocol = "sha256"        # md5 sha sha224 sha256 sha384 sha512
+    auth_key_env = "SITE_B_SNMP_AUTH"
+    priv_protocol = "aes"           # optional: des aes aes192 aes256
+    priv_key_env = "SITE_B_SNMP_PRIV"
 
 The most specific entry wins (a /32 beats a /24 beats ``*``). Without a matching entry, the
 environment variables ``CAMSCAN_USERNAME`` / ``CAMSCAN_PASSWORD`` are the default.
@@ -36,7 +49,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +58,12 @@ ENV_PASSWORD = "CAMSCAN_PASSWORD"  # noqa: S105 (a variable name)
 MAX_FILE_BYTES = 1_048_576
 MAX_ENTRIES = 10_000
 _ENTRY_KEYS = {"target", "targets", "username", "password", "password_env", "note"}
-_TOP_KEYS = {"device", "default"}
+_TOP_KEYS = {"device", "default", "snmp"}
+_SNMP_KEYS = {"target", "targets", "version", "community", "community_env", "user",
+              "auth_protocol", "auth_key", "auth_key_env", "priv_protocol", "priv_key",
+              "priv_key_env", "note"}
+SNMP_AUTH = ("md5", "sha", "sha224", "sha256", "sha384", "sha512")
+SNMP_PRIV = ("des", "aes", "aes192", "aes256")
 
 
 class CredentialsError(ValueError):
@@ -106,6 +124,47 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
+class SnmpCredential:
+    """One SNMP credential: a v2c community, or a v3 user with auth (and priv) keys. The
+    community and keys are :class:`Secret`; reports name only :attr:`label`."""
+
+    version: Literal["2c", "3"]
+    community: Secret | None = field(default=None, repr=False)
+    user: str = ""
+    auth_protocol: str = ""
+    auth_key: Secret | None = field(default=None, repr=False)
+    priv_protocol: str = ""
+    priv_key: Secret | None = field(default=None, repr=False)
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        """``snmp v2c community (entry ...)`` / ``snmp v3 user camscan (...)``: no secret."""
+        what = (f"snmp v3 user {self.user} ({self.auth_protocol or 'noauth'}"
+                f"{'/' + self.priv_protocol if self.priv_protocol else ''})"
+                if self.version == "3" else "snmp v2c community")
+        return f"{what} [{self.source}]" if self.source else what
+
+    def secrets(self) -> list[str]:
+        """The secret values (to scrub from any text a library hands back)."""
+        return [s.reveal() for s in (self.community, self.auth_key, self.priv_key)
+                if s is not None and s.reveal()]
+
+
+AnyCredential = Credential | SnmpCredential  # what the ledger records (by label only)
+
+
+@dataclass(frozen=True, slots=True)
+class _SnmpEntry:
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: "*"
+    credential: SnmpCredential
+
+    @property
+    def specificity(self) -> int:
+        return -1 if self.network is None else self.network.prefixlen
+
+
+@dataclass(frozen=True, slots=True)
 class _Entry:
     network: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: "*"
     credential: Credential
@@ -113,6 +172,26 @@ class _Entry:
     @property
     def specificity(self) -> int:
         return -1 if self.network is None else self.network.prefixlen
+
+
+_E = TypeVar("_E", _Entry, _SnmpEntry)
+
+
+def _most_specific(entries: list[_E], ip: str) -> _E | None:
+    """The entry whose target covers ``ip`` most narrowly (a /32 beats a /24 beats ``*``)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    best: _E | None = None
+    for e in entries:
+        if e.network is not None and (
+            e.network.version != addr.version or addr not in e.network
+        ):
+            continue
+        if best is None or e.specificity > best.specificity:
+            best = e
+    return best
 
 
 @dataclass
@@ -123,9 +202,15 @@ class CredentialStore:
     default: Credential | None = None
     source: str = ""
     warnings: list[str] = field(default_factory=list)
+    snmp: list[_SnmpEntry] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.entries) + (1 if self.default else 0)
+        return len(self.entries) + (1 if self.default else 0) + len(self.snmp)
+
+    def lookup_snmp(self, ip: str) -> SnmpCredential | None:
+        """The most specific ``[[snmp]]`` entry covering ``ip`` (None: no SNMP for it)."""
+        best = _most_specific(self.snmp, ip)
+        return best.credential if best is not None else None
 
     def __bool__(self) -> bool:
         return len(self) > 0
@@ -133,23 +218,17 @@ class CredentialStore:
     def lookup(self, ip: str) -> Credential | None:
         """The most specific entry covering ``ip``, else the environment default."""
         try:
-            addr = ipaddress.ip_address(ip)
+            ipaddress.ip_address(ip)
         except ValueError:
             return None
-        best: _Entry | None = None
-        for e in self.entries:
-            if e.network is not None and (
-                e.network.version != addr.version or addr not in e.network
-            ):
-                continue
-            if best is None or e.specificity > best.specificity:
-                best = e
+        best = _most_specific(self.entries, ip)
         if best is not None:
             return best.credential
         return self.default
 
     def __repr__(self) -> str:
-        return f"CredentialStore({len(self.entries)} entries, default={self.default is not None})"
+        return (f"CredentialStore({len(self.entries)} entries, {len(self.snmp)} snmp, "
+                f"default={self.default is not None})")
 
 
 def _env_default(env: Mapping[str, str]) -> Credential | None:
@@ -229,7 +308,88 @@ def load_credentials(
                            f"entry {', '.join(targets)}")
         for t in targets:
             store.entries.append(_Entry(_network(path, where, t), cred))
+    snmp = data.get("snmp", [])
+    if isinstance(snmp, dict):
+        snmp = [snmp]
+    if not isinstance(snmp, list) or len(snmp) > MAX_ENTRIES:
+        raise CredentialsError(f"{path}: 'snmp' must be a list of [[snmp]] tables "
+                               f"(at most {MAX_ENTRIES})")
+    for n, raw_entry in enumerate(snmp, 1):
+        where = f"[[snmp]] #{n}"
+        if not isinstance(raw_entry, dict):
+            raise CredentialsError(f"{path}: {where}: expected a table")
+        unknown = set(raw_entry) - _SNMP_KEYS
+        if unknown:
+            raise CredentialsError(f"{path}: {where}: unknown field {sorted(unknown)[0]!r}")
+        targets = _targets(path, where, {k: v for k, v in raw_entry.items()
+                                         if k in ("target", "targets")})
+        snmp_cred = _snmp_credential(path, where, raw_entry, env, f"entry {', '.join(targets)}")
+        for t in targets:
+            store.snmp.append(_SnmpEntry(_network(path, where, t), snmp_cred))
     return store
+
+
+def _secret(path: Path, where: str, entry: dict[str, Any], env: Mapping[str, str], name: str,
+            required: bool) -> Secret | None:
+    """``name`` or ``name_env`` of an entry as a :class:`Secret` (errors name the field only)."""
+    has_value, has_env = name in entry, f"{name}_env" in entry
+    if has_value and has_env:
+        raise CredentialsError(f"{path}: {where}: give '{name}' or '{name}_env', not both")
+    if not has_value and not has_env:
+        if required:
+            raise CredentialsError(f"{path}: {where}: give '{name}' or '{name}_env'")
+        return None
+    if has_value:
+        value = entry[name]
+        if not isinstance(value, str) or not value:
+            raise CredentialsError(f"{path}: {where}: field '{name}': must be text")
+        return Secret(value)
+    var = entry[f"{name}_env"]
+    if not isinstance(var, str) or not var or len(var) > 256:
+        raise CredentialsError(f"{path}: {where}: field '{name}_env': a variable name")
+    got = env.get(var)
+    if got is None:
+        raise CredentialsError(
+            f"{path}: {where}: environment variable {var} ({name}_env) is not set")
+    return Secret(got)
+
+
+def _snmp_credential(path: Path, where: str, entry: dict[str, Any], env: Mapping[str, str],
+                     source: str) -> SnmpCredential:
+    version = str(entry.get("version", "2c")).lower().removeprefix("v")
+    if version == "2c":
+        extra = sorted(set(entry) & {"user", "auth_protocol", "auth_key", "auth_key_env",
+                                     "priv_protocol", "priv_key", "priv_key_env"})
+        if extra:
+            raise CredentialsError(f"{path}: {where}: field {extra[0]!r} is for version 3")
+        return SnmpCredential("2c", _secret(path, where, entry, env, "community", True),
+                              source=source)
+    if version != "3":
+        raise CredentialsError(f"{path}: {where}: field 'version': \"2c\" or \"3\"")
+    if "community" in entry or "community_env" in entry:
+        raise CredentialsError(f"{path}: {where}: a version 3 entry has no community")
+    user = entry.get("user")
+    if not isinstance(user, str) or not user or len(user) > 32:
+        raise CredentialsError(f"{path}: {where}: field 'user': required text (at most 32)")
+    auth = str(entry.get("auth_protocol", "")).lower()
+    priv = str(entry.get("priv_protocol", "")).lower()
+    if auth and auth not in SNMP_AUTH:
+        raise CredentialsError(f"{path}: {where}: field 'auth_protocol': one of "
+                               f"{', '.join(SNMP_AUTH)}")
+    if priv and priv not in SNMP_PRIV:
+        raise CredentialsError(f"{path}: {where}: field 'priv_protocol': one of "
+                               f"{', '.join(SNMP_PRIV)}")
+    if priv and not auth:
+        raise CredentialsError(f"{path}: {where}: 'priv_protocol' needs 'auth_protocol'")
+    auth_key = _secret(path, where, entry, env, "auth_key", bool(auth))
+    priv_key = _secret(path, where, entry, env, "priv_key", bool(priv))
+    if (auth_key is not None and not auth) or (priv_key is not None and not priv):
+        raise CredentialsError(f"{path}: {where}: a key needs its protocol "
+                               "('auth_protocol' / 'priv_protocol')")
+    for key in (auth_key, priv_key):
+        if key is not None and len(key.reveal()) < 8:
+            raise CredentialsError(f"{path}: {where}: SNMPv3 keys are at least 8 characters")
+    return SnmpCredential("3", None, user, auth, auth_key, priv, priv_key, source)
 
 
 def _targets(path: Path, where: str, entry: dict[str, Any]) -> list[str]:
@@ -342,7 +502,7 @@ class LoginLedger:
     def attempts(self, ip: str) -> list[Attempt]:
         return list(self._attempts.get(ip, ()))
 
-    def may_try(self, ip: str, cred: Credential, protocol: str) -> tuple[bool, str]:
+    def may_try(self, ip: str, cred: AnyCredential, protocol: str) -> tuple[bool, str]:
         """Whether ``cred`` may be presented to ``ip`` by ``protocol``, and why not.
 
         Allowed when the credential was never presented to this device, or was accepted
@@ -359,18 +519,18 @@ class LoginLedger:
             return False, f"{what} by {a.protocol}; {protocol} not tried"
         return True, ""
 
-    def accepted(self, ip: str, cred: Credential) -> bool:
+    def accepted(self, ip: str, cred: AnyCredential) -> bool:
         return any(a.credential == cred.label and a.result == "accepted"
                    for a in self._attempts.get(ip, ()))
 
-    def record(self, ip: str, cred: Credential, protocol: str, result: AttemptResult,
+    def record(self, ip: str, cred: AnyCredential, protocol: str, result: AttemptResult,
                detail: str = "") -> Attempt:
         attempt = Attempt(protocol, cred.label, result, detail[:200])
         self._attempts.setdefault(ip, []).append(attempt)
         log.info("login on %s: %s", ip, attempt.describe())
         return attempt
 
-    def begin(self, ip: str, cred: Credential, protocol: str) -> Attempt:
+    def begin(self, ip: str, cred: AnyCredential, protocol: str) -> Attempt:
         """Reserve an attempt before credentials go on the wire.
 
         Until :meth:`settle` replaces it, the attempt counts as one of unknown outcome, so a

@@ -8,6 +8,8 @@ command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # pdftotext: the worklist layout test reads the printed PDF back
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+# net-snmp's agent: the real SNMP agent of the snmp probe's tests and the namespace lab
+[ -x /usr/sbin/snmpd ] || need+=(snmpd)
 # `sysdeps.sh bench`: also what the benchmark compares against (Debian's nmap)
 if [ "${1:-}" = "bench" ]; then
   command -v nmap >/dev/null 2>&1 || need+=(nmap)

@@ -128,7 +128,9 @@ def inventory_scan_options(f: F) -> F:
               help="TOML file of device logins (entries: target = IP, CIDR or \"*\"; "
                    "username; password_env = NAME of the variable holding the password). "
                    "Turns on the credentialed ONVIF/ISAPI checks that read serial and "
-                   "firmware; one login per device, never retried. CAMSCAN_USERNAME / "
+                   "firmware, and SNMP for the ranges of its [[snmp]] entries (v2c "
+                   "community_env, or v3 user/auth/priv keys); one login per device, never "
+                   "retried. CAMSCAN_USERNAME / "
                    "CAMSCAN_PASSWORD give a default login. Keep the file chmod 600.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes; errors only.")
 @inventory_scan_options

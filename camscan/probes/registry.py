@@ -93,6 +93,25 @@ _ARP_KEYS = (
                      "Technology Co.,Ltd.`)", True),
 )
 
+_SSDP_KEYS = (
+    _SERVICE,
+    _k("ssdp.server", "`SERVER` header of the M-SEARCH answer (`Linux/3.0, UPnP/1.0, "
+                      "DLNADOC/1.50 ...`)", True),
+    _k("ssdp.location", "`LOCATION` header (fetched only when it names the answering address)"),
+    _k("ssdp.usn", "`USN` header (`uuid:...::upnp:rootdevice`)"),
+    _k("ssdp.st", "`ST` header"),
+    _k("upnp.manufacturer", "description `manufacturer` (`Hikvision`)", True),
+    _k("upnp.model_name", "description `modelName`", True),
+    _k("upnp.model_number", "description `modelNumber`"),
+    _k("upnp.model_description", "description `modelDescription`"),
+    _k("upnp.serial", "description `serialNumber`"),
+    _k("upnp.udn", "description `UDN` (`uuid:...`)"),
+    _k("upnp.presentation_url", "description `presentationURL`"),
+    _k("upnp.friendly_name", "description `friendlyName`", True),
+    _k("upnp.manufacturer_url", "description `manufacturerURL`"),
+    _k("upnp.device_type", "description `deviceType` (`urn:schemas-upnp-org:device:Basic:1`)"),
+)
+
 SPECS: tuple[ProbeSpec, ...] = (
     ProbeSpec("tcp", "camscan.probes.tcp", "tcp", "TCP connect to the camera ports", (
         _k("tcp.open", "the open port number (`554`)"),
@@ -246,6 +265,31 @@ SPECS: tuple[ProbeSpec, ...] = (
                               "(`http://www.hikvision.com/ver20/XMLSchema`)"),
             _k("isapi.auth", "what became of the one login on that device, as `onvif.auth`",
                True),
+        ),
+        credentials=True,
+    ),
+    ProbeSpec("ssdp", "camscan.probes.ssdp", "multicast",
+              "SSDP M-SEARCH multicast on the segment, then the UPnP device description",
+              _SSDP_KEYS),
+    ProbeSpec("ssdp-unicast", "camscan.probes.ssdp", "udp",
+              "SSDP M-SEARCH sent to each host's udp/1900, then the UPnP device description",
+              _SSDP_KEYS),
+    ProbeSpec(
+        "snmp", "camscan.probes.snmp", "udp",
+        "SNMP v2c/v3 system group and ENTITY-MIB, with the [[snmp]] credentials of the address",
+        (
+            _SERVICE,
+            _k("snmp.sysdescr", "`sysDescr.0` (`Hikvision DS-2CD2385G1-I ...`) (credentialed)",
+               True),
+            _k("snmp.sysobjectid", "`sysObjectID.0`, dotted (`1.3.6.1.4.1.39165.1.1`)", True),
+            _k("snmp.enterprise", "the IANA enterprise number inside `sysObjectID` (`39165`)"),
+            _k("snmp.sysname", "`sysName.0`"),
+            _k("snmp.model", "first `entPhysicalModelName` (ENTITY-MIB) the agent has"),
+            _k("snmp.mfg_name", "first `entPhysicalMfgName` (ENTITY-MIB)"),
+            _k("snmp.serial", "first `entPhysicalSerialNum` (ENTITY-MIB)"),
+            _k("snmp.auth", "what became of the one attempt of the address's SNMP credential "
+                            "(`accepted: snmp v2c community [entry ...]`, `rejected: ...`, "
+                            "`unknown: ...`); never a community or key", True),
         ),
         credentials=True,
     ),

@@ -703,7 +703,7 @@ def test_multicast_answerers_outside_the_targets_are_reported_not_probed(
     assert proc.returncode in (0, 3), proc.stderr[-2000:]
     assets = {a["ip"]: a for a in json.loads(proc.stdout)["assets"]}
     per_host = {"tcp", "http", "tls", "rtsp", "sdk", "dvrip", "wsd-unicast", "mdns-unicast",
-                "neighbours"}
+                "ssdp-unicast", "snmp", "neighbours"}
     for d in inside:
         if d is excluded or d.ip not in assets:
             continue

@@ -287,10 +287,11 @@ class LabDevice:
 
     @property
     def speaks(self) -> set[str]:
-        """The discovery protocols the device answers (wsd, sadp, dhip, mdns)."""
+        """The discovery protocols the device answers (wsd, sadp, dhip, mdns, ssdp, snmp)."""
         d = self.profile.discovery
         return {name for name, on in (("wsd", d.wsd), ("sadp", d.sadp), ("dhip", d.dhip),
-                                      ("mdns", d.mdns)) if on is not None}
+                                      ("mdns", d.mdns), ("ssdp", d.ssdp), ("snmp", d.snmp))
+                if on is not None}
 
 
 _instances = 0
@@ -481,9 +482,14 @@ class NamespaceLab:
         the same event loop) and its discovery responders."""
         if not (d.tcp_ports or d.speaks):
             return []
-        return [("device", [
+        commands = [("device", [
             self.python, "-m", "tests.lab.responders", "--profile-dir", str(self.profile_dir),
             "--profile", d.profile_id, "--ip", d.ip, "--mac", d.mac, "--services"])]
+        if d.profile.discovery.snmp is not None:  # a real agent: net-snmp's snmpd
+            commands.append(("snmpd", [
+                self.python, "-m", "tests.lab.snmpd", "--profile-dir", str(self.profile_dir),
+                "--profile", d.profile_id, "--ip", d.ip]))
+        return commands
 
     def _start_devices(self) -> None:
         assert self._logdir is not None

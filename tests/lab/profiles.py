@@ -148,9 +148,13 @@ class DiscoverySpec:
     sadp: str | None = None  # capture path (ProbeMatch XML template)
     dhip: str | None = None  # capture path (JSON body template; the 32-byte header is built)
     mdns: MdnsSpec | None = None
+    ssdp: str | None = None  # capture path (M-SEARCH answer template, LOCATION on {{ip}})
+    ssdp_description: str | None = None  # capture path (UPnP description served at LOCATION)
+    snmp: Mapping[str, str] | None = None  # snmpd values: sys_descr, sys_object_id, ...
 
     def captures(self) -> list[str]:
-        return [c for c in (self.wsd, self.sadp, self.dhip) if c is not None]
+        return [c for c in (self.wsd, self.sadp, self.dhip, self.ssdp, self.ssdp_description)
+                if c is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,7 +389,7 @@ def _discovery(path: Path, value: Any) -> DiscoverySpec:
     if value is None:
         return DiscoverySpec()
     data = _mapping(path, value, "discovery")
-    _check_keys(path, data, {"wsd", "sadp", "dhip", "mdns"}, "discovery")
+    _check_keys(path, data, {"wsd", "sadp", "dhip", "mdns", "ssdp", "snmp"}, "discovery")
     caps: dict[str, str | None] = {}
     for key in ("wsd", "sadp", "dhip"):
         if key not in data:
@@ -421,8 +425,35 @@ def _discovery(path: Path, value: Any) -> DiscoverySpec:
         txt = _mapping(path, m.get("txt", {}), "discovery.mdns.txt")
         mdns = MdnsSpec(type=m["type"], instance=m["instance"], server=m["server"],
                         port=m["port"], txt={str(k): str(v) for k, v in txt.items()})
+    ssdp = description = None
+    if "ssdp" in data:
+        e = _mapping(path, data["ssdp"], "discovery.ssdp")
+        _check_keys(path, e, {"capture", "description", "unicast", "multicast"},
+                    "discovery.ssdp")
+        for flag in ("unicast", "multicast"):
+            if not isinstance(e.get(flag, True), bool):
+                raise _err(path, f"discovery.ssdp.{flag}: true or false")
+        ssdp = _reply(path, {"capture": e.get("capture")}, "discovery.ssdp").capture
+        description = _reply(path, {"capture": e.get("description")},
+                             "discovery.ssdp.description").capture
+        if ssdp is None or description is None:
+            raise _err(path, "discovery.ssdp: needs a capture and a description")
+    snmp = None
+    if "snmp" in data:
+        e = _mapping(path, data["snmp"], "discovery.snmp")
+        _check_keys(path, e, set(SNMP_FIELDS), "discovery.snmp")
+        for key in ("sys_descr", "sys_object_id"):
+            if not isinstance(e.get(key), str) or not e[key]:
+                raise _err(path, f"discovery.snmp.{key}: required text")
+        if not all(isinstance(v, str) and v and "\n" not in v for v in e.values()):
+            raise _err(path, "discovery.snmp: every value is one line of text")
+        snmp = {str(k): str(v) for k, v in e.items()}
     return DiscoverySpec(wsd=caps.get("wsd"), sadp=caps.get("sadp"), dhip=caps.get("dhip"),
-                         mdns=mdns)
+                         mdns=mdns, ssdp=ssdp, ssdp_description=description, snmp=snmp)
+
+
+# discovery.snmp: what the device namespace's snmpd (tests/lab/snmpd.py) says
+SNMP_FIELDS = ("sys_descr", "sys_object_id", "sys_name", "serial", "model", "mfg_name")
 
 
 _EXPECT_FIELDS = {"manufacturer", "brand", "model", "device_type", "serial", "verdict"}
@@ -543,7 +574,7 @@ HOSTILE_SENDS: dict[str, frozenset[str]] = {
 }
 # probe names whose recorded reasons a hostile profile may state (``report``)
 HOSTILE_REPORT_PROBES = frozenset({"wsd", "wsd-unicast", "sadp", "dhip", "mdns",
-                                   "mdns-unicast"})
+                                   "mdns-unicast", "ssdp", "ssdp-unicast"})
 
 
 @dataclass(frozen=True, slots=True)

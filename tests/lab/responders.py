@@ -17,6 +17,11 @@ segment, from the ``discovery:`` section of the device's profile:
   ``DHDiscover.search`` is answered (field reports say bare JSON gets no answer); the answer is
   the 32-byte DHIP header plus the profile's JSON body, sent back to the source port.
 
+* ``ssdp``: SSDP on UDP 1900 (group 239.255.255.250). An ``M-SEARCH`` for ``ssdp:all`` or
+  ``upnp:rootdevice`` gets the profile's answer template (``LOCATION: http://{{ip}}:<port>/...``)
+  sent back to the searcher, and the profile's UPnP ``description`` is served over HTTP at
+  that LOCATION's port on the device's address.
+
 Each entry may carry ``unicast: false`` (answer only probes sent to the group or broadcast,
 like units that ignore directed probes) and ``multicast: false`` (answer only directed
 probes). ``wsd`` may carry ``reject_newlines: true`` (Hikvision firmware that refuses a probe
@@ -79,6 +84,8 @@ from tests.lab.profiles import (
 WSD_GROUP, WSD_PORT = "239.255.255.250", 3702
 SADP_GROUP, SADP_PORT = "239.255.255.250", 37020
 DHIP_GROUP, DHIP_PORT = "239.255.255.251", 37810
+SSDP_GROUP, SSDP_PORT = "239.255.255.250", 1900
+SSDP_TARGETS = (b"ssdp:all", b"upnp:rootdevice")
 MDNS_GROUP, MDNS_PORT = "224.0.0.251", 5353
 MAX_DATAGRAM = 65_535
 MAX_ID_LEN = 256  # longest MessageID / Uuid echoed back
@@ -86,7 +93,6 @@ MAX_ID_LEN = 256  # longest MessageID / Uuid echoed back
 # Linux socket option numbers the stdlib does not name on every Python version.
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
-
 
 
 # --------------------------------------------------------------------------- helpers
@@ -386,6 +392,79 @@ def dhip_handler(dev: Device, entry: Mapping[str, Any]) -> Handler:
     return handle
 
 
+def parse_msearch(data: bytes) -> bytes | None:
+    """The ST of an SSDP ``M-SEARCH`` with ``MAN: "ssdp:discover"``, else None."""
+    if not data.startswith(b"M-SEARCH * HTTP/1.1") or len(data) > 4096:
+        return None
+    headers = {}
+    for line in data.split(b"\r\n")[1:32]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    if headers.get(b"man") != b'"ssdp:discover"':
+        return None
+    return headers.get(b"st")
+
+
+def ssdp_handler(dev: Device, entry: Mapping[str, Any]) -> Handler:
+    template = dev.capture(entry)
+
+    def handle(dgram: Datagram) -> list[tuple[bytes, tuple[str, int]]]:
+        if not _accepts(entry, dgram, dev.ip):
+            return []
+        target = parse_msearch(dgram.data)
+        if target not in SSDP_TARGETS:
+            return []
+        return [(dev.fill(template), dgram.source)]
+
+    return handle
+
+
+def location_port(answer: bytes) -> int:
+    """The port of the LOCATION in a rendered SSDP answer (80 when it names none)."""
+    for line in answer.split(b"\r\n"):
+        if line.lower().startswith(b"location:"):
+            hostport = line.split(b"//", 1)[-1].split(b"/", 1)[0]
+            _host, _, port = hostport.partition(b":")
+            return int(port) if port.isdigit() else 80
+    raise ValueError("SSDP answer template without a LOCATION")
+
+
+class _Listener:
+    """A TCP listener of a device (``server``), closed with :meth:`close`."""
+
+    server: asyncio.Server | None = None
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), timeout=2)
+            self.server = None
+
+
+class DescriptionServer(_Listener):
+    """Serves the UPnP description (the same document for every GET) on ``ip:port``."""
+
+    def __init__(self, ip: str, port: int, body: bytes) -> None:
+        self.ip, self.port, self.body = ip, port, body
+        self.requests = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, self.ip, self.port)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5.0)
+            self.requests += 1
+            writer.write(b"HTTP/1.1 200 OK\r\nCONTENT-TYPE: text/xml; charset=\"utf-8\"\r\n"
+                         b"CONTENT-LENGTH: " + str(len(self.body)).encode() +
+                         b"\r\nConnection: close\r\n\r\n" + self.body)
+            await writer.drain()
+        writer.close()
+
+
 # --------------------------------------------------------------------------- hostile answers
 #
 # Generated answers of the hostile lab devices (tests/lab/profiles-hostile): each is a pure
@@ -449,8 +528,6 @@ def dhip_lying(body: bytes, request_id: int = 0) -> list[bytes]:
                            0) + body
 
     return [framed(len(body) + 4000), framed(len(body) // 2), framed(0xFFFFFFFF)]
-
-
 
 
 # ----- DNS (mDNS) -----
@@ -621,7 +698,7 @@ def hostile_handler(dev: Device, proto: str, kind: str,
     return handle
 
 
-class Canary:
+class Canary(_Listener):
     """A TCP listener that records every connection and request line it gets: the target of
     the XXE answers' external entities. Nothing should ever connect to it."""
 
@@ -646,13 +723,6 @@ class Canary:
             await writer.drain()
         writer.close()
 
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.server.wait_closed(), timeout=2)
-            self.server = None
-
 
 class Responders:
     """Every discovery responder of one device, started together and closed together."""
@@ -663,10 +733,13 @@ class Responders:
         self.zeroconf: Any = None
         self.mdns_info: Any = None
         self.canary: Canary | None = None
+        self.description: DescriptionServer | None = None
 
     @property
     def protocols(self) -> list[str]:
         names = [u.name for u in self.udp]
+        if self.description is not None:
+            names.append(f"upnp-description:{self.description.port}")
         if self.zeroconf is not None:
             names.append("mdns")
         if self.canary is not None:
@@ -678,7 +751,8 @@ class Responders:
         table: list[tuple[str, int, str, Callable[[Device, Mapping[str, Any]], Handler], float]]
         table = [("wsd", WSD_PORT, WSD_GROUP, wsd_handler, 0.1),
                  ("sadp", SADP_PORT, SADP_GROUP, sadp_handler, 0.05),
-                 ("dhip", DHIP_PORT, DHIP_GROUP, dhip_handler, 0.05)]
+                 ("dhip", DHIP_PORT, DHIP_GROUP, dhip_handler, 0.05),
+                 ("ssdp", SSDP_PORT, SSDP_GROUP, ssdp_handler, 0.1)]
         hostile = self.dev.hostile
         sends = dict(hostile.sends) if hostile is not None else {}
         table.append(("mdns", MDNS_PORT, MDNS_GROUP, wsd_handler, 0.0))  # hostile only
@@ -695,6 +769,13 @@ class Responders:
                 resp = UdpResponder(name, sock, handler, jitter=jitter)
                 resp.start(loop)
                 self.udp.append(resp)
+            disc = self.dev.profile.discovery
+            if disc.ssdp is not None and disc.ssdp_description is not None:
+                answer = self.dev.fill(capture_bytes(disc.ssdp))
+                self.description = DescriptionServer(
+                    self.dev.ip, location_port(answer),
+                    self.dev.fill(capture_bytes(disc.ssdp_description)))
+                await self.description.start()
             if self.dev.profile.discovery.mdns is not None and "mdns" not in sends:
                 await self._start_mdns(self.dev.profile.discovery.mdns)
             if hostile is not None and hostile.canary_port is not None:
@@ -726,6 +807,8 @@ class Responders:
         self.udp.clear()
         if self.canary is not None:
             await self.canary.close()
+        if self.description is not None:
+            await self.description.close()
         azc, self.zeroconf = self.zeroconf, None
         if azc is not None:
             with contextlib.suppress(Exception):

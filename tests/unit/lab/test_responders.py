@@ -136,3 +136,27 @@ def test_parsers_never_raise(data: bytes) -> None:
 
 def test_deeply_nested_dhip_body_is_ignored() -> None:
     assert r.parse_dhip_search(r.dhip_frame(b"[" * 60_000)) is None
+
+
+def test_ssdp_answers_root_device_searches_with_its_own_location() -> None:
+    import dataclasses
+
+    from camscan.probes import ssdp
+
+    prof = dataclasses.replace(_profile(), discovery=DiscoverySpec(
+        ssdp="ssdp/lab-hikvision-msearch-200.txt",
+        ssdp_description="ssdp/lab-hikvision-description.xml"))
+    dev = r.Device(profile=prof, ip="198.18.0.9")
+    entry = dev.entry("ssdp")
+    assert entry is not None
+    handle = r.ssdp_handler(dev, entry)
+    [(answer, dest)] = handle(_dgram(ssdp.build_search()))
+    assert dest == ("198.18.0.2", 40000)
+    parsed = ssdp.parse_response(answer)
+    assert parsed is not None and parsed.location == "http://198.18.0.9:49152/upnpdevicedesc.xml"
+    assert r.location_port(answer) == 49152
+    unicast = ssdp.build_search("198.18.0.9:1900", mx=None)
+    assert handle(_dgram(unicast, dest="198.18.0.9"))
+    assert handle(_dgram(ssdp.build_search().replace(b"upnp:rootdevice", b"urn:x:printer:1"))) == []
+    assert handle(_dgram(b"NOTIFY * HTTP/1.1\r\nNTS: ssdp:alive\r\n\r\n")) == []
+    assert r.parse_msearch(b"M-SEARCH * HTTP/1.1\r\nST: ssdp:all\r\n\r\n") is None  # no MAN

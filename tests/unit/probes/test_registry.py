@@ -53,13 +53,16 @@ def test_derived_values_are_the_ones_camscan_used_before() -> None:
         443: "https", 554: "rtsp", 5554: "rtsp", 8554: "rtsp", 8000: "hikvision-sdk",
         8001: "http", 8080: "http", 8081: "http", 8088: "http", 8443: "https",
         37777: "dahua-dvrip"}
-    assert identify.UDP_PROBES == {"wsd", "wsd-unicast", "mdns", "mdns-unicast", "sadp", "dhip"}
-    assert registry.CREDENTIALED_PROBES == ("onvif", "isapi")
+    assert identify.UDP_PROBES == {"wsd", "wsd-unicast", "mdns", "mdns-unicast", "sadp", "dhip",
+                                   "ssdp", "ssdp-unicast", "snmp"}
+    assert registry.CREDENTIALED_PROBES == ("onvif", "isapi", "snmp")
     assert identify.INFORMATIVE_KEYS == {
         "http.header.server", "http.realm", "http.title", "rtsp.server", "rtsp.realm",
         "tls.subject", "sdk.banner", "wsd.scope", "mdns.instance", "sadp.model",
         "dhip.model", "onvif.manufacturer", "onvif.model", "isapi.model", "mac.vendor",
-        "dhip.vendor", "sadp.oeminfo", "onvif.auth", "isapi.auth", "onvif.clock_skew"}
+        "dhip.vendor", "sadp.oeminfo", "onvif.auth", "isapi.auth", "onvif.clock_skew",
+        "ssdp.server", "upnp.manufacturer", "upnp.model_name", "upnp.friendly_name",
+        "snmp.sysdescr", "snmp.sysobjectid", "snmp.auth"}
     assert frozenset(registry.spec("tls").default_ports) == TLS_PORTS
 
 
