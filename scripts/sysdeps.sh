@@ -6,13 +6,15 @@ need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# the central inventory's tests run a throwaway PostgreSQL cluster (tests/pg.py)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # `sysdeps.sh bench`: also what the benchmark compares against (Debian's nmap)
 if [ "${1:-}" = "bench" ]; then
   command -v nmap >/dev/null 2>&1 || need+=(nmap)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-  echo "sysdeps: missing ${need[*]} (not root: the namespace lab tests will skip)" >&2
+  echo "sysdeps: missing ${need[*]} (not root: the namespace lab and PostgreSQL tests will skip)" >&2
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -12,12 +12,12 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from camscan.inventory.errors import InventoryError, NeedsUpgrade, NoInventory, NotAnInventory
-from camscan.inventory.identity import AssetKey
+from camscan.inventory.identity import AssetKey, Lookup
 from camscan.inventory.migrations import APPLICATION_ID, SCHEMA_VERSION, migrate_sqlite
 from camscan.inventory.replay import History, MarkFacts, Outcome, Sighting, SweepFacts
 from camscan.inventory.store import (
@@ -258,15 +258,34 @@ class SQLiteStore:
         return int(cur.lastrowid or 0)
 
     def add_sighting(self, sighting: NewSighting) -> None:
-        x = sighting
-        self.conn.execute(
+        self.add_sightings([sighting])
+
+    def add_sightings(self, sightings: Sequence[NewSighting]) -> None:
+        self.conn.executemany(
             "INSERT INTO sightings(sweep_id, asset_id, ip, mac, serial, manufacturer, "
             "brand, model, firmware, verdict, confidence, reason, data) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (x.sweep_id, x.asset_id, x.ip, x.mac, x.serial, x.manufacturer, x.brand, x.model,
-             x.firmware, x.verdict, x.confidence, x.reason,
-             json.dumps(x.data, ensure_ascii=False, separators=(",", ":"))),
+            [(x.sweep_id, x.asset_id, x.ip, x.mac, x.serial, x.manufacturer, x.brand, x.model,
+              x.firmware, x.verdict, x.confidence, x.reason,
+              json.dumps(x.data, ensure_ascii=False, separators=(",", ":")))
+             for x in sightings],
         )
+
+    def lookup(self, site: str, serials: Collection[str], macs: Collection[str]) -> Lookup:
+        return self  # indexed lookups on the local file
+
+    def claim_keys(self, new: Sequence[tuple[int, str | None, str | None]]
+                   ) -> dict[int, set[int]]:
+        return {}  # one writer at a time (BEGIN IMMEDIATE): nobody else can hold a key
+
+    def drop_asset(self, asset_id: int) -> None:
+        self.conn.execute("DELETE FROM assets WHERE id = ?", (asset_id,))
+
+    def replay_scope(self, sites: Collection[str]) -> set[str] | None:
+        return None  # the writer holds the whole file: replay it all
+
+    def lock_all(self) -> None:
+        return None  # BEGIN IMMEDIATE already excludes every other writer
 
     def has_mark(self, uuid: str) -> bool:
         return self._one("SELECT 1 FROM marks WHERE uuid = ?", (uuid,)) is not None
@@ -276,24 +295,31 @@ class SQLiteStore:
                           "VALUES (?,?,?,?,?,?)",
                           (mark.uuid, mark.asset_id, mark.status, mark.note, mark.at, mark.who))
 
-    def history(self) -> History:
+    def history(self, sites: Collection[str] | None = None) -> History:
+        names = sorted(sites) if sites is not None else []
+        marks_of = ("" if sites is None else
+                    " WHERE asset_id IN (SELECT asset_id FROM sightings" + _of_sites(names) + ")")  # noqa: S608 (constant fragments; values bound)
         covers: dict[int, list[tuple[int, int]]] = {}
-        for row in self._read("SELECT sweep_id, first, last FROM sweep_cover "
-                              "ORDER BY sweep_id, first"):
+        for row in self._read("SELECT sweep_id, first, last FROM sweep_cover"  # noqa: S608 (constant fragments; values bound)
+                              + ("" if sites is None else _of_sites(names))
+                              + " ORDER BY sweep_id, first", names):
             covers.setdefault(int(row[0]), []).append((int(row[1]), int(row[2])))
         seen: dict[int, list[Sighting]] = {}
-        for row in self._read("SELECT sweep_id, asset_id, ip, verdict, serial, mac, model, "
-                              "manufacturer, brand, firmware FROM sightings"):
+        for row in self._read("SELECT sweep_id, asset_id, ip, verdict, serial, mac, model, "  # noqa: S608 (constant fragments; values bound)
+                              "manufacturer, brand, firmware FROM sightings"
+                              + ("" if sites is None else _of_sites(names)), names):
             seen.setdefault(int(row[0]), []).append(Sighting(
                 int(row[1]), row[2], row[3], row[4], row[5], row[6],
                 (row[7], row[8], row[6], row[9])))
         sweeps = [SweepFacts(int(r[0]), str(r[1]), str(r[2]), bool(r[3]),
                              covers.get(int(r[0]), []), seen.get(int(r[0]), []))
-                  for r in self._read("SELECT id, site, started, complete FROM sweeps "
-                                      "ORDER BY started, id")]
+                  for r in self._read(
+                      "SELECT id, site, started, complete FROM sweeps"  # noqa: S608 (constant fragments; values bound)
+                      + ("" if sites is None else f" WHERE site IN ({_marks(names)})")
+                      + " ORDER BY started, id", names)]
         marks = [MarkFacts(int(r[0]), int(r[1]), str(r[2]), str(r[3]))
-                 for r in self._read("SELECT id, asset_id, status, at FROM marks "
-                                     "ORDER BY at, id")]
+                 for r in self._read("SELECT id, asset_id, status, at FROM marks" + marks_of  # noqa: S608 (constant fragments; values bound)
+                                     + " ORDER BY at, id", names)]
         return History(sweeps, marks)
 
     def sighting_rules(self, sweep_id: int, asset_id: int) -> tuple[str, ...]:
@@ -307,9 +333,13 @@ class SQLiteStore:
         kind = d.get("device_type") if isinstance(d, dict) else None
         return (str(kind), *sorted(str(r) for r in rules or ()))
 
-    def save_outcome(self, outcome: Outcome) -> None:
+    def save_outcome(self, outcome: Outcome, sites: Collection[str] | None = None) -> None:
         c = self.conn
-        c.execute("DELETE FROM transitions")
+        if sites is None:
+            c.execute("DELETE FROM transitions")
+        else:
+            c.executemany("DELETE FROM transitions WHERE asset_id = ?",
+                          [(a.asset_id,) for a in outcome.assets])
         c.executemany("INSERT INTO transitions(asset_id, sweep_id, mark_id, at, old, new) "
                       "VALUES (?,?,?,?,?,?)",
                       [(t.asset_id, t.sweep_id, t.mark_id, t.at, t.old, t.new)
@@ -476,6 +506,15 @@ class SQLiteStore:
             sql += " WHERE a.site = ?"
             params = (site,)
         return [StoredMark(*r) for r in self._read(sql + " ORDER BY m.at, m.id", params)]
+
+
+def _marks(names: Sequence[str]) -> str:
+    return ",".join("?" * len(names)) or "NULL"
+
+
+def _of_sites(names: Sequence[str]) -> str:
+    """``WHERE`` the rows' sweep is of one of these sites (their names are the parameters)."""
+    return f" WHERE sweep_id IN (SELECT id FROM sweeps WHERE site IN ({_marks(names)}))"  # noqa: S608 (constant fragments; values bound)
 
 
 def _sweep_info(r: sqlite3.Row) -> SweepInfo:

@@ -256,7 +256,7 @@ def test_record_is_one_transaction_on_error(inv: Inventory, monkeypatch) -> None
     inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
     before = snapshot(inv)
 
-    def boom(outcome: object) -> None:
+    def boom(*_: object) -> None:
         raise RuntimeError("replay failed")
 
     monkeypatch.setattr(inv.store, "save_outcome", boom)
