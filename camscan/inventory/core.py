@@ -171,6 +171,13 @@ class Inventory:
 
         self._write(body)
 
+    def reconnect(self) -> None:
+        """A new session to the server after a lost one (its site lock taken again); a file
+        needs none."""
+        again = getattr(self.store, "reconnect", None)
+        if again is not None:
+            again()
+
     def close(self) -> None:
         self.store.close()
         if self._lock is not None:
@@ -207,6 +214,17 @@ class Inventory:
                 gone=self.store.flagged_moved(sweep_id, "gone"), remaining=remaining or 0)
 
         return self._write(body)
+
+    def recorded(self, sweep_uuid: str) -> RecordResult | None:
+        """The result of a sweep already recorded under this uuid (``new`` is not known
+        afterwards: 0), else ``None``."""
+        if not self.store.has_sweep(sweep_uuid):
+            return None
+        s = self.store.sweeps_by_uuid_prefix(sweep_uuid)[0]
+        return RecordResult(sweep_id=s.id, uuid=s.uuid, complete=s.complete, new=0,
+                            reappeared=self.store.flagged_moved(s.id, "reappeared"),
+                            gone=self.store.flagged_moved(s.id, "gone"),
+                            remaining=s.remaining or 0)
 
     def _add_sweep(self, report: ScanReport, site: str,
                    coverage: Sequence[tuple[int, int]] | None, sweep_uuid: str | None,

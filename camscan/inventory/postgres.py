@@ -213,7 +213,10 @@ class PostgresStore:
 
     def _schema_version(self) -> int | None:
         c = self._c()
-        row = c.execute("SELECT to_regclass('camscan_schema') IS NOT NULL").fetchone()
+        # a query of the catalog (the statement's snapshot), not to_regclass (the catalog
+        # cache, stale after waiting for another migrator's lock)
+        row = c.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname "
+                        "= current_schema() AND tablename = 'camscan_schema')").fetchone()
         if not row or not row[0]:
             return None
         got = c.execute("SELECT version, application_id FROM camscan_schema").fetchone()
