@@ -117,6 +117,7 @@ class Inventory:
                       path=path)
             try:
                 inv._settle_gone_after(gone_after, write=write)
+                inv._settle_links(write=write)
             except BaseException:
                 store.close()
                 raise
@@ -139,6 +140,7 @@ class Inventory:
                 store.lock_site(lock_site)
             inv = cls(store, gone_after=gone_after or DEFAULT_GONE_AFTER)
             inv._settle_gone_after(gone_after, write=write)
+            inv._settle_links(write=write)
         except BaseException:
             store.close()
             raise
@@ -177,6 +179,17 @@ class Inventory:
         again = getattr(self.store, "reconnect", None)
         if again is not None:
             again()
+
+    def _settle_links(self, *, write: bool) -> None:
+        """An inventory migrated from schema 1 has no stored identity links yet: replay once."""
+        if not write or self.store.get_setting("links") == "1":
+            return
+
+        def body() -> None:
+            self._replay()
+            self.store.set_setting("links", "1")
+
+        self._write(body)
 
     def close(self) -> None:
         self.store.close()

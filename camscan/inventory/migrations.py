@@ -111,6 +111,10 @@ SQLITE: tuple[Migration, ...] = (
     CREATE INDEX transitions_sweep ON transitions(sweep_id);
     CREATE INDEX transitions_asset ON transitions(asset_id);
     """),
+    Migration(2, "identity links stored with the statuses (no replay to read a worklist)", """
+    ALTER TABLE assets ADD COLUMN same_as INTEGER;
+    CREATE INDEX marks_asset ON marks(asset_id);
+    """),
 )
 
 POSTGRES: tuple[Migration, ...] = (
@@ -204,6 +208,9 @@ POSTGRES: tuple[Migration, ...] = (
     );
     CREATE INDEX transitions_sweep ON transitions(sweep_id);
     CREATE INDEX transitions_asset ON transitions(asset_id);
+    """),
+    Migration(2, "identity links stored with the statuses (no replay to read a worklist)", """
+    ALTER TABLE assets ADD COLUMN same_as BIGINT;
     """),
 )
 """The PostgreSQL schema, numbered as :data:`SQLITE` (the version lives in the

@@ -505,10 +505,11 @@ class PostgresStore:
                    "DISTINCT FROM %s", [(n, sid, n) for sid, n in outcome.remaining])
         self._many(
             "UPDATE assets SET status = %s, missed = %s, site = %s, ip = %s, serial = %s, "
-            "mac = %s, model = %s, first_sweep = %s, last_sweep = %s, status_sweep = %s "
-            "WHERE id = %s",
+            "mac = %s, model = %s, first_sweep = %s, last_sweep = %s, status_sweep = %s, "
+            "same_as = %s WHERE id = %s",
             [(a.status, a.missed, a.site, a.ip, a.serial, a.mac, a.model, a.first_sweep,
-              a.last_sweep, a.status_sweep, a.asset_id) for a in outcome.assets])
+              a.last_sweep, a.status_sweep, outcome.same_as.get(a.asset_id), a.asset_id)
+             for a in outcome.assets])
 
     # -- finding assets and sweeps
 
@@ -621,12 +622,10 @@ class PostgresStore:
 
     def current(self, site: str | None, *, include_keep: bool) -> list[CurrentRow]:
         sql = (
-            "SELECT a.id, a.site, a.status, s.data, "
-            "(SELECT min(w.started) FROM sightings x JOIN sweeps w ON w.id = x.sweep_id "
-            " WHERE x.asset_id = a.id) AS first_seen, "
-            "(SELECT max(w.started) FROM sightings x JOIN sweeps w ON w.id = x.sweep_id "
-            " WHERE x.asset_id = a.id) AS last_seen "
+            # first and last seen: the replay's first and last sweep (in time order)
+            "SELECT a.id, a.site, a.status, s.data, f.started, l.started "
             "FROM assets a JOIN sightings s ON s.asset_id = a.id AND s.sweep_id = a.last_sweep "
+            "JOIN sweeps f ON f.id = a.first_sweep JOIN sweeps l ON l.id = a.last_sweep "
             "WHERE a.status IN ('open','reappeared')"
         )
         params: list[Any] = []
@@ -647,6 +646,27 @@ class PostgresStore:
         return [MarkNote(at=str(m[0]), who=str(m[1]), status=str(m[2]), note=str(m[3]))
                 for m in self._read("SELECT at, who, status, note FROM marks "
                                     "WHERE asset_id = %s ORDER BY at, id", (asset_id,))]
+
+    def addresses_many(self, asset_ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for r in self._read(
+                "SELECT s.asset_id, s.ip FROM sightings s JOIN sweeps w ON w.id = s.sweep_id "
+                "WHERE s.asset_id = ANY(%s) GROUP BY s.asset_id, s.ip "
+                "ORDER BY s.asset_id, min(w.started)", (list(asset_ids),)):
+            out.setdefault(int(r[0]), []).append(str(r[1]))
+        return out
+
+    def notes_many(self, asset_ids: Sequence[int]) -> dict[int, list[MarkNote]]:
+        out: dict[int, list[MarkNote]] = {}
+        for m in self._read("SELECT asset_id, at, who, status, note FROM marks "
+                            "WHERE asset_id = ANY(%s) ORDER BY at, id", (list(asset_ids),)):
+            out.setdefault(int(m[0]), []).append(
+                MarkNote(at=str(m[1]), who=str(m[2]), status=str(m[3]), note=str(m[4])))
+        return out
+
+    def links(self) -> dict[int, int]:
+        return {int(r[0]): int(r[1]) for r in self._read(
+            "SELECT id, same_as FROM assets WHERE same_as IS NOT NULL")}
 
     def last_seen(self, asset_id: int) -> tuple[str, str] | None:
         row = self._one("SELECT a.ip, w.started FROM assets a JOIN sweeps w "

@@ -282,7 +282,19 @@ class SQLiteStore:
         self.conn.execute("DELETE FROM assets WHERE id = ?", (asset_id,))
 
     def replay_scope(self, sites: Collection[str]) -> set[str] | None:
-        return None  # the writer holds the whole file: replay it all
+        # the writer holds the whole file (no lock to take): only the sites linked by a
+        # device seen at several of them are replayed together
+        names = sorted(set(sites))
+        if not names:
+            return set()
+        seeds = " UNION ".join("SELECT ?" for _ in names)
+        sql = ("WITH RECURSIVE linked(site) AS (" + seeds + " UNION "  # noqa: S608
+               "SELECT w2.site FROM linked l JOIN sweeps w ON w.site = l.site "
+               "JOIN sightings s ON s.sweep_id = w.id "
+               "JOIN sightings s2 ON s2.asset_id = s.asset_id AND s2.sweep_id <> s.sweep_id "
+               "JOIN sweeps w2 ON w2.id = s2.sweep_id AND w2.site <> w.site) "
+               "SELECT site FROM linked")
+        return {str(r[0]) for r in self._read(sql, names)}
 
     def lock_all(self) -> None:
         return None  # BEGIN IMMEDIATE already excludes every other writer
@@ -348,9 +360,11 @@ class SQLiteStore:
                       [(n, sid) for sid, n in outcome.remaining])
         c.executemany(
             "UPDATE assets SET status = ?, missed = ?, site = ?, ip = ?, serial = ?, mac = ?, "
-            "model = ?, first_sweep = ?, last_sweep = ?, status_sweep = ? WHERE id = ?",
+            "model = ?, first_sweep = ?, last_sweep = ?, status_sweep = ?, same_as = ? "
+            "WHERE id = ?",
             [(a.status, a.missed, a.site, a.ip, a.serial, a.mac, a.model, a.first_sweep,
-              a.last_sweep, a.status_sweep, a.asset_id) for a in outcome.assets],
+              a.last_sweep, a.status_sweep, outcome.same_as.get(a.asset_id), a.asset_id)
+             for a in outcome.assets],
         )
 
     # -- finding assets and sweeps
@@ -458,12 +472,10 @@ class SQLiteStore:
 
     def current(self, site: str | None, *, include_keep: bool) -> list[CurrentRow]:
         sql = (
-            "SELECT a.id, a.site, a.status, s.data, "
-            "(SELECT min(w.started) FROM sightings x JOIN sweeps w ON w.id = x.sweep_id "
-            " WHERE x.asset_id = a.id) AS first_seen, "
-            "(SELECT max(w.started) FROM sightings x JOIN sweeps w ON w.id = x.sweep_id "
-            " WHERE x.asset_id = a.id) AS last_seen "
+            # first and last seen: the replay's first and last sweep (in time order)
+            "SELECT a.id, a.site, a.status, s.data, f.started, l.started "
             "FROM assets a JOIN sightings s ON s.asset_id = a.id AND s.sweep_id = a.last_sweep "
+            "JOIN sweeps f ON f.id = a.first_sweep JOIN sweeps l ON l.id = a.last_sweep "
             "WHERE a.status IN ('open','reappeared')"
         )
         params: list[Any] = []
@@ -484,6 +496,30 @@ class SQLiteStore:
         return [MarkNote(at=str(m[0]), who=str(m[1]), status=str(m[2]), note=str(m[3]))
                 for m in self._read("SELECT at, who, status, note FROM marks "
                                     "WHERE asset_id = ? ORDER BY at, id", (asset_id,))]
+
+    def addresses_many(self, asset_ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for part in _chunks(asset_ids):
+            sql = ("SELECT s.asset_id, s.ip FROM sightings s JOIN sweeps w ON w.id = "  # noqa: S608
+                   f"s.sweep_id WHERE s.asset_id IN ({_marks(part)}) GROUP BY s.asset_id, s.ip "
+                   "ORDER BY s.asset_id, min(w.started)")
+            for r in self._read(sql, part):
+                out.setdefault(int(r[0]), []).append(str(r[1]))
+        return out
+
+    def notes_many(self, asset_ids: Sequence[int]) -> dict[int, list[MarkNote]]:
+        out: dict[int, list[MarkNote]] = {}
+        for part in _chunks(asset_ids):
+            sql = ("SELECT asset_id, at, who, status, note FROM marks "  # noqa: S608
+                   f"WHERE asset_id IN ({_marks(part)}) ORDER BY at, id")
+            for m in self._read(sql, part):
+                out.setdefault(int(m[0]), []).append(
+                    MarkNote(at=str(m[1]), who=str(m[2]), status=str(m[3]), note=str(m[4])))
+        return out
+
+    def links(self) -> dict[int, int]:
+        return {int(r[0]): int(r[1]) for r in self._read(
+            "SELECT id, same_as FROM assets WHERE same_as IS NOT NULL")}
 
     def last_seen(self, asset_id: int) -> tuple[str, str] | None:
         row = self._one("SELECT a.ip, w.started FROM assets a JOIN sweeps w "
@@ -508,7 +544,12 @@ class SQLiteStore:
         return [StoredMark(*r) for r in self._read(sql + " ORDER BY m.at, m.id", params)]
 
 
-def _marks(names: Sequence[str]) -> str:
+def _chunks(ids: Sequence[int], size: int = 500) -> list[list[int]]:
+    """Parameter lists SQLite takes in one statement."""
+    return [list(ids[i:i + size]) for i in range(0, len(ids), size)]
+
+
+def _marks(names: Sequence[Any]) -> str:
     return ",".join("?" * len(names)) or "NULL"
 
 

@@ -427,3 +427,25 @@ def test_identical_cameras_renumbered_are_each_counted_once(inv: Inventory) -> N
     assert len(inv.assets()) == 80 and r2.remaining == 40
     items = inv.worklist()
     assert len(items) == 40 and len({w.same_as for w in items}) == 40
+
+
+def test_a_device_that_moves_between_sites_replays_as_one_history(inv: Inventory) -> None:
+    """A write replays only the sites linked to its own (by a device seen at several); the
+    stored statuses must be those of a replay of everything."""
+    from camscan.inventory.queries import replayed
+
+    inv.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(1)), "hq")
+    inv.record_sweep(report([b_cam("10.77.0.11")], started=day(1)), "lab")
+    inv.record_sweep(report([a_cam("10.77.0.40")], started=day(2)), "branch")  # A moved
+    for n in (3, 4):  # hq, complete, without A: A is at the branch now, not gone
+        inv.record_sweep(report([c_cam()], started=day(n)), "hq")
+    a = inv.resolve_asset(SERIAL_A)
+    assert inv.asset_status(a) == "open" and len(inv.assets()) == 3
+    for n in (5, 6):
+        inv.record_sweep(report([], started=day(n)), "branch")
+    assert inv.asset_status(a) == "gone"
+    assert inv.worklist("branch") == [] and [w.ip for w in inv.worklist("hq")] == ["10.77.0.12"]
+    full = replayed(inv.store, inv.gone_after)
+    assert {s.asset_id: s.status for s in full.assets} == inv.store.statuses()
+    assert [(s.id, s.remaining) for s in inv.sweeps()] == [
+        (sid, n) for sid, n in sorted(full.remaining, key=lambda x: x[0])]
