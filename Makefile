@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup oui accuracy docs new-probe
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup bench-inventory oui accuracy docs new-probe
 
 all: test
 
@@ -43,12 +43,18 @@ fuzz: $(STAMP)
 # loopback port, median/p90 against their targets), then speed at scale side by side with
 # nmap -sV (root: builds namespace topologies; installs nmap). Prints the tables and writes
 # bench/results/latest.json. See docs/performance.md.
-bench: bench-startup
+bench: bench-startup bench-inventory
 	@bash scripts/sysdeps.sh bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-startup: $(STAMP)
 	$(BIN)/python -m bench.startup $(STARTUP_ARGS)
+
+# The central inventory (issue 16): 8 sensors at once vs one alone, and the worklist over
+# 100,000 assets and 1,000 sweeps from each backend. The PostgreSQL part needs root (a
+# throwaway cluster, tests/pg.py; sysdeps installs postgresql); it says why when it cannot.
+bench-inventory: $(STAMP) sysdeps
+	$(BIN)/python -m bench.inventory $(INVENTORY_BENCH_ARGS)
 
 # Identification accuracy on the corpus of real banners (tests/corpus/*.jsonl): recall per
 # maker, the review net, false-banned counts (exit 1 if any). See docs/fingerprints.md.

@@ -273,8 +273,13 @@ class Inventory:
             if aid is None:
                 aid = match_address(look, site, a.ip, serial, mac, a.model, claimed)
             if aid is None:
-                aid = self.store.add_asset(site, serial, mac, a.ip, a.model)
-                created.append(i)
+                created.append(i)  # made below, in one go (claimed: never matched meanwhile)
+            else:
+                claimed.add(aid)
+                resolved[i] = aid
+        ids = self.store.add_assets([(site, keyed[i][1], keyed[i][2], keyed[i][0].ip,
+                                      keyed[i][0].model) for i in created])
+        for i, aid in zip(created, ids, strict=True):
             claimed.add(aid)
             resolved[i] = aid
         new = len(created)
@@ -286,8 +291,9 @@ class Inventory:
             mine = resolved[i] or 0
             if mine not in taken:
                 continue
-            other = match_strong(self.store, keyed[i][1], keyed[i][2], claimed - {mine})
-            if other is not None and other != mine:
+            # (``mine`` is claimed: never matched to itself)
+            other = match_strong(self.store, keyed[i][1], keyed[i][2], claimed)
+            if other is not None:
                 self.store.drop_asset(mine)
                 claimed.discard(mine)
                 claimed.add(other)

@@ -397,15 +397,31 @@ class PostgresStore:
                           "ip = %s ORDER BY id DESC", (site, ip))
 
     def lookup(self, site: str, serials: Collection[str], macs: Collection[str]) -> Lookup:
-        return _Cache(self._read(
+        return _Cache(self._read(  # three indexed reads (an OR would scan every asset)
             "SELECT id, serial, mac, model, site, ip FROM assets WHERE serial = ANY(%s) "
-            "OR mac = ANY(%s) OR site = %s", (list(serials), list(macs), site)))
+            "UNION SELECT id, serial, mac, model, site, ip FROM assets WHERE mac = ANY(%s) "
+            "UNION SELECT id, serial, mac, model, site, ip FROM assets WHERE site = %s",
+            (list(serials), list(macs), site)))
 
     def add_asset(self, site: str, serial: str | None, mac: str | None, ip: str,
                   model: str | None) -> int:
         row = self._one("INSERT INTO assets(site, serial, mac, ip, model) "
                         "VALUES (%s,%s,%s,%s,%s) RETURNING id", (site, serial, mac, ip, model))
         return int(row[0]) if row else 0
+
+    def add_assets(self, rows: Sequence[tuple[str, str | None, str | None, str, str | None]]
+                   ) -> list[int]:
+        if not rows:
+            return []
+        # ids first (one round trip), then the rows in one COPY: the ids are known in order
+        ids = [int(r[0]) for r in self._read(
+            "SELECT nextval(pg_get_serial_sequence('assets', 'id')) "
+            "FROM generate_series(1, %s)", (len(rows),))]
+        with self._guard(), self._c().cursor() as cur, cur.copy(
+                "COPY assets(id, site, serial, mac, ip, model) FROM STDIN") as cp:
+            for aid, row in zip(ids, rows, strict=True):
+                cp.write_row((aid, *row))
+        return ids
 
     def claim_keys(self, new: Sequence[tuple[int, str | None, str | None]]
                    ) -> dict[int, set[int]]:

@@ -257,6 +257,10 @@ class SQLiteStore:
             (site, serial, mac, ip, model))
         return int(cur.lastrowid or 0)
 
+    def add_assets(self, rows: Sequence[tuple[str, str | None, str | None, str, str | None]]
+                   ) -> list[int]:
+        return [self.add_asset(*row) for row in rows]
+
     def add_sighting(self, sighting: NewSighting) -> None:
         self.add_sightings([sighting])
 
