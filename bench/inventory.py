@@ -89,7 +89,7 @@ def _sensor(url: str, site: int, n_devices: int, barrier: object, out: object) -
 def sensors_at_once(url: str, n_sensors: int, n_devices: int) -> float:
     """Wall time from the common start to the last sensor's commit."""
     ctx = mp.get_context("fork")
-    barrier, out = ctx.Barrier(n_sensors + 1), ctx.Queue()
+    barrier, out = ctx.Barrier(n_sensors + 1, timeout=600), ctx.Queue()
     procs = [ctx.Process(target=_sensor, args=(url, s, n_devices, barrier, out))
              for s in range(n_sensors)]
     for p in procs:

@@ -131,7 +131,12 @@ class Inventory:
     def _open_server(cls, url: str, *, write: bool, gone_after: int | None,
                      lock_site: str | None, lock: bool, timeout: float,
                      password_file: Path | None) -> Inventory:
-        from camscan.inventory.postgres import PostgresStore  # psycopg only when asked for
+        try:  # psycopg only when asked for: an optional extra
+            from camscan.inventory.postgres import PostgresStore
+        except ImportError as exc:
+            raise InventoryError(
+                f"a postgresql:// inventory needs psycopg ({exc.name or exc}); install it "
+                "with pip install 'camscan[postgres]'") from None
 
         store = PostgresStore.open(url, write=write, timeout=timeout, created=now_iso(),
                                    password_file=password_file)

@@ -197,19 +197,22 @@ class PostgresStore:
     def _prepare(self, *, write: bool, created: str) -> None:
         with self._guard():
             version = self._schema_version()
-            if version is None and self._has_tables():
-                raise NotAnInventory(f"{self.name}: a database with tables, but not a camscan "
-                                     "inventory; refusing to change it")
             if version is not None and version > SCHEMA_VERSION:
                 raise InventoryError(
                     f"{self.name}: made by a newer camscan (schema {version}, this one knows "
                     f"{SCHEMA_VERSION}); upgrade camscan")
+            if version is None and not write:
+                self._refuse_foreign()
+                raise InventoryError(f"{self.name}: no inventory there")
             if (version or 0) < SCHEMA_VERSION:
                 if not write:
-                    if version is None:
-                        raise InventoryError(f"{self.name}: no inventory there")
                     raise NeedsUpgrade(Path(self.name))
                 self._migrate(created)
+
+    def _refuse_foreign(self) -> None:
+        if self._has_tables():
+            raise NotAnInventory(f"{self.name}: a database with tables, but not a camscan "
+                                 "inventory; refusing to change it")
 
     def _schema_version(self) -> int | None:
         c = self._c()
@@ -235,7 +238,10 @@ class PostgresStore:
         with c.transaction():
             # one migrator at a time; re-read the version inside (another may have migrated)
             c.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_MIGRATE,))
-            version = self._schema_version() or 0
+            found = self._schema_version()
+            if found is None:  # judged under the lock: another migrator's tables are ours
+                self._refuse_foreign()
+            version = found or 0
             for migration in POSTGRES[version:]:
                 for statement in migration.statements():
                     c.execute(statement)

@@ -63,6 +63,26 @@ def cli(*args: str, env: dict[str, str] | None = None):
 # --- many sensors ---------------------------------------------------------------------------
 
 
+def test_first_opens_at_once_make_one_schema(url: str) -> None:
+    start, errors = threading.Barrier(8, timeout=60), []
+
+    def first_open() -> None:
+        try:
+            start.wait()
+            Inventory.open(url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_open) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with Inventory.open(url, write=False) as inv:
+        assert inv.conn.execute("SELECT version FROM camscan_schema").fetchall() == [(2,)]
+
+
 def test_eight_sensors_sweep_their_sites_at_once(url: str) -> None:
     shared_serial = cam("10.77.0.250", serial="SHARED-DEVICE-1")
     errors: list[BaseException] = []
