@@ -134,6 +134,8 @@ class Inventory:
         try:  # psycopg only when asked for: an optional extra
             from camscan.inventory.postgres import PostgresStore
         except ImportError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise
             raise InventoryError(
                 f"a postgresql:// inventory needs psycopg ({exc.name or exc}); install it "
                 "with pip install 'camscan[postgres]'") from None

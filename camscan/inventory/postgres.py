@@ -58,6 +58,8 @@ from camscan.inventory.store import (
     SightingRow,
     StoredMark,
     StoredSweep,
+    rules_of_data,
+    sweep_info,
 )
 from camscan.views import AddressSpan, MarkNote, StatusChange, SweepInfo
 
@@ -505,13 +507,7 @@ class PostgresStore:
     def sighting_rules(self, sweep_id: int, asset_id: int) -> tuple[str, ...]:
         row = self._one("SELECT data FROM sightings WHERE sweep_id = %s AND asset_id = %s",
                         (sweep_id, asset_id))
-        try:
-            d = json.loads(row[0]) if row else {}
-        except (ValueError, TypeError):
-            d = {}
-        rules = d.get("rules") if isinstance(d, dict) else None
-        kind = d.get("device_type") if isinstance(d, dict) else None
-        return (str(kind), *sorted(str(r) for r in rules or ()))
+        return rules_of_data(row[0] if row else None)
 
     def save_outcome(self, outcome: Outcome, sites: Collection[str] | None = None) -> None:
         if sites is None:
@@ -547,7 +543,7 @@ class PostgresStore:
 
     def sweeps(self, site: str | None = None, *, complete_only: bool = False,
                since: str | None = None) -> list[SweepInfo]:
-        return [_sweep_info(r) for r in self._sweep_rows(site, complete_only, since)]
+        return [sweep_info(r) for r in self._sweep_rows(site, complete_only, since)]
 
     def _sweep_rows(self, site: str | None, complete_only: bool,
                     since: str | None) -> list[dict[str, Any]]:
@@ -566,12 +562,12 @@ class PostgresStore:
     def sweeps_by_id(self, sweep_id: int) -> list[SweepInfo]:
         if sweep_id >= 2**63:
             return []
-        return [_sweep_info(r) for r in self._dicts("SELECT * FROM sweeps WHERE id = %s",
+        return [sweep_info(r) for r in self._dicts("SELECT * FROM sweeps WHERE id = %s",
                                                     (sweep_id,))]
 
     def sweeps_by_uuid_prefix(self, prefix: str) -> list[SweepInfo]:
         like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return [_sweep_info(r) for r in self._dicts(
+        return [sweep_info(r) for r in self._dicts(
             "SELECT * FROM sweeps WHERE uuid LIKE %s", (like,))]
 
     def sites(self) -> list[str]:
@@ -711,14 +707,3 @@ class PostgresStore:
             sql += " WHERE a.site = %s"
             params = (site,)
         return [StoredMark(*r) for r in self._read(sql + " ORDER BY m.at, m.id", params)]
-
-
-def _sweep_info(r: dict[str, Any]) -> SweepInfo:
-    return SweepInfo(
-        id=int(r["id"]), uuid=str(r["uuid"]), site=str(r["site"]), started=str(r["started"]),
-        finished=r["finished"], complete=bool(r["complete"]), policy=str(r["policy"]),
-        version=str(r["version"]), targets=list(json.loads(r["targets"])),
-        devices=int(r["devices"]), flagged=int(r["flagged"]),
-        remaining=None if r["remaining"] is None else int(r["remaining"]),
-        imported=bool(r["imported"]), partial_reason=r["partial_reason"],
-    )

@@ -28,6 +28,8 @@ from camscan.inventory.store import (
     SightingRow,
     StoredMark,
     StoredSweep,
+    rules_of_data,
+    sweep_info,
 )
 from camscan.views import AddressSpan, MarkNote, StatusChange, SweepInfo
 
@@ -341,13 +343,7 @@ class SQLiteStore:
     def sighting_rules(self, sweep_id: int, asset_id: int) -> tuple[str, ...]:
         row = self._one("SELECT data FROM sightings WHERE sweep_id = ? AND asset_id = ?",
                         (sweep_id, asset_id))
-        try:
-            d = json.loads(row[0]) if row else {}
-        except (ValueError, TypeError):
-            d = {}
-        rules = d.get("rules") if isinstance(d, dict) else None
-        kind = d.get("device_type") if isinstance(d, dict) else None
-        return (str(kind), *sorted(str(r) for r in rules or ()))
+        return rules_of_data(row[0] if row else None)
 
     def save_outcome(self, outcome: Outcome, sites: Collection[str] | None = None) -> None:
         c = self.conn
@@ -384,7 +380,7 @@ class SQLiteStore:
 
     def sweeps(self, site: str | None = None, *, complete_only: bool = False,
                since: str | None = None) -> list[SweepInfo]:
-        return [_sweep_info(r) for r in self._sweep_rows(site, complete_only, since)]
+        return [sweep_info(r) for r in self._sweep_rows(site, complete_only, since)]
 
     def _sweep_rows(self, site: str | None, complete_only: bool,
                     since: str | None) -> list[sqlite3.Row]:
@@ -401,12 +397,12 @@ class SQLiteStore:
         return self._read(sql + " ORDER BY started, id", params)
 
     def sweeps_by_id(self, sweep_id: int) -> list[SweepInfo]:
-        return [_sweep_info(r) for r in self._read("SELECT * FROM sweeps WHERE id = ?",
+        return [sweep_info(r) for r in self._read("SELECT * FROM sweeps WHERE id = ?",
                                                    (sweep_id,))]
 
     def sweeps_by_uuid_prefix(self, prefix: str) -> list[SweepInfo]:
         like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return [_sweep_info(r) for r in self._read(
+        return [sweep_info(r) for r in self._read(
             "SELECT * FROM sweeps WHERE uuid LIKE ? ESCAPE '\\'", (like,))]
 
     def sites(self) -> list[str]:
@@ -560,14 +556,3 @@ def _marks(names: Sequence[Any]) -> str:
 def _of_sites(names: Sequence[str]) -> str:
     """``WHERE`` the rows' sweep is of one of these sites (their names are the parameters)."""
     return f" WHERE sweep_id IN (SELECT id FROM sweeps WHERE site IN ({_marks(names)}))"  # noqa: S608 (constant fragments; values bound)
-
-
-def _sweep_info(r: sqlite3.Row) -> SweepInfo:
-    return SweepInfo(
-        id=int(r["id"]), uuid=str(r["uuid"]), site=str(r["site"]), started=str(r["started"]),
-        finished=r["finished"], complete=bool(r["complete"]), policy=str(r["policy"]),
-        version=str(r["version"]), targets=list(json.loads(r["targets"])),
-        devices=int(r["devices"]), flagged=int(r["flagged"]),
-        remaining=None if r["remaining"] is None else int(r["remaining"]),
-        imported=bool(r["imported"]), partial_reason=r["partial_reason"],
-    )

@@ -6,6 +6,7 @@ are). Errors are :class:`~camscan.inventory.errors.InventoryError` with one line
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -213,3 +214,32 @@ class Store(Lookup, Protocol):
         ...
     def stored_sweeps(self, site: str | None, since: str | None) -> Iterator[StoredSweep]: ...
     def stored_marks(self, site: str | None) -> list[StoredMark]: ...
+
+
+class ByName(Protocol):
+    """A row readable by column name (``sqlite3.Row``, a psycopg dict row)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def sweep_info(r: ByName) -> SweepInfo:
+    """A ``sweeps`` row (by column name; either backend) as a :class:`SweepInfo`."""
+    return SweepInfo(
+        id=int(r["id"]), uuid=str(r["uuid"]), site=str(r["site"]), started=str(r["started"]),
+        finished=r["finished"], complete=bool(r["complete"]), policy=str(r["policy"]),
+        version=str(r["version"]), targets=list(json.loads(r["targets"])),
+        devices=int(r["devices"]), flagged=int(r["flagged"]),
+        remaining=None if r["remaining"] is None else int(r["remaining"]),
+        imported=bool(r["imported"]), partial_reason=r["partial_reason"],
+    )
+
+
+def rules_of_data(data: str | None) -> tuple[str, ...]:
+    """The device type and sorted fired rules of a sighting's stored asset JSON."""
+    try:
+        d = json.loads(data) if data else {}
+    except (ValueError, TypeError):
+        d = {}
+    rules = d.get("rules") if isinstance(d, dict) else None
+    kind = d.get("device_type") if isinstance(d, dict) else None
+    return (str(kind), *sorted(str(r) for r in rules or ()))

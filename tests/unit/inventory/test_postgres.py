@@ -8,6 +8,7 @@ import io
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,48 +64,47 @@ def cli(*args: str, env: dict[str, str] | None = None):
 # --- many sensors ---------------------------------------------------------------------------
 
 
-def test_first_opens_at_once_make_one_schema(url: str) -> None:
-    start, errors = threading.Barrier(8, timeout=60), []
+def at_once(n: int, work: Callable[[int, threading.Barrier], None]) -> list[BaseException]:
+    """Run ``work(i, start)`` in ``n`` threads (each waits on ``start`` to begin together);
+    returns what they raised."""
+    start, errors = threading.Barrier(n, timeout=60), []
 
-    def first_open() -> None:
+    def run(i: int) -> None:
         try:
-            start.wait()
-            Inventory.open(url).close()
+            work(i, start)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=first_open) for _ in range(8)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
-    assert errors == []
+        t.join(120)
+    return errors
+
+
+def test_first_opens_at_once_make_one_schema(url: str) -> None:
+    def first_open(_: int, start: threading.Barrier) -> None:
+        start.wait()
+        Inventory.open(url).close()
+
+    assert at_once(8, first_open) == []
     with Inventory.open(url, write=False) as inv:
         assert inv.conn.execute("SELECT version FROM camscan_schema").fetchall() == [(2,)]
 
 
 def test_eight_sensors_sweep_their_sites_at_once(url: str) -> None:
     shared_serial = cam("10.77.0.250", serial="SHARED-DEVICE-1")
-    errors: list[BaseException] = []
-    start = threading.Barrier(8, timeout=60)
 
-    def sensor(n: int) -> None:
-        try:
-            with Inventory.open(url, lock=True, site=f"site{n}") as inv:
-                start.wait()
-                for k in (1, 2):
-                    extra = [shared_serial] if n in (0, 1) and k == 1 else []
-                    inv.record_sweep(site_report(n, day(k), extra), f"site{n}",
-                                     sensor=f"sensor-{n}")
-        except BaseException as exc:
-            errors.append(exc)
+    def sensor(n: int, start: threading.Barrier) -> None:
+        with Inventory.open(url, lock=True, site=f"site{n}") as inv:
+            start.wait()
+            for k in (1, 2):
+                extra = [shared_serial] if n in (0, 1) and k == 1 else []
+                inv.record_sweep(site_report(n, day(k), extra), f"site{n}",
+                                 sensor=f"sensor-{n}")
 
-    threads = [threading.Thread(target=sensor, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert errors == []
+    assert at_once(8, sensor) == []
     with Inventory.open(url, write=False) as inv:
         sweeps = inv.sweeps()
         assert len(sweeps) == 16 and {s.site for s in sweeps} == {f"site{n}" for n in range(8)}
