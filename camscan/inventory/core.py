@@ -342,7 +342,9 @@ class Inventory:
             if not self.store.asset_exists(asset_id):
                 raise InventoryError(f"{asset_id}: no such asset")
             self.store.add_mark(NewMark(mid, asset_id, status, note[:2000], at, who))
-            self._replay()
+            # the asset's history is its site's (and of every site linked to it)
+            site = self.store.asset_site(asset_id)
+            self._replay(None if site is None else {site})
 
         self._write(body)
         return mid

@@ -589,6 +589,10 @@ class PostgresStore:
         row = self._one("SELECT status FROM assets WHERE id = %s", (asset_id,))
         return None if row is None else str(row[0])
 
+    def asset_site(self, asset_id: int) -> str | None:
+        row = self._one("SELECT site FROM assets WHERE id = %s", (asset_id,))
+        return None if row is None else str(row[0])
+
     def statuses(self) -> dict[int, str]:
         return {int(r[0]): str(r[1]) for r in self._read("SELECT id, status FROM assets")}
 

@@ -444,6 +444,9 @@ def test_a_device_that_moves_between_sites_replays_as_one_history(inv: Inventory
     for n in (5, 6):
         inv.record_sweep(report([], started=day(n)), "branch")
     assert inv.asset_status(a) == "gone"
+    b = inv.resolve_asset("10.77.0.11")
+    inv.mark(b, "exempt", "lab device", at=day(2))  # a mark replays its asset's sites only
+    assert inv.asset_status(b) == "exempt"
     assert inv.worklist("branch") == [] and [w.ip for w in inv.worklist("hq")] == ["10.77.0.12"]
     full = replayed(inv.store, inv.gone_after)
     assert {s.asset_id: s.status for s in full.assets} == inv.store.statuses()
