@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 import click
 
 from camscan import eventlog
-from camscan.config import resolve_db
+from camscan.config import DbTarget, resolve_db
 from camscan.eventlog import log_event
 from camscan.exitcodes import ExitCode, combine_exit_codes
 from camscan.render.inventory import clean, diff_dict, diff_text
@@ -30,6 +30,7 @@ from camscan.render.inventory import clean, diff_dict, diff_text
 if TYPE_CHECKING:
     from camscan.config import Config
     from camscan.inventory import Inventory, InventoryError, RecordResult
+    from camscan.inventory.spool import Spool
     from camscan.models import ScanReport
     from camscan.scanrun import ScanOptions
     from camscan.targets import Scope
@@ -110,7 +111,24 @@ def load_config_option(path: Path | None) -> Config | None:
         _fail(str(exc), int(ExitCode.USAGE))
 
 
-def _open(db: Path | None, config_path: Path | None, *, write: bool,
+def _db_value(ctx: click.Context, param: click.Parameter, value: str | None
+              ) -> DbTarget | None:
+    """``--db``: a file path, or a ``postgresql://`` URL (refused with a password in it: argv
+    is readable by every user of the machine and lands in shell histories and logs)."""
+    from camscan.config import db_target, url_has_password
+
+    if value is None:
+        return None
+    target = db_target(value)
+    if isinstance(target, str) and url_has_password(target):
+        raise click.BadParameter(
+            "the URL holds a password; remove it and give the password in PGPASSWORD, "
+            "~/.pgpass or a password file of mode 0600 (the config's inventory.password_file)",
+            ctx=ctx, param=param)
+    return target
+
+
+def _open(db: DbTarget | None, config_path: Path | None, *, write: bool,
           create: bool | None = None, site: str | None = None) -> Inventory:
     """Open the inventory for a command (``create`` defaults to ``write``); with ``site``,
     check that a recorded sweep has it (else a usage error naming the known sites)."""
@@ -122,7 +140,8 @@ def _open(db: Path | None, config_path: Path | None, *, write: bool,
     gone_after = config.gone_after if config is not None else None
     try:
         inv = Inventory.open(path, write=write, create=create, lock=write,
-                             gone_after=gone_after if write else None)
+                             gone_after=gone_after if write else None,
+                             password_file=config.password_file if config else None)
     except InventoryLocked as exc:
         _fail(describe(exc), EXIT_LOCKED)
     except InventoryError as exc:  # missing, foreign, damaged: a bad --db, like scan's
@@ -148,8 +167,9 @@ def _db_options(f: F) -> F:
     f = click.option("--config", "config_path", type=click.Path(dir_okay=False,
                      path_type=Path), help="Config file (default: ~/.config/camscan/"
                      "config.toml when it exists).")(f)
-    f = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Inventory file (default: the config's db, else "
+    f = click.option("--db", callback=_db_value, metavar="PATH|URL",
+                     help="Inventory file, or postgresql://USER@HOST/DB of a central "
+                          "inventory (default: the config's inventory.url or db, else "
                           "~/.local/share/camscan/inventory.db).")(f)
     return f
 
@@ -168,9 +188,13 @@ def inventory_scan_options(f: F) -> F:
                      path_type=Path), help="Config file with sites (default: "
                      "~/.config/camscan/config.toml when it exists). Records the "
                      "sweep.")(f)
+    f = click.option("--sensor", metavar="NAME",
+                     help="The sensor recorded with the sweep (default: the config's "
+                          "inventory.sensor, else this host's name).")(f)
     f = click.option("--no-db", is_flag=True, help="Do not record into the inventory.")(f)
-    f = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Record the sweep into this inventory. Only runs given --db, "
+    f = click.option("--db", callback=_db_value, metavar="PATH|URL",
+                     help="Record the sweep into this inventory (a file, or "
+                          "postgresql://USER@HOST/DB). Only runs given --db, "
                           "--config or --site, or sweeping the config's sites (no "
                           "TARGETS), record: into --db, else the config's db, else "
                           "~/.local/share/camscan/inventory.db. A plain `scan TARGETS` "
@@ -188,9 +212,9 @@ def _explicit(name: str) -> bool:
                                               ParameterSource.ENVIRONMENT)
 
 
-def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
+def plan_runs(base: ScanOptions, *, db: DbTarget | None = None, no_db: bool = False,
               config_path: Path | None = None, site: str | None = None,
-              log_file: Path | None = None) -> list[ScanOptions]:
+              log_file: Path | None = None, sensor: str | None = None) -> list[ScanOptions]:
     """The sweeps ``camscan scan`` is to run: the TARGETS given (recorded under ``--site``),
     or every site of the config (or the one named by ``--site``)."""
     from camscan.config import ConfigError, site_name_ok
@@ -208,6 +232,15 @@ def plan_runs(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
         db_path = resolve_db(None, config)
     gone_after = config.gone_after if config is not None else None
     common = {"db": db_path, "gone_after": gone_after}
+    if sensor is not None and not site_name_ok(sensor):
+        _fail(f"--sensor {sensor[:64]!r}: sensor names are letters, digits, '.', '_', '-'",
+              int(ExitCode.USAGE))
+    server = {  # read by ScanRecorder (ScanOptions.extra: no new field in scanrun)
+        "inventory_sensor": sensor or (config.sensor if config is not None else None),
+        "inventory_password_file": config.password_file if config is not None else None,
+        "inventory_spool": config.spool if config is not None else None,
+    }
+    base = dataclasses.replace(base, extra={**base.extra, **server})
     setup_json_logging(log_file or (config.log_file if config is not None else None))
     if base.targets:
         if site is not None and not site_name_ok(site):
@@ -268,14 +301,14 @@ def _inventory_fields(opts: ScanOptions, **fields: Any) -> ScanOptions:
     return opts
 
 
-def run_scans(base: ScanOptions, *, db: Path | None = None, no_db: bool = False,
+def run_scans(base: ScanOptions, *, db: DbTarget | None = None, no_db: bool = False,
               config_path: Path | None = None, site: str | None = None,
-              log_file: Path | None = None) -> int:
+              log_file: Path | None = None, sensor: str | None = None) -> int:
     """Run ``camscan scan``: one sweep per planned run, the most important exit code."""
     from camscan.scanrun import run_scan_command
 
     runs = plan_runs(base, db=db, no_db=no_db, config_path=config_path, site=site,
-                     log_file=log_file)
+                     log_file=log_file, sensor=sensor)
     codes: list[int] = []
     for opts in runs:
         site_name, db_path = getattr(opts, "site", None), getattr(opts, "db", None)
@@ -298,20 +331,38 @@ class ScanRecorder:
     sweep, ``record(report, scope)``, write the outputs, ``return exit_code(code)``.
     """
 
-    def __init__(self, db: Path | None, *, site: str | None = None,
-                 gone_after: int | None = None, quiet: bool = False) -> None:
+    def __init__(self, db: DbTarget | None, *, site: str | None = None,
+                 gone_after: int | None = None, quiet: bool = False,
+                 sensor: str | None = None, password_file: Path | None = None,
+                 spool: Path | None = None) -> None:
         self.db = db
         self.site = site
         self.gone_after = gone_after
         self.quiet = quiet
+        self.sensor = sensor
+        self.password_file = password_file
+        self.spool_dir = spool
         self.inventory: Inventory | None = None
         self.result: RecordResult | None = None
         self.failed = False
+        self.spooling = False
+        """The server was unreachable at open: the sweep goes to the spool."""
+        self.spooled: Path | None = None
 
     @classmethod
     def for_options(cls, opts: ScanOptions) -> ScanRecorder:
+        extra = opts.extra
+
+        def path(key: str) -> Path | None:
+            value = extra.get(key)
+            return value if isinstance(value, Path) else None
+
+        sensor = extra.get("inventory_sensor")
         return cls(getattr(opts, "db", None), site=getattr(opts, "site", None),
-                   gone_after=getattr(opts, "gone_after", None), quiet=opts.quiet)
+                   gone_after=getattr(opts, "gone_after", None), quiet=opts.quiet,
+                   sensor=sensor if isinstance(sensor, str) else None,
+                   password_file=path("inventory_password_file"),
+                   spool=path("inventory_spool"))
 
     def open(self) -> int | None:
         """Open the inventory and take its lock before anything is sent."""
@@ -322,9 +373,20 @@ class ScanRecorder:
 
         if self.db == default_db_path():  # the default inventory's folder, made when needed
             with contextlib.suppress(OSError):
-                self.db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                default_db_path().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from camscan.inventory import Unreachable
+
         try:
-            self.inventory = Inventory.open(self.db, lock=True, gone_after=self.gone_after)
+            self.inventory = Inventory.open(self.db, lock=True, gone_after=self.gone_after,
+                                            site=self.site or "",
+                                            password_file=self.password_file)
+        except Unreachable as exc:  # a server: sweep anyway, keep the result in the spool
+            self.spooling = True
+            message = f"{describe(exc)}; the sweep will be kept in {self._spool().folder}"
+            log_event("inventory.unreachable", logging.WARNING, message=message)
+            if not self.quiet:
+                click.echo(f"camscan: {message}", err=True)
+            return None
         except InventoryLocked as exc:
             _err(describe(exc))
             log_event("error", logging.ERROR, message=describe(exc), exit=EXIT_LOCKED)
@@ -343,6 +405,35 @@ class ScanRecorder:
                 _err(message)
                 log_event("error", logging.ERROR, message=message, exit=int(ExitCode.USAGE))
                 return int(ExitCode.USAGE)
+        return self._deliver()
+
+    def _spool(self) -> Spool:
+        from camscan.config import default_spool_dir
+        from camscan.inventory.spool import Spool
+
+        return Spool(self.spool_dir or default_spool_dir())
+
+    def _deliver(self) -> int | None:
+        """Deliver the sweeps kept while the server was unreachable, before this one."""
+        from camscan.config import is_server
+        from camscan.inventory import InventoryError
+
+        if self.inventory is None or not is_server(self.db):
+            return None
+        spool = self._spool()
+        try:
+            if not spool.pending():
+                return None
+            done = spool.deliver(self.inventory)
+        except InventoryError as exc:  # kept: the next run tries again
+            message = f"spooled sweeps not delivered: {describe(exc)}"
+            _err(message)
+            log_event("error", logging.ERROR, message=message)
+            return None
+        log_event("spool.delivered", sweeps=done.sweeps, already=done.already)
+        if not self.quiet:
+            click.echo(f"camscan: delivered {done.sweeps} spooled sweep(s) from "
+                       f"{spool.folder}", err=True)
         return None
 
     def __enter__(self) -> ScanRecorder:
@@ -354,19 +445,36 @@ class ScanRecorder:
             self.inventory = None
 
     def record(self, report: ScanReport, scope: Scope | None = None) -> None:
-        if self.inventory is None:
+        if self.inventory is None and not self.spooling:
             return
-        from camscan.inventory import InventoryError, coverage_of_scope
+        import socket
+        import uuid
 
-        coverage = None if scope is None else coverage_of_scope(scope, report.assets)
+        from camscan.inventory import InventoryError, Unreachable, coverage_of, coverage_of_scope
+
+        coverage = (coverage_of(report.scan, report.assets) if scope is None
+                    else coverage_of_scope(scope, report.assets))
+        sid = str(uuid.uuid4())
         try:
-            self.result = self.inventory.record_sweep(report, self.site, coverage=coverage)
+            try:
+                self.result = self._record(report, coverage, sid)
+            except Unreachable as exc:
+                sensor = self.sensor or socket.gethostname()
+                self.spooled = self._spool().put(report, uuid=sid, site=self.site or "",
+                                                 sensor=sensor, cover=coverage)
+                message = (f"sweep {sid} kept in the spool {self.spooled.parent} ("
+                           f"{describe(exc)}); the next run delivers it")
+                log_event("sweep.spooled", logging.WARNING, uuid=sid, message=message)
+                if not self.quiet:
+                    click.echo(f"camscan: {message}", err=True)
+                return
         except InventoryError as exc:
             self.failed = True
             _err(f"sweep not recorded: {describe(exc)}")
             log_event("error", logging.ERROR, message=f"sweep not recorded: {describe(exc)}")
             return
         r = self.result
+        assert r is not None
         log_event("sweep.recorded", db=str(self.db), site=self.site, sweep=r.sweep_id,
                   uuid=r.uuid, complete=r.complete, devices=len(report.assets),
                   flagged=sum(1 for a in report.assets if a.flagged), new=r.new,
@@ -380,6 +488,25 @@ class ScanRecorder:
                 + ("" if r.complete else "; partial sweep: nothing marked gone"),
                 err=True,
             )
+
+    def _record(self, report: ScanReport, coverage: list[tuple[int, int]],
+                sid: str) -> RecordResult:
+        """Record now; after a lost session (a restarted server) once more on a new one (the
+        uuid makes a sweep committed just before the loss count once)."""
+        from camscan.inventory import Unreachable
+
+        if self.inventory is None:
+            raise Unreachable(f"{self.db}: the server was unreachable when the sweep started")
+        try:
+            return self.inventory.record_sweep(report, self.site, coverage=coverage,
+                                               sensor=self.sensor, sweep_uuid=sid)
+        except Unreachable:
+            self.inventory.reconnect()
+            done = self.inventory.recorded(sid)
+            if done is not None:  # the commit landed before the session was lost
+                return done
+            return self.inventory.record_sweep(report, self.site, coverage=coverage,
+                                               sensor=self.sensor, sweep_uuid=sid)
 
     def exit_code(self, code: int) -> int:
         """The sweep's exit code, adjusted: a failed record is a failure; a flagged device
@@ -410,7 +537,7 @@ def register(main: click.Group) -> None:
 @click.option("--site", help="Compare the last two complete sweeps of this site.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
+def diff_cmd(sweeps: tuple[str, ...], db: DbTarget | None, config_path: Path | None,
              site: str | None, fmt: str) -> None:
     """What changed between two sweeps: new, gone, reappeared, returned, changed
     devices.
@@ -440,7 +567,7 @@ def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
               default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here (whole, atomically) instead of stdout.")
-def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fmt: str,
+def worklist_cmd(db: DbTarget | None, config_path: Path | None, site: str | None, fmt: str,
                  output: Path | None) -> None:
     """The removal worklist: one row per flagged device still present (open or reappeared).
 
@@ -481,7 +608,7 @@ def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fm
 @click.option("-n", "--note", default="", help="Why (who pulled it, ticket, exemption).")
 @click.option("--site", help="Resolve ASSET (an address) within this site.")
 @_db_options
-def mark_cmd(asset: str, status: str, note: str, site: str | None, db: Path | None,
+def mark_cmd(asset: str, status: str, note: str, site: str | None, db: DbTarget | None,
              config_path: Path | None) -> None:
     """Mark ASSET (id, serial, MAC or current address) removed or exempt; `open` undoes.
 
@@ -509,7 +636,7 @@ def mark_cmd(asset: str, status: str, note: str, site: str | None, db: Path | No
 @click.option("--since", metavar="ISO-TIME", help="Only sweeps started at or after this.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here (whole, atomically) instead of stdout.")
-def export_cmd(db: Path | None, config_path: Path | None, site: str | None,
+def export_cmd(db: DbTarget | None, config_path: Path | None, site: str | None,
                since: str | None, output: Path | None) -> None:
     """Write sweep results (and marks) as JSON lines, for `camscan import` elsewhere."""
     from camscan.inventory import InventoryError
@@ -527,7 +654,7 @@ def export_cmd(db: Path | None, config_path: Path | None, site: str | None,
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=False, dir_okay=False, allow_dash=True, path_type=Path))
 @_db_options
-def import_cmd(files: tuple[Path, ...], db: Path | None, config_path: Path | None) -> None:
+def import_cmd(files: tuple[Path, ...], db: DbTarget | None, config_path: Path | None) -> None:
     """Merge sweep results exported by other sensors (FILES, or - for stdin) into this
     inventory. Every file is read and checked first: one bad line and nothing is imported
     (nor an inventory created); importing the same file twice changes nothing."""
@@ -563,7 +690,7 @@ def import_cmd(files: tuple[Path, ...], db: Path | None, config_path: Path | Non
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @_db_options
-def history_cmd(asset: str, site: str | None, fmt: str, db: Path | None,
+def history_cmd(asset: str, site: str | None, fmt: str, db: DbTarget | None,
                 config_path: Path | None) -> None:
     """One device's addresses over time and its status changes."""
     from camscan.inventory import InventoryError
@@ -584,7 +711,7 @@ def history_cmd(asset: str, site: str | None, fmt: str, db: Path | None,
 @click.command("sweeps")
 @click.option("--site", help="Only this site.")
 @_db_options
-def sweeps_cmd(site: str | None, db: Path | None, config_path: Path | None) -> None:
+def sweeps_cmd(site: str | None, db: DbTarget | None, config_path: Path | None) -> None:
     """List the recorded sweeps (ids for `camscan diff`)."""
     from camscan.inventory import InventoryError
 

@@ -49,7 +49,7 @@ class ScanOptions:
     opt_in: tuple[str, ...] = ()
     credentials: Path | None = None  # TOML logins for the credentialed probes (onvif, isapi)
     extra: dict[str, object] = field(default_factory=dict)
-    db: Path | None = None  # record into this inventory (None: no inventory)
+    db: Path | str | None = None  # inventory to record into: a path or postgresql:// URL
     site: str | None = None  # the site the sweep is recorded under
     gone_after: int | None = None  # N for "gone" (None: the inventory's stored N)
     include_edges: bool = False  # probe a CIDR's network and broadcast addresses too
