@@ -89,6 +89,9 @@ class Analyser:
         self._heard: set[tuple[bytes, int, bytes]] = set()
         self._cache_bytes = 0
         self._open: set[tuple[str, int]] = set()  # (address, port) reported as tcp.open
+        # address -> (port, path) of the LOCATION of its first SSDP search answer: the GET
+        # the ssdp probe makes for the device description
+        self._descriptions: dict[str, tuple[int, str]] = {}
 
     # ------------------------------------------------------------------ intake
 
@@ -262,6 +265,8 @@ class Analyser:
             reply = self._parsed("dhip", payload, p.parse_dhip_reply)
             if reply:
                 self.add(p.dhip_observations(reply, src))
+        elif sport == extract.SSDP_PORT and payload[:5].upper() == b"HTTP/":
+            self._ssdp_answer(src, payload)
         elif sport == extract.SSDP_PORT or dport == extract.SSDP_PORT:
             self.add(extract.ssdp_observations(src, payload))
         elif (sport, dport) in ((68, 67), (67, 68)):
@@ -277,6 +282,26 @@ class Analyser:
                         self._dhcp.append(msg)
                     else:
                         self.dropped += 1
+
+    def _ssdp_answer(self, src: str, payload: bytes) -> None:
+        """An answer to an M-SEARCH: the ssdp probe's rows, and where its description is.
+
+        The probe name is ``ssdp`` whether the search was multicast or sent to the device
+        (``ssdp-unicast``): the answer is a unicast datagram either way."""
+        answer = self._parsed("ssdp", payload, p.parse_ssdp_answer)
+        if answer is None:
+            return
+        self.add(p.ssdp_answer_rows(src, answer, "ssdp"))
+        if src in self._descriptions or not answer.location:
+            return
+        target = p.ssdp_location_target(answer.location, src)
+        if isinstance(target, str):
+            return  # a LOCATION the probe would not follow
+        if len(self._descriptions) >= MAX_MACS:
+            self.dropped += 1
+            return
+        url, port = target
+        self._descriptions[src] = (port, _request_path(url))
 
     def _mdns_packet(self, src: str, payload: bytes) -> None:
         facts = p.parse_mdns_response(payload)
@@ -369,14 +394,20 @@ class Analyser:
     def _service_observations(self) -> None:
         for (ip, port), svc in self._services.items():
             ctx = _ctx(ip)
-            if svc.http:
+            pages = svc.http
+            described = self._descriptions.get(ip)
+            if described is not None and described[0] == port and described[1] in pages:
+                # the ssdp probe's GET of the LOCATION: its rows, not the http probe's
+                pages = {k: v for k, v in pages.items() if k != described[1]}
+                self._description(ip, port, svc.http[described[1]])
+            if pages:
                 self.add([ctx.obs("http", "service", "http", port)])
-                self.add(p.chain_observations(ip, port, _chain(svc.http, ip, port)))
+                self.add(p.chain_observations(ip, port, _chain(pages, ip, port)))
                 for vendor_path in p.http_paths():
-                    if vendor_path.path in svc.http:
-                        self.add(p.reply_observations(ip, port, svc.http[vendor_path.path],
+                    if vendor_path.path in pages:
+                        self.add(p.reply_observations(ip, port, pages[vendor_path.path],
                                                       vendor_path.prefix))
-                icon = svc.http.get(p.FAVICON_PATH)
+                icon = pages.get(p.FAVICON_PATH)
                 if icon is not None and icon.status == 200 and icon.body and not icon.truncated:
                     mmh, md5 = p.favicon_hashes(icon.body)
                     self.add([ctx.obs("http", "http.favicon.mmh3", str(mmh), port),
@@ -386,6 +417,15 @@ class Analyser:
             if svc.tls is not None:
                 self.add(p.certificate_observations(ip, port, svc.tls.certificate,
                                                     svc.tls.version))
+
+    def _description(self, ip: str, port: int, reply: p.Reply) -> None:
+        """The ``upnp.*`` rows of a device description, read as the ssdp probe reads it (a
+        200 answer, not cut short by the size limit)."""
+        if reply.status != 200 or reply.truncated:
+            return
+        fields = p.parse_upnp_description(reply.body)
+        if fields:
+            self.add(p.upnp_description_rows(ip, fields, "ssdp", port))
 
     def _mac_bindings(self) -> dict[str, str]:
         """mac -> the one IPv4 address it speaks for (ARP and DHCP first, then a MAC seen
@@ -435,6 +475,13 @@ class Analyser:
         return list(self._done)
 
 
+def _request_path(url: str) -> str:
+    """The request-line path of ``url`` (``/desc.xml?x=1``), as the listener files HTTP
+    answers."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
 def _chain(replies: dict[str, p.Reply], ip: str, port: int) -> list[p.Reply]:
     """The ``GET /`` chain as the http probe follows it (redirects to paths also heard), or,
     when no answer to ``/`` was heard, the first page answer heard."""
@@ -453,8 +500,7 @@ def _chain(replies: dict[str, p.Reply], ip: str, port: int) -> list[p.Reply]:
         target = p.redirect_target(last.url, locations[0], ip, port) if locations else None
         if target is None:
             break
-        parts = urlsplit(target)
-        nxt = replies.get((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+        nxt = replies.get(_request_path(target))
         if nxt is None:
             break
         chain.append(nxt)

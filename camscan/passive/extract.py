@@ -11,6 +11,8 @@ raises on any bytes.
 * SSDP: UPnP Device Architecture 2.0 section 1 (``NOTIFY * HTTP/1.1`` with ``NT``, ``NTS``,
   ``SERVER``, ``LOCATION``, ``USN``; search responses ``HTTP/1.1 200 OK`` with ``ST``),
   https://openconnectivity.org/upnp-specs/UPnP-arch-DeviceArchitecture-v2.0-20200417.pdf.
+  The analyser reads search answers from UDP 1900 with the ssdp probe's parser instead
+  (:mod:`camscan.passive.parsers`); :func:`ssdp_observations` reads the ``NOTIFY`` messages.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The one place the passive package imports the active probes' parsers.
 
 Wherever a capture holds the same bytes an active probe reads (an HTTP response head, an RTSP
-reply, a TLS Certificate message, a WS-Discovery, mDNS, SADP or DHIP datagram, an ARP reply),
+reply, a TLS Certificate message, a WS-Discovery, mDNS, SADP, DHIP or SSDP search-answer
+datagram, a UPnP device description, an ARP reply),
 the passive extractors call the probe's own parser and observation builder, so the evidence of
 a capture and of a sweep cannot drift apart. Pure wire parsers come from their home in
 :mod:`camscan.wire`; observation builders from the probe that owns the keys; the http probe's
@@ -29,6 +30,11 @@ from camscan.probes.sadp import observations as sadp_observations
 from camscan.probes.sadp import parse_probe_match as parse_sadp_match
 from camscan.probes.sdk import observations_for as sdk_observations
 from camscan.probes.sdk import parse_sdk_reply
+from camscan.probes.ssdp import answer_rows as ssdp_answer_rows
+from camscan.probes.ssdp import description_rows as upnp_description_rows
+from camscan.probes.ssdp import location_target as ssdp_location_target
+from camscan.probes.ssdp import parse_description as parse_upnp_description
+from camscan.probes.ssdp import parse_response as parse_ssdp_answer
 from camscan.probes.wsd import PORT as WSD_PORT
 from camscan.probes.wsd import observations as wsd_observations
 from camscan.probes.wsd import parse_announcements
@@ -51,6 +57,8 @@ __all__ = [
     "http_paths", "mac_observations", "mdns_observations", "normalise_mac",
     "parse_announcements", "parse_arp_reply", "parse_dhip_reply", "parse_dvrip_banner",
     "parse_mdns_response", "parse_raw_response", "parse_rtsp_response", "parse_sadp_match",
-    "parse_sdk_reply", "redirect_target", "reply_observations", "rtsp_observations",
-    "sadp_observations", "sdk_observations", "vendor_of", "wsd_observations",
+    "parse_sdk_reply", "parse_ssdp_answer", "parse_upnp_description", "redirect_target",
+    "reply_observations", "rtsp_observations", "sadp_observations", "sdk_observations",
+    "ssdp_answer_rows", "ssdp_location_target", "upnp_description_rows", "vendor_of",
+    "wsd_observations",
 ]

@@ -421,10 +421,11 @@ LISTEN_ONLY: tuple[ProbeSpec, ...] = (
                        "codes in the order asked, comma-separated (`1,3,6,12,15,28,42`): the "
                        "client's DHCP fingerprint"))),
     ProbeSpec("ssdp-heard", "camscan.passive.extract", "raw", "listen-only: SSDP messages", (
-        _k("ssdp.server", "listen-only: the `SERVER` header of an SSDP `NOTIFY` or search answer"),
-        _k("ssdp.location", "listen-only: the `LOCATION` header of an SSDP message"),
-        _k("ssdp.usn", "listen-only: the `USN` header of an SSDP message"),
-        _k("ssdp.nt", "listen-only: the `NT` header (or a search answer's `ST`)"))),
+        _k("ssdp.server", "listen-only: the `SERVER` header of an SSDP `NOTIFY` (a search "
+                          "answer heard gives the ssdp probe's rows)"),
+        _k("ssdp.location", "listen-only: the `LOCATION` header of an SSDP `NOTIFY`"),
+        _k("ssdp.usn", "listen-only: the `USN` header of an SSDP `NOTIFY`"),
+        _k("ssdp.nt", "listen-only: the `NT` header of an SSDP `NOTIFY`"))),
 )
 
 

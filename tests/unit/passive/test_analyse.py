@@ -7,7 +7,7 @@ from pathlib import Path
 
 from camscan.models import Observation
 from camscan.passive import Analyser, read_records, read_spans
-from camscan.probes import dhip, http, mdns, rtsp, sadp, sdk, wsd
+from camscan.probes import dhip, http, mdns, rtsp, sadp, sdk, ssdp, wsd
 from camscan.wire import x509
 from camscan.wire.http import parse_raw_response
 from tests.lab.passive import dhcp_request, hello, notify
@@ -147,6 +147,48 @@ def test_discovery_datagrams_go_through_the_probe_parsers() -> None:
         mdns.observations_for(CAM, facts, "mdns", only_ip=True)
     want |= {(o.probe, o.key, o.value, o.port) for b in rows.values() for o in b}
     assert want and want <= got
+
+
+def _ssdp_capture(name: str, ip: str = CAM) -> bytes:
+    text = (CAPTURES / "ssdp" / name).read_text(encoding="utf-8")
+    text = text.replace("{{ip}}", ip).replace("{{uuid}}", "4f3b2a10-1dd2-11b2-8000-5850ed1fa021")
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+
+
+def test_ssdp_search_answer_and_description_fetch_give_the_ssdp_probe_rows() -> None:
+    answer = _ssdp_capture("lab-hikvision-msearch-200.txt")
+    body = _ssdp_capture("lab-hikvision-description.xml")
+    reply = (b"HTTP/1.1 200 OK\r\nCONTENT-TYPE: text/xml\r\nCONTENT-LENGTH: "
+             + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    frames = [udp_frame(CAM, 1900, SCANNER, 41000, answer, mac=HIK_MAC)]
+    frames += conversation(SCANNER, CAM, 49152,
+                           b"GET /upnpdevicedesc.xml HTTP/1.1\r\nHost: x\r\n\r\n", reply)
+    got = keyset(heard(frames))
+    parsed = ssdp.parse_response(answer)
+    fields = ssdp.parse_description(body)
+    assert parsed is not None and fields["manufacturer"] == "Hikvision"
+    want = {(o.probe, o.key, o.value, o.port) for o in
+            ssdp.answer_rows(CAM, parsed, "ssdp")
+            + ssdp.description_rows(CAM, fields, "ssdp", 49152)}
+    assert want <= got
+    # the description GET is the ssdp probe's, not an http page: no http.* rows for it
+    assert not any(k[0] == "http" for k in got), sorted(k for k in got if k[0] == "http")
+    assert not any(k[1] == "ssdp.nt" for k in got)  # a NOTIFY-only key
+
+
+def test_a_description_the_ssdp_probe_would_not_fetch_is_an_http_page() -> None:
+    # the LOCATION names another address: the probe never GETs it, so neither is it read
+    # as a description here
+    answer = _ssdp_capture("hostile-lab-foreign-location.txt")
+    body = _ssdp_capture("lab-hikvision-description.xml")
+    reply = (b"HTTP/1.1 200 OK\r\nCONTENT-TYPE: text/xml\r\n\r\n" + body)
+    frames = [udp_frame(CAM, 1900, SCANNER, 41000, answer, mac=HIK_MAC)]
+    frames += conversation(SCANNER, CAM, 47001,
+                           b"GET /xxe-upnp-location.xml HTTP/1.1\r\n\r\n", reply)
+    got = keyset(heard(frames))
+    assert ("ssdp", "ssdp.server", "Linux/4.9, UPnP/1.0, hostile/1.0", None) in got
+    assert not any(k[1].startswith("upnp.") for k in got)
+    assert ("http", "service", "http", 47001) in got
 
 
 def test_ws_discovery_hello_and_bye_fragmented_over_the_mtu() -> None:

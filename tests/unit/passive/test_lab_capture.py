@@ -51,7 +51,8 @@ def heard() -> list[Any]:
 def test_the_report_is_marked_passive(reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
     _active, passive = reports
     assert passive["scan"]["mode"] == "passive"
-    assert passive["scan"]["targets"] == [] and passive["scan"]["options"]["frames"] == pcap_records(CAPTURE)
+    assert passive["scan"]["targets"] == []
+    assert passive["scan"]["options"]["frames"] == pcap_records(CAPTURE)
     assert reports[0]["scan"]["mode"] == "active"
 
 
