@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup bench-pcap oui accuracy docs new-probe
+.PHONY: all demo test lint typecheck unit sysdeps schema clean fuzz bench bench-startup bench-pcap bench-inventory oui accuracy docs new-probe
 
 all: test
 
@@ -44,7 +44,7 @@ fuzz: $(STAMP)
 # `camscan pcap` of a synthetic 1 GB capture, MB/s and peak RSS), then speed at scale side by side with
 # nmap -sV (root: builds namespace topologies; installs nmap). Prints the tables and writes
 # bench/results/latest.json. See docs/performance.md.
-bench: bench-startup bench-pcap
+bench: bench-startup bench-pcap bench-inventory
 	@bash scripts/sysdeps.sh bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
@@ -55,6 +55,12 @@ bench-startup: $(STAMP)
 # with rewritten addresses) of CAMSCAN_BENCH_PCAP_MB megabytes (default 1024); MB/s and peak RSS.
 bench-pcap: $(STAMP)
 	$(BIN)/python -m bench.pcap $(PCAP_ARGS)
+
+# The central inventory (issue 16): 8 sensors at once vs one alone, and the worklist over
+# 100,000 assets and 1,000 sweeps from each backend. The PostgreSQL part needs root (a
+# throwaway cluster, tests/pg.py; sysdeps installs postgresql); it says why when it cannot.
+bench-inventory: $(STAMP) sysdeps
+	$(BIN)/python -m bench.inventory $(INVENTORY_BENCH_ARGS)
 
 # Identification accuracy on the corpus of real banners (tests/corpus/*.jsonl): recall per
 # maker, the review net, false-banned counts (exit 1 if any). See docs/fingerprints.md.

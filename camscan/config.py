@@ -8,6 +8,12 @@ policy = "canada-2025"                  # default for every site
 rate = 200                              # default for every site (packets/s)
 credentials = "/etc/camscan/credentials.toml"
 
+[inventory]                             # optional: a central inventory instead of `db`
+url = "postgresql://camscan@db.example.org/camscan?sslmode=verify-full"   # no password here
+password_file = "/etc/camscan/db-password"   # mode 0600; or PGPASSWORD / ~/.pgpass
+sensor = "plant-a-vlan20"               # recorded with each sweep (default: the host name)
+spool = "/var/lib/camscan/spool"        # sweeps kept while the server is unreachable
+
 [sites.hq]
 targets = ["10.1.0.0/24", "10.1.5.10-40"]
 excludes = ["10.1.0.1"]
@@ -56,11 +62,35 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir(APP, appauthor=False)) / "inventory.db"
 
 
-def resolve_db(db: Path | None, config: Config | None, *, create: bool = False) -> Path:
-    """``--db``, else the config's ``db``, else the default under the user's data folder
-    (whose folder is made only when ``create``: readers create nothing)."""
+DbTarget = Path | str
+"""An inventory: a SQLite file, or a ``postgresql://`` URL (a string) of a central server."""
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def db_target(text: str) -> DbTarget:
+    """``--db``'s value: a server URL as it is, anything else a file path."""
+    return text if is_server(text) else Path(text)
+
+
+def is_server(target: object) -> bool:
+    """Whether an inventory target is a server URL (not a file)."""
+    return isinstance(target, str) and target.startswith(URL_SCHEMES)
+
+
+def default_spool_dir() -> Path:
+    """``$XDG_STATE_HOME/camscan/spool``: sweeps kept while the server is unreachable."""
+    return Path(platformdirs.user_state_dir(APP, appauthor=False)) / "spool"
+
+
+def resolve_db(db: DbTarget | None, config: Config | None, *,
+               create: bool = False) -> DbTarget:
+    """``--db``, else the config's ``inventory.url`` or ``db``, else the default under the
+    user's data folder (whose folder is made only when ``create``: readers create nothing)."""
     if db is not None:
         return db
+    if config is not None and config.url is not None:
+        return config.url
     if config is not None and config.db is not None:
         return config.db
     path = default_db_path()
@@ -95,6 +125,11 @@ class Config:
     rate: float | None = None
     credentials: Path | None = None
     sites: dict[str, Site] = field(default_factory=dict)
+    url: str | None = None
+    """``inventory.url``: a central PostgreSQL inventory (never with a password in it)."""
+    password_file: Path | None = None
+    sensor: str | None = None
+    spool: Path | None = None
 
     def site(self, name: str) -> Site:
         try:
@@ -119,7 +154,10 @@ class Config:
         return site.credentials or self.credentials
 
 
-_TOP_KEYS = ("db", "gone_after", "log_file", "policy", "rate", "credentials", "sites")
+_TOP_KEYS = ("db", "gone_after", "log_file", "policy", "rate", "credentials", "inventory",
+             "sites")
+_INVENTORY_KEYS = ("url", "password_file", "sensor", "spool")
+_SENSOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SITE_KEYS = ("targets", "excludes", "policy", "rate", "credentials")
 
 
@@ -267,8 +305,24 @@ def parse_config(text: str, path: Path) -> Config:
             rate=r.number(table, "rate", f"{prefix}.rate", lo=LIMITS.rate.lo, hi=LIMITS.rate.hi),
             credentials=r.path_value(table, "credentials", f"{prefix}.credentials"),
         )
+    inv = data.get("inventory", {})
+    if not isinstance(inv, dict):
+        raise r.fail("inventory", f"expected a table, got {_type_name(inv)}")
+    r.unknown(inv, _INVENTORY_KEYS, "inventory.")
+    url = r.string(inv, "url", "inventory.url")
+    if url is not None:
+        url = _server_url(r, url)
+        if "db" in data:
+            raise r.fail("inventory.url", "give db (a SQLite file) or inventory.url (a "
+                         "server), not both")
+    sensor = r.string(inv, "sensor", "inventory.sensor")
+    if sensor is not None and not _SENSOR_NAME.match(sensor):
+        raise r.fail("inventory.sensor", "sensor names are letters, digits, '.', '_', '-' "
+                     "(max 64)")
     return Config(
         path=path,
+        url=url, password_file=r.path_value(inv, "password_file", "inventory.password_file"),
+        sensor=sensor, spool=r.path_value(inv, "spool", "inventory.spool"),
         db=r.path_value(data, "db", "db"),
         gone_after=r.integer(data, "gone_after", "gone_after", lo=int(LIMITS.gone_after.lo),
                              hi=int(LIMITS.gone_after.hi)),
@@ -278,6 +332,27 @@ def parse_config(text: str, path: Path) -> Config:
         credentials=r.path_value(data, "credentials", "credentials"),
         sites=sites,
     )
+
+
+def _server_url(r: _Reader, url: str) -> str:
+    """A ``postgresql://`` URL without a password (the message never repeats the URL)."""
+    if not url.startswith(URL_SCHEMES):
+        raise r.fail("inventory.url", "expected a postgresql:// URL")
+    if url_has_password(url):
+        raise r.fail("inventory.url", "holds a password; remove it and use "
+                     "inventory.password_file (mode 0600), PGPASSWORD or ~/.pgpass")
+    return url
+
+
+def url_has_password(url: str) -> bool:
+    """Whether a ``postgresql://`` URL carries a password (``user:pw@`` or ``password=``)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return parts.password is not None or "password" in parse_qs(parts.query)
+    except ValueError:
+        return True  # unparsable: say so rather than echo it
 
 
 def load_config(path: Path | None = None, *, required: bool = True) -> Config | None:

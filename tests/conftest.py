@@ -23,11 +23,15 @@ _CACHE = tempfile.TemporaryDirectory(prefix="camscan-test-cache-")
 os.environ.setdefault("CAMSCAN_CACHE_DIR", _CACHE.name)
 
 
-def lab_unavailable(reason: str) -> None:
-    """Skip outside CI; fail in CI (a skipped lab test in CI would hide a broken lab)."""
+def unavailable(what: str, reason: str) -> None:
+    """Skip outside CI; fail in CI (a skipped test in CI would hide a broken set-up)."""
     if os.environ.get("CI"):
-        pytest.fail(f"CI is set and the namespace lab cannot run: {reason}", pytrace=False)
+        pytest.fail(f"CI is set and {what} cannot run: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def lab_unavailable(reason: str) -> None:
+    unavailable("the namespace lab", reason)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,9 @@ from camscan.exitcodes import ExitCode
 if TYPE_CHECKING:
     from camscan.app.reporter import Reporter
     from camscan.app.request import ScanRequest
+    from camscan.config import DbTarget
     from camscan.inventory import Inventory, InventoryError, RecordResult
+    from camscan.inventory.spool import Spool
     from camscan.models import ScanReport
     from camscan.targets import Scope
 
@@ -45,21 +47,30 @@ class ScanRecorder:
     sweep, ``record(report, scope)``, write the outputs, ``return exit_code(code)``.
     """
 
-    def __init__(self, db: Path | None, reporter: Reporter, *, site: str | None = None,
-                 gone_after: int | None = None, quiet: bool = False) -> None:
+    def __init__(self, db: DbTarget | None, reporter: Reporter, *, site: str | None = None,
+                 gone_after: int | None = None, quiet: bool = False,
+                 sensor: str | None = None, password_file: Path | None = None,
+                 spool: Path | None = None) -> None:
         self.db = db
         self.reporter = reporter
         self.site = site
         self.gone_after = gone_after
         self.quiet = quiet
+        self.sensor = sensor
+        self.password_file = password_file
+        self.spool_dir = spool
         self.inventory: Inventory | None = None
         self.result: RecordResult | None = None
         self.failed = False
+        self.spooling = False
+        """The server was unreachable at open: the sweep goes to the spool."""
+        self.spooled: Path | None = None
 
     @classmethod
     def for_request(cls, request: ScanRequest, reporter: Reporter) -> ScanRecorder:
         return cls(request.db, reporter, site=request.site, gone_after=request.gone_after,
-                   quiet=request.quiet)
+                   quiet=request.quiet, sensor=request.sensor,
+                   password_file=request.password_file, spool=request.spool)
 
     def open(self) -> int | None:
         """Open the inventory and take its lock before anything is sent."""
@@ -70,9 +81,20 @@ class ScanRecorder:
 
         if self.db == default_db_path():  # the default inventory's folder, made when needed
             with contextlib.suppress(OSError):
-                self.db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                default_db_path().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from camscan.inventory import Unreachable
+
         try:
-            self.inventory = Inventory.open(self.db, lock=True, gone_after=self.gone_after)
+            self.inventory = Inventory.open(self.db, lock=True, gone_after=self.gone_after,
+                                            site=self.site or "",
+                                            password_file=self.password_file)
+        except Unreachable as exc:  # a server: sweep anyway, keep the result in the spool
+            self.spooling = True
+            message = f"{describe(exc)}; the sweep will be kept in {self._spool().folder}"
+            log_event("inventory.unreachable", logging.WARNING, message=message)
+            if not self.quiet:
+                self.reporter.note(message)
+            return None
         except InventoryLocked as exc:
             self.reporter.error(describe(exc))
             log_event("error", logging.ERROR, message=describe(exc), exit=int(ExitCode.LOCKED))
@@ -91,6 +113,34 @@ class ScanRecorder:
                 self.reporter.error(message)
                 log_event("error", logging.ERROR, message=message, exit=int(ExitCode.USAGE))
                 return int(ExitCode.USAGE)
+        return self._deliver()
+
+    def _spool(self) -> Spool:
+        from camscan.config import default_spool_dir
+        from camscan.inventory.spool import Spool
+
+        return Spool(self.spool_dir or default_spool_dir())
+
+    def _deliver(self) -> int | None:
+        """Deliver the sweeps kept while the server was unreachable, before this one."""
+        from camscan.config import is_server
+        from camscan.inventory import InventoryError
+
+        if self.inventory is None or not is_server(self.db):
+            return None
+        spool = self._spool()
+        try:
+            if not spool.pending():
+                return None
+            done = spool.deliver(self.inventory)
+        except InventoryError as exc:  # kept: the next run tries again
+            message = f"spooled sweeps not delivered: {describe(exc)}"
+            self.reporter.error(message)
+            log_event("error", logging.ERROR, message=message)
+            return None
+        log_event("spool.delivered", sweeps=done.sweeps, already=done.already)
+        if not self.quiet:
+            self.reporter.note(f"delivered {done.sweeps} spooled sweep(s) from {spool.folder}")
         return None
 
     def __enter__(self) -> ScanRecorder:
@@ -102,19 +152,36 @@ class ScanRecorder:
             self.inventory = None
 
     def record(self, report: ScanReport, scope: Scope | None = None) -> None:
-        if self.inventory is None:
+        if self.inventory is None and not self.spooling:
             return
-        from camscan.inventory import InventoryError, coverage_of_scope
+        import socket
+        import uuid
 
-        coverage = None if scope is None else coverage_of_scope(scope, report.assets)
+        from camscan.inventory import InventoryError, Unreachable, coverage_of, coverage_of_scope
+
+        coverage = (coverage_of(report.scan, report.assets) if scope is None
+                    else coverage_of_scope(scope, report.assets))
+        sid = str(uuid.uuid4())
         try:
-            self.result = self.inventory.record_sweep(report, self.site, coverage=coverage)
+            try:
+                self.result = self._record(report, coverage, sid)
+            except Unreachable as exc:
+                sensor = self.sensor or socket.gethostname()
+                self.spooled = self._spool().put(report, uuid=sid, site=self.site or "",
+                                                 sensor=sensor, cover=coverage)
+                message = (f"sweep {sid} kept in the spool {self.spooled.parent} ("
+                           f"{describe(exc)}); the next run delivers it")
+                log_event("sweep.spooled", logging.WARNING, uuid=sid, message=message)
+                if not self.quiet:
+                    self.reporter.note(message)
+                return
         except InventoryError as exc:
             self.failed = True
             self.reporter.error(f"sweep not recorded: {describe(exc)}")
             log_event("error", logging.ERROR, message=f"sweep not recorded: {describe(exc)}")
             return
         r = self.result
+        assert r is not None
         log_event("sweep.recorded", db=str(self.db), site=self.site, sweep=r.sweep_id,
                   uuid=r.uuid, complete=r.complete, devices=len(report.assets),
                   flagged=sum(1 for a in report.assets if a.flagged), new=r.new,
@@ -126,6 +193,25 @@ class ScanRecorder:
                 + f": {r.new} new device(s), {len(r.reappeared)} reappeared, "
                 f"{len(r.gone)} gone; {r.remaining} flagged device(s) remain"
                 + ("" if r.complete else "; partial sweep: nothing marked gone"))
+
+    def _record(self, report: ScanReport, coverage: list[tuple[int, int]],
+                sid: str) -> RecordResult:
+        """Record now; after a lost session (a restarted server) once more on a new one (the
+        uuid makes a sweep committed just before the loss count once)."""
+        from camscan.inventory import Unreachable
+
+        if self.inventory is None:
+            raise Unreachable(f"{self.db}: the server was unreachable when the sweep started")
+        try:
+            return self.inventory.record_sweep(report, self.site, coverage=coverage,
+                                               sensor=self.sensor, sweep_uuid=sid)
+        except Unreachable:
+            self.inventory.reconnect()
+            done = self.inventory.recorded(sid)
+            if done is not None:  # the commit landed before the session was lost
+                return done
+            return self.inventory.record_sweep(report, self.site, coverage=coverage,
+                                               sensor=self.sensor, sweep_uuid=sid)
 
     def exit_code(self, code: int) -> int:
         """The sweep's exit code, adjusted: a failed record is a failure; a flagged device

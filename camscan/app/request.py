@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from camscan.settings import DEFAULTS
 
 if TYPE_CHECKING:
-    from camscan.config import Config
+    from camscan.config import Config, DbTarget
 
 
 class PlanError(ValueError):
@@ -50,20 +50,25 @@ class ScanRequest:
     quiet: bool = False
     opt_in: tuple[str, ...] = ()
     credentials: Path | None = None  # TOML logins for the credentialed probes (onvif, isapi)
-    db: Path | None = None  # record into this inventory (None: no inventory)
+    db: DbTarget | None = None  # inventory to record into: a path or postgresql:// URL
     site: str | None = None  # the site the sweep is recorded under
     gone_after: int | None = None  # N for "gone" (None: the inventory's stored N)
     include_edges: bool = False  # probe a CIDR's network and broadcast addresses too
+    sensor: str | None = None  # the sensor recorded with the sweep (None: this host's name)
+    password_file: Path | None = None  # the central inventory's password (mode 0600)
+    spool: Path | None = None  # where sweeps wait while the server is unreachable
 
 
 def plan_runs(base: ScanRequest, config: Config | None, *,
-              explicit: Collection[str] = (), db: Path | None = None, no_db: bool = False,
-              config_given: bool = False, site: str | None = None) -> list[ScanRequest]:
+              explicit: Collection[str] = (), db: DbTarget | None = None,
+              no_db: bool = False, config_given: bool = False, site: str | None = None,
+              sensor: str | None = None) -> list[ScanRequest]:
     """The sweeps ``camscan scan`` is to run: the TARGETS given (recorded under ``site``),
     or every site of the config (or the one named by ``site``).
 
     ``explicit`` names the options given on the command line (``policy``, ``rate``): those
-    win over the config's. ``config_given``: a config file was named (``--config``)."""
+    win over the config's. ``config_given``: a config file was named (``--config``).
+    ``sensor`` (``--sensor``) wins over the config's ``inventory.sensor``."""
     from camscan.config import ConfigError, resolve_db, site_name_ok
 
     # only an inventory run records: --db, --config, --site, or sweeping the config's sites;
@@ -76,6 +81,13 @@ def plan_runs(base: ScanRequest, config: Config | None, *,
     else:  # its folder is made (the default one) only when the sweep really records
         db_path = resolve_db(None, config)
     gone_after = config.gone_after if config is not None else None
+    if sensor is not None and not site_name_ok(sensor):
+        raise PlanError(f"--sensor {sensor[:64]!r}: sensor names are letters, digits, '.', "
+                        "'_', '-'")
+    base = dataclasses.replace(
+        base, sensor=sensor or (config.sensor if config is not None else None),
+        password_file=config.password_file if config is not None else None,
+        spool=config.spool if config is not None else None)
     if base.targets:
         if site is not None and not site_name_ok(site):
             raise PlanError(f"--site {site!r}: site names are letters, digits, '.', '_', '-'")

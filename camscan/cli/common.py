@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from camscan.app.reporter import TextReporter
 from camscan.eventlog import log_event
 from camscan.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from camscan.config import DbTarget
 
 
 class TerminalReporter(TextReporter):
@@ -70,3 +73,20 @@ def fail(message: str, code: int = int(ExitCode.USAGE)) -> NoReturn:
     REPORTER.error(message)
     log_event("error", message=message, exit=int(code))
     sys.exit(int(code))
+
+
+def db_value(ctx: click.Context, param: click.Parameter, value: str | None
+             ) -> DbTarget | None:
+    """``--db``: a file path, or a ``postgresql://`` URL (refused with a password in it: argv
+    is readable by every user of the machine and lands in shell histories and logs)."""
+    from camscan.config import db_target, url_has_password
+
+    if value is None:
+        return None
+    target = db_target(value)
+    if isinstance(target, str) and url_has_password(target):
+        raise click.BadParameter(
+            "the URL holds a password; remove it and give the password in PGPASSWORD, "
+            "~/.pgpass or a password file of mode 0600 (the config's inventory.password_file)",
+            ctx=ctx, param=param)
+    return target

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from camscan.app.record import describe
-from camscan.cli.common import fail
+from camscan.cli.common import db_value, fail
 from camscan.eventlog import log_event
 from camscan.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from camscan.config import Config
+    from camscan.config import Config, DbTarget
     from camscan.inventory import Inventory
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,7 +60,7 @@ def load_config_option(path: Path | None) -> Config | None:
         fail(str(exc))
 
 
-def _open(db: Path | None, config_path: Path | None, *, write: bool,
+def _open(db: DbTarget | None, config_path: Path | None, *, write: bool,
           create: bool | None = None, site: str | None = None) -> Inventory:
     """Open the inventory for a command (``create`` defaults to ``write``); with ``site``,
     check that a recorded sweep has it (else a usage error naming the known sites)."""
@@ -74,7 +74,8 @@ def _open(db: Path | None, config_path: Path | None, *, write: bool,
     gone_after = config.gone_after if config is not None else None
     try:
         inv = Inventory.open(path, write=write, create=create, lock=write,
-                             gone_after=gone_after if write else None)
+                             gone_after=gone_after if write else None,
+                             password_file=config.password_file if config else None)
     except InventoryLocked as exc:
         fail(describe(exc), int(ExitCode.LOCKED))
     except InventoryError as exc:  # missing, foreign, damaged: a bad --db, like scan's
@@ -100,8 +101,9 @@ def _db_options(f: F) -> F:
     f = click.option("--config", "config_path", type=click.Path(dir_okay=False,
                      path_type=Path), help="Config file (default: ~/.config/camscan/"
                      "config.toml when it exists).")(f)
-    f = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Inventory file (default: the config's db, else "
+    f = click.option("--db", callback=db_value, metavar="PATH|URL",
+                     help="Inventory file, or postgresql://USER@HOST/DB of a central "
+                          "inventory (default: the config's inventory.url or db, else "
                           "~/.local/share/camscan/inventory.db).")(f)
     return f
 
@@ -122,7 +124,7 @@ def register(main: click.Group) -> None:
 @click.option("--site", help="Compare the last two complete sweeps of this site.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
+def diff_cmd(sweeps: tuple[str, ...], db: DbTarget | None, config_path: Path | None,
              site: str | None, fmt: str) -> None:
     """What changed between two sweeps: new, gone, reappeared, returned, changed
     devices.
@@ -154,7 +156,7 @@ def diff_cmd(sweeps: tuple[str, ...], db: Path | None, config_path: Path | None,
               default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here (whole, atomically) instead of stdout.")
-def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fmt: str,
+def worklist_cmd(db: DbTarget | None, config_path: Path | None, site: str | None, fmt: str,
                  output: Path | None) -> None:
     """The removal worklist: one row per flagged device still present (open or reappeared).
 
@@ -195,7 +197,7 @@ def worklist_cmd(db: Path | None, config_path: Path | None, site: str | None, fm
 @click.option("-n", "--note", default="", help="Why (who pulled it, ticket, exemption).")
 @click.option("--site", help="Resolve ASSET (an address) within this site.")
 @_db_options
-def mark_cmd(asset: str, status: str, note: str, site: str | None, db: Path | None,
+def mark_cmd(asset: str, status: str, note: str, site: str | None, db: DbTarget | None,
              config_path: Path | None) -> None:
     """Mark ASSET (id, serial, MAC or current address) removed or exempt; `open` undoes.
 
@@ -223,7 +225,7 @@ def mark_cmd(asset: str, status: str, note: str, site: str | None, db: Path | No
 @click.option("--since", metavar="ISO-TIME", help="Only sweeps started at or after this.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here (whole, atomically) instead of stdout.")
-def export_cmd(db: Path | None, config_path: Path | None, site: str | None,
+def export_cmd(db: DbTarget | None, config_path: Path | None, site: str | None,
                since: str | None, output: Path | None) -> None:
     """Write sweep results (and marks) as JSON lines, for `camscan import` elsewhere."""
     from camscan.inventory import InventoryError
@@ -241,7 +243,7 @@ def export_cmd(db: Path | None, config_path: Path | None, site: str | None,
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=False, dir_okay=False, allow_dash=True, path_type=Path))
 @_db_options
-def import_cmd(files: tuple[Path, ...], db: Path | None, config_path: Path | None) -> None:
+def import_cmd(files: tuple[Path, ...], db: DbTarget | None, config_path: Path | None) -> None:
     """Merge sweep results exported by other sensors (FILES, or - for stdin) into this
     inventory. Every file is read and checked first: one bad line and nothing is imported
     (nor an inventory created); importing the same file twice changes nothing."""
@@ -278,7 +280,7 @@ def import_cmd(files: tuple[Path, ...], db: Path | None, config_path: Path | Non
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @_db_options
-def history_cmd(asset: str, site: str | None, fmt: str, db: Path | None,
+def history_cmd(asset: str, site: str | None, fmt: str, db: DbTarget | None,
                 config_path: Path | None) -> None:
     """One device's addresses over time and its status changes."""
     from camscan.inventory import InventoryError
@@ -299,7 +301,7 @@ def history_cmd(asset: str, site: str | None, fmt: str, db: Path | None,
 @click.command("sweeps")
 @click.option("--site", help="Only this site.")
 @_db_options
-def sweeps_cmd(site: str | None, db: Path | None, config_path: Path | None) -> None:
+def sweeps_cmd(site: str | None, db: DbTarget | None, config_path: Path | None) -> None:
     """List the recorded sweeps (ids for `camscan diff`)."""
     from camscan.inventory import InventoryError
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from camscan.cli.common import REPORTER, fail
+from camscan.cli.common import REPORTER, db_value, fail
 from camscan.settings import DEFAULTS, FORBIDDEN_PORTS, LIMITS
+
+if TYPE_CHECKING:
+    from camscan.config import DbTarget
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,9 +69,13 @@ def inventory_scan_options(f: F) -> F:
                      path_type=Path), help="Config file with sites (default: "
                      "~/.config/camscan/config.toml when it exists). Records the "
                      "sweep.")(f)
+    f = click.option("--sensor", metavar="NAME",
+                     help="The sensor recorded with the sweep (default: the config's "
+                          "inventory.sensor, else this host's name).")(f)
     f = click.option("--no-db", is_flag=True, help="Do not record into the inventory.")(f)
-    f = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Record the sweep into this inventory. Only runs given --db, "
+    f = click.option("--db", callback=db_value, metavar="PATH|URL",
+                     help="Record the sweep into this inventory (a file, or "
+                          "postgresql://USER@HOST/DB). Only runs given --db, "
                           "--config or --site, or sweeping the config's sites (no "
                           "TARGETS), record: into --db, else the config's db, else "
                           "~/.local/share/camscan/inventory.db. A plain `scan TARGETS` "
@@ -140,8 +147,8 @@ def scan(targets: tuple[str, ...], exclude: tuple[str, ...], ports: str | None, 
          fp_dirs: tuple[Path, ...], interface: str | None, force: bool,
          include_edges: bool, dry_run: bool,
          seed: int | None, skip_probe: tuple[str, ...], credentials: Path | None,
-         quiet: bool, db: Path | None, no_db: bool, config_path: Path | None,
-         site: str | None, log_file: Path | None) -> None:
+         quiet: bool, db: DbTarget | None, no_db: bool, config_path: Path | None,
+         site: str | None, log_file: Path | None, sensor: str | None) -> None:
     """Sweep TARGETS and report every device with its maker, evidence and verdict.
 
     TARGETS are IPv4 addresses, CIDRs (10.1.2.0/24), ranges (10.1.2.10-40,
@@ -166,7 +173,8 @@ def scan(targets: tuple[str, ...], exclude: tuple[str, ...], ports: str | None, 
     setup_json_logging(log_file or (config.log_file if config is not None else None))
     try:
         runs = plan_runs(request, config, explicit=_explicit(CONFIGURABLE), db=db,
-                         no_db=no_db, config_given=config_path is not None, site=site)
+                         no_db=no_db, config_given=config_path is not None, site=site,
+                         sensor=sensor)
     except PlanError as exc:
         fail(str(exc))
     sys.exit(run_scans(runs, REPORTER))

@@ -24,8 +24,13 @@ SQLite file is refused untouched, every write in one ``BEGIN IMMEDIATE`` transac
 killed process leaves the previous state), and an exclusive ``flock`` on ``<db>.lock`` held
 by writers for the whole sweep.
 
+A central inventory on PostgreSQL (:mod:`.postgres`, a ``postgresql://`` URL) takes many
+sensors at once: per-site locks, identity claims, the spool (:mod:`.spool`) for sweeps made
+while the server was unreachable (docs/inventory.md, "A central inventory").
+
 The modules: :mod:`.core` (:class:`Inventory`, the one object callers use), :mod:`.store`
-(the typed store protocol) and :mod:`.sqlite` (its SQLite backend), :mod:`.migrations`,
+(the typed store protocol), :mod:`.sqlite` (its SQLite backend) and :mod:`.postgres` (its
+server backend, imported only for a URL), :mod:`.migrations`,
 :mod:`.lock`, :mod:`.identity` (which asset a sighting is), :mod:`.replay` (statuses from
 history, pure), :mod:`.queries` (views), :mod:`.exchange` (export/import records) and
 :mod:`.coverage` (which addresses a sweep covered).
@@ -48,6 +53,7 @@ from camscan.inventory.errors import (
     NoInventory,
     NotAnInventory,
     UnknownSite,
+    Unreachable,
 )
 from camscan.inventory.exchange import (
     EXPORT_FORMAT,
@@ -79,9 +85,9 @@ __all__ = [
     "APPLICATION_ID", "DEFAULT_GONE_AFTER", "EXPORT_FORMAT", "FLAGGED_VERDICTS", "MARKABLE",
     "PRESENT", "SCHEMA_VERSION", "STATUSES", "AddressSpan", "AmbiguousAsset", "AssetHistory",
     "Change", "Diff", "DiffEntry", "ImportResult", "Inventory", "InventoryError",
-    "InventoryLocked", "MarkNote", "MarkRecord", "NeedsUpgrade", "NoInventory",
-    "NotAnInventory", "ParsedExport", "RecordResult", "SQLiteStore", "StatusChange", "Store",
-    "SweepInfo", "SweepRecord", "UnknownSite", "WorkItem", "WriteLock", "asset_from_dict",
-    "coverage_of", "coverage_of_scope", "ip_int", "meta_from_dict", "normalise_serial",
-    "now_iso", "parse_export",
+    "InventoryLocked", "MarkNote", "MarkRecord", "NeedsUpgrade", "NoInventory", "NotAnInventory",
+    "ParsedExport", "RecordResult", "SQLiteStore", "StatusChange", "Store", "SweepInfo",
+    "SweepRecord", "UnknownSite", "Unreachable", "WorkItem", "WriteLock", "asset_from_dict",
+    "coverage_of", "coverage_of_scope", "ip_int", "meta_from_dict", "normalise_serial", "now_iso",
+    "parse_export",
 ]

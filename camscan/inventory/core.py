@@ -11,24 +11,28 @@ import datetime as dt
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, Any, TextIO, TypeVar
 
 from camscan.codec import asset_dict, meta_dict
 from camscan.inventory import exchange, queries
 from camscan.inventory.coverage import coverage_of
-from camscan.inventory.errors import InventoryError
+from camscan.inventory.errors import Conflict, InventoryError
 from camscan.inventory.exchange import MARKABLE, ParsedExport, parse_export
 from camscan.inventory.identity import keys_of, match_address, match_strong
 from camscan.inventory.lock import WriteLock
+from camscan.inventory.replay import replay
 from camscan.inventory.sqlite import SQLiteStore, create_file
 from camscan.inventory.store import NewMark, NewSighting, NewSweep, Store
 from camscan.models import Asset, ScanReport
 from camscan.views import AssetHistory, Diff, SweepInfo, WorkItem
 
 DEFAULT_GONE_AFTER = 2
+RETRIES = 8
+"""Write transactions lost to concurrent writers (a server store) are run again this often."""
+T = TypeVar("T")
 
 
 def now_iso() -> str:
@@ -82,17 +86,26 @@ class Inventory:
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True, write: bool = True,
              gone_after: int | None = None, lock: bool = False,
-             timeout: float = 5.0) -> Inventory:
-        """Open (and create or migrate) the inventory at ``path``.
+             timeout: float = 5.0, site: str | None = None,
+             password_file: Path | None = None) -> Inventory:
+        """Open (and create or migrate) the inventory at ``path``: a SQLite file, or a
+        ``postgresql://`` URL (a string) for a central server (:mod:`.postgres`).
 
         ``write=False`` opens an existing inventory read-only (never created or migrated).
-        ``lock=True`` takes the exclusive write lock first (:class:`InventoryLocked` if held).
+        ``lock=True`` takes the write lock first (:class:`InventoryLocked` if held): the whole
+        file for SQLite; on a server, the lock of ``site`` (given: a sweep of that site) or
+        none (a mark or an import: its transactions are enough).
         ``gone_after`` (N) is stored in the inventory, so every later writer uses the same N;
         ``None`` keeps the stored value (default :data:`DEFAULT_GONE_AFTER`).
+        ``password_file``: the server's password (mode 0600; never in the URL).
         """
-        path = Path(path)
         if gone_after is not None and gone_after < 1:
             raise InventoryError("gone_after must be at least 1")
+        if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+            return cls._open_server(path, write=write, gone_after=gone_after,
+                                    lock_site=site if lock and site is not None else None,
+                                    lock=lock, timeout=timeout, password_file=password_file)
+        path = Path(path)
         create_file(path, create=create, write=write)
         wlock: WriteLock | None = None
         if lock:
@@ -104,6 +117,7 @@ class Inventory:
                       path=path)
             try:
                 inv._settle_gone_after(gone_after, write=write)
+                inv._settle_links(write=write)
             except BaseException:
                 store.close()
                 raise
@@ -113,6 +127,44 @@ class Inventory:
             raise
         return inv
 
+    @classmethod
+    def _open_server(cls, url: str, *, write: bool, gone_after: int | None,
+                     lock_site: str | None, lock: bool, timeout: float,
+                     password_file: Path | None) -> Inventory:
+        try:  # psycopg only when asked for: an optional extra
+            from camscan.inventory.postgres import PostgresStore
+        except ImportError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise
+            raise InventoryError(
+                f"a postgresql:// inventory needs psycopg ({exc.name or exc}); install it "
+                "with pip install 'camscan[postgres]'") from None
+
+        store = PostgresStore.open(url, write=write, timeout=timeout, created=now_iso(),
+                                   password_file=password_file)
+        try:
+            if lock_site is not None:
+                store.lock_site(lock_site)
+            inv = cls(store, gone_after=gone_after or DEFAULT_GONE_AFTER)
+            inv._settle_gone_after(gone_after, write=write)
+            inv._settle_links(write=write)
+        except BaseException:
+            store.close()
+            raise
+        return inv
+
+    def _write(self, body: Callable[[], T]) -> T:
+        """Run ``body`` in one write transaction; again when it lost to a concurrent writer
+        (a server store's deadlock or serialization failure: nothing of it was kept)."""
+        for attempt in range(RETRIES):
+            try:
+                with self.store.transaction():
+                    return body()
+            except Conflict:
+                if attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("not reached")
+
     def _settle_gone_after(self, wanted: int | None, *, write: bool) -> None:
         """Use the stored N; store a new one (and replay the statuses) when asked for."""
         value = self.store.get_setting("gone_after")
@@ -121,9 +173,30 @@ class Inventory:
             self.gone_after = stored or DEFAULT_GONE_AFTER
             return
         self.gone_after = wanted
-        with self.store.transaction():
+
+        def body() -> None:
             self.store.set_setting("gone_after", str(wanted))
             self._replay()
+
+        self._write(body)
+
+    def reconnect(self) -> None:
+        """A new session to the server after a lost one (its site lock taken again); a file
+        needs none."""
+        again = getattr(self.store, "reconnect", None)
+        if again is not None:
+            again()
+
+    def _settle_links(self, *, write: bool) -> None:
+        """An inventory migrated from schema 1 has no stored identity links yet: replay once."""
+        if not write or self.store.get_setting("links") == "1":
+            return
+
+        def body() -> None:
+            self._replay()
+            self.store.set_setting("links", "1")
+
+        self._write(body)
 
     def close(self) -> None:
         self.store.close()
@@ -145,17 +218,33 @@ class Inventory:
         """Record one sweep and everything it found, in one transaction; return what changed.
 
         ``coverage`` is the address ranges swept as ``(first, last)`` integers (default:
-        computed from the report's targets and excludes)."""
-        with self.store.transaction():
+        computed from the report's targets and excludes). ``sensor``: which sensor swept
+        (default: this host's name)."""
+        sweep_uuid = sweep_uuid or str(uuid.uuid4())
+
+        def body() -> RecordResult:
             sweep_id, sid = self._add_sweep(report, site or "", coverage, sweep_uuid, sensor,
                                             imported)
             new = self._add_sightings(sweep_id, site or "", report.assets)
-            self._replay()
+            self._replay({site or ""})
             remaining = next((s.remaining for s in self.store.sweeps_by_id(sweep_id)), 0)
             return RecordResult(
                 sweep_id=sweep_id, uuid=sid, complete=not report.scan.partial, new=new,
                 reappeared=self.store.flagged_moved(sweep_id, "reappeared"),
                 gone=self.store.flagged_moved(sweep_id, "gone"), remaining=remaining or 0)
+
+        return self._write(body)
+
+    def recorded(self, sweep_uuid: str) -> RecordResult | None:
+        """The result of a sweep already recorded under this uuid (``new`` is not known
+        afterwards: 0), else ``None``."""
+        if not self.store.has_sweep(sweep_uuid):
+            return None
+        s = self.store.sweeps_by_uuid_prefix(sweep_uuid)[0]
+        return RecordResult(sweep_id=s.id, uuid=s.uuid, complete=s.complete, new=0,
+                            reappeared=self.store.flagged_moved(s.id, "reappeared"),
+                            gone=self.store.flagged_moved(s.id, "gone"),
+                            remaining=s.remaining or 0)
 
     def _add_sweep(self, report: ScanReport, site: str,
                    coverage: Sequence[tuple[int, int]] | None, sweep_uuid: str | None,
@@ -176,31 +265,64 @@ class Inventory:
     def _add_sightings(self, sweep_id: int, site: str, assets: Sequence[Asset]) -> int:
         claimed: set[int] = set()
         keyed = [(a, *keys_of(a.serial, a.mac)) for a in assets]
+        look = self.store.lookup(site, {s for _, s, _ in keyed if s},
+                                 {m for _, _, m in keyed if m})
         # strong identities first, so an address match never steals a serial/MAC match
         resolved: list[int | None] = []
         for _, serial, mac in keyed:
-            aid = match_strong(self.store, serial, mac, claimed)
+            aid = match_strong(look, serial, mac, claimed)
             if aid is not None:
                 claimed.add(aid)
             resolved.append(aid)
-        new = 0
-        for (a, serial, mac), found in zip(keyed, resolved, strict=True):
+        created: list[int] = []
+        for i, ((a, serial, mac), found) in enumerate(zip(keyed, resolved, strict=True)):
             aid = found
             if aid is None:
-                aid = match_address(self.store, site, a.ip, serial, mac, a.model, claimed)
+                aid = match_address(look, site, a.ip, serial, mac, a.model, claimed)
             if aid is None:
-                aid = self.store.add_asset(site, serial, mac, a.ip, a.model)
-                new += 1
+                created.append(i)  # made below, in one go (claimed: never matched meanwhile)
+            else:
+                claimed.add(aid)
+                resolved[i] = aid
+        ids = self.store.add_assets([(site, keyed[i][1], keyed[i][2], keyed[i][0].ip,
+                                      keyed[i][0].model) for i in created])
+        for i, aid in zip(created, ids, strict=True):
             claimed.add(aid)
-            self.store.add_sighting(NewSighting(
-                sweep_id=sweep_id, asset_id=aid, ip=a.ip, mac=mac, serial=serial,
-                manufacturer=a.manufacturer, brand=a.brand, model=a.model,
-                firmware=a.firmware, verdict=a.verdict, confidence=float(a.confidence),
-                reason=a.verdict_reason, data=asset_dict(a)))
+            resolved[i] = aid
+        new = len(created)
+        # a concurrent writer (a server) that recorded one of these serials/MACs first: the
+        # device is its asset, as if the two sweeps had been recorded one after the other
+        taken = self.store.claim_keys([(resolved[i] or 0, keyed[i][1], keyed[i][2])
+                                       for i in created])
+        for i in created:
+            mine = resolved[i] or 0
+            if mine not in taken:
+                continue
+            # (``mine`` is claimed: never matched to itself)
+            other = match_strong(self.store, keyed[i][1], keyed[i][2], claimed)
+            if other is not None:
+                self.store.drop_asset(mine)
+                claimed.discard(mine)
+                claimed.add(other)
+                resolved[i] = other
+                new -= 1
+        self.store.add_sightings([NewSighting(
+            sweep_id=sweep_id, asset_id=aid or 0, ip=a.ip, mac=mac, serial=serial,
+            manufacturer=a.manufacturer, brand=a.brand, model=a.model,
+            firmware=a.firmware, verdict=a.verdict, confidence=float(a.confidence),
+            reason=a.verdict_reason, data=asset_dict(a))
+            for (a, serial, mac), aid in zip(keyed, resolved, strict=True)])
         return new
 
-    def _replay(self) -> None:
-        self.store.save_outcome(queries.replayed(self.store, self.gone_after))
+    def _replay(self, sites: Collection[str] | None = None) -> None:
+        """Replay the statuses: of ``sites`` (and every site their devices were seen at)
+        when the store can scope a replay, else of everything."""
+        scope = self.store.replay_scope(sites) if sites is not None else None
+        if scope is None:
+            self.store.lock_all()
+        outcome = replay(self.store.history(scope), gone_after=self.gone_after,
+                         rules_of=self.store.sighting_rules)
+        self.store.save_outcome(outcome, scope)
 
     # -- marks
 
@@ -214,12 +336,17 @@ class Inventory:
         if status not in MARKABLE:
             raise InventoryError(f"{status}: a mark is one of {', '.join(MARKABLE)}")
         mid = mark_uuid or str(uuid.uuid4())
-        with self.store.transaction():
+        at, who = at or now_iso(), who or _user()
+
+        def body() -> None:
             if not self.store.asset_exists(asset_id):
                 raise InventoryError(f"{asset_id}: no such asset")
-            self.store.add_mark(NewMark(mid, asset_id, status, note[:2000], at or now_iso(),
-                                        who or _user()))
-            self._replay()
+            self.store.add_mark(NewMark(mid, asset_id, status, note[:2000], at, who))
+            # the asset's history is its site's (and of every site linked to it)
+            site = self.store.asset_site(asset_id)
+            self._replay(None if site is None else {site})
+
+        self._write(body)
         return mid
 
     # -- reading
@@ -305,29 +432,35 @@ class Inventory:
     def import_parsed(self, parsed: ParsedExport) -> ImportResult:
         """Merge lines read by :func:`parse_export` (parse every file before opening the
         inventory, so a bad file leaves nothing behind)."""
+        return self._write(lambda: self._import(parsed))
+
+    def _import(self, parsed: ParsedExport) -> ImportResult:
         added = skipped = m_added = m_skipped = m_unmatched = 0
         st = self.store
-        with st.transaction():
-            for s in sorted(parsed.sweeps, key=lambda x: (x.report.scan.started, x.uuid)):
-                if st.has_sweep(s.uuid):
-                    skipped += 1
-                    continue
-                sweep_id, _ = self._add_sweep(s.report, s.site, s.cover, s.uuid, s.sensor,
-                                              True)
-                self._add_sightings(sweep_id, s.site, s.report.assets)
-                added += 1
-            for m in parsed.marks:
-                if st.has_mark(m.uuid):
-                    m_skipped += 1
-                    continue
-                aid = self._find_identity(m.asset)
-                if aid is None:
-                    m_unmatched += 1
-                    continue
-                st.add_mark(NewMark(m.uuid, aid, m.status, m.note, m.at, m.who))
-                m_added += 1
-            if added or m_added:
-                self._replay()
+        sites: set[str] = set()
+        for s in sorted(parsed.sweeps, key=lambda x: (x.report.scan.started, x.uuid)):
+            if st.has_sweep(s.uuid):
+                skipped += 1
+                continue
+            sweep_id, _ = self._add_sweep(s.report, s.site, s.cover, s.uuid, s.sensor,
+                                          True)
+            self._add_sightings(sweep_id, s.site, s.report.assets)
+            sites.add(s.site)
+            added += 1
+        for m in parsed.marks:
+            if st.has_mark(m.uuid):
+                m_skipped += 1
+                continue
+            aid = self._find_identity(m.asset)
+            if aid is None:
+                m_unmatched += 1
+                continue
+            st.add_mark(NewMark(m.uuid, aid, m.status, m.note, m.at, m.who))
+            m_added += 1
+        if m_added:
+            self._replay()
+        elif added:
+            self._replay(sites)
         return ImportResult(added, skipped, m_added, m_skipped, m_unmatched)
 
     def _find_identity(self, ident: exchange.AssetIdentity) -> int | None:

@@ -14,6 +14,14 @@ class InventoryLocked(InventoryError):
     """Another camscan process holds the inventory's write lock."""
 
 
+class Unreachable(InventoryError):
+    """The inventory's server cannot be reached (a sweep is kept in the spool instead)."""
+
+
+class Conflict(InventoryError):
+    """A write transaction lost to a concurrent one (deadlock, serialization); retried."""
+
+
 class NoInventory(InventoryError):
     """No inventory at ``path`` (and none was to be created)."""
 

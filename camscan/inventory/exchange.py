@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, TextIO
 
@@ -74,20 +75,26 @@ class ParsedExport:
     marks: list[MarkRecord] = field(default_factory=list)
 
 
+def sweep_line(uuid: str, site: str, sensor: str, meta: dict[str, Any],
+               cover: Sequence[tuple[int, int]], assets: list[dict[str, Any]]) -> str:
+    """One exported sweep as a JSON line (``meta`` and ``assets`` in the codec's form)."""
+    line: dict[str, Any] = {
+        "type": "camscan-sweep", "format": EXPORT_FORMAT, "uuid": uuid, "site": site,
+        "sensor": sensor, "scan": meta,
+        "cover": [[ip_str(lo), ip_str(hi)] for lo, hi in cover], "assets": assets}
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def export_jsonl(store: Store, out: TextIO, *, site: str | None = None,
                  since: str | None = None) -> int:
     """Write sweeps (one JSON object per line, with everything found) and marks; returns
     the number of lines."""
     n = 0
     for s in store.stored_sweeps(site, since):
-        line: dict[str, Any] = {
-            "type": "camscan-sweep", "format": EXPORT_FORMAT, "uuid": s.uuid,
-            "site": s.site, "sensor": s.sensor, "scan": s.meta,
-            "cover": [[ip_str(lo), ip_str(hi)] for lo, hi in s.cover], "assets": s.assets}
-        out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(sweep_line(s.uuid, s.site, s.sensor, s.meta, s.cover, s.assets))
         n += 1
     for m in store.stored_marks(site):
-        line = {"type": "camscan-mark", "format": EXPORT_FORMAT, "uuid": m.uuid,
+        line: dict[str, Any] = {"type": "camscan-mark", "format": EXPORT_FORMAT, "uuid": m.uuid,
                 "asset": {"serial": m.serial, "mac": m.mac, "ip": m.ip, "site": m.site},
                 "status": m.status, "note": m.note, "at": m.at, "who": m.who}
         out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")

@@ -141,8 +141,8 @@ def diff(store: Store, sa: SweepInfo, sb: SweepInfo, *, gone_after: int) -> Diff
         covered = sb.complete and sb.site == sa.site and ip is not None and any(
             lo <= ip <= hi for lo, hi in cover)
         (out.gone if covered else out.unseen).append(entry)
-    h = replayed(store, gone_after)
-    links = {**h.stood_in, **h.same_as}
+    same_as = store.links()
+    links = {**{old: new for new, old in same_as.items()}, **same_as}
     for group in (out.new, out.gone, out.reappeared, out.returned, out.changed, out.unseen):
         group.sort(key=lambda e: (ip_int(e.ip) or 0, e.asset_id))
         for e in group:
@@ -155,18 +155,22 @@ def worklist(store: Store, site: str | None = None, *, gone_after: int,
     """One row per flagged device still present (status open or reappeared)."""
     from camscan.render.why import human_why
 
-    h = replayed(store, gone_after)
+    same_as = store.links()  # as the last replay saved them (no replay to read)
+    stood_in = {old: new for new, old in same_as.items()}
+    # listed (and counted) once, as the record that may be it
+    rows = [r for r in store.current(site, include_keep=include_keep)
+            if r.asset_id not in stood_in]
+    ids = [r.asset_id for r in rows]
+    addresses, notes = store.addresses_many(ids), store.notes_many(ids)
     items: list[WorkItem] = []
-    for r in store.current(site, include_keep=include_keep):
-        if r.asset_id in h.stood_in:
-            continue  # listed (and counted) once, as the record that may be it
+    for r in rows:
         try:
             asset = asset_from_dict(json.loads(r.data))
         except (ValueError, TypeError):
             continue
         # for people: the rules' words and readable values; raw ones stay in evidence
         why = human_why(asset.verdict_reason, asset.evidence)
-        other = h.same_as.get(r.asset_id)
+        other = same_as.get(r.asset_id)
         identity = ""
         if other is not None:
             seen = store.last_seen(other)
@@ -179,8 +183,8 @@ def worklist(store: Store, site: str | None = None, *, gone_after: int,
             model=asset.model, serial=asset.serial, firmware=asset.firmware,
             device_type=asset.device_type, first_seen=r.first_seen, last_seen=r.last_seen,
             verdict=asset.verdict, confidence=asset.confidence, why=why, status=r.status,
-            evidence=list(asset.evidence), addresses=store.addresses_of(r.asset_id),
-            notes=store.notes_of(r.asset_id), same_as=other, identity=identity,
+            evidence=list(asset.evidence), addresses=addresses.get(r.asset_id, []),
+            notes=notes.get(r.asset_id, []), same_as=other, identity=identity,
         ))
     items.sort(key=lambda w: (w.site, _VERDICT_ORDER.get(w.verdict, 3), -w.confidence,
                               ip_int(w.ip) or 0))

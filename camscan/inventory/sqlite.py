@@ -12,12 +12,12 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from camscan.inventory.errors import InventoryError, NeedsUpgrade, NoInventory, NotAnInventory
-from camscan.inventory.identity import AssetKey
+from camscan.inventory.identity import AssetKey, Lookup
 from camscan.inventory.migrations import APPLICATION_ID, SCHEMA_VERSION, migrate_sqlite
 from camscan.inventory.replay import History, MarkFacts, Outcome, Sighting, SweepFacts
 from camscan.inventory.store import (
@@ -28,6 +28,8 @@ from camscan.inventory.store import (
     SightingRow,
     StoredMark,
     StoredSweep,
+    rules_of_data,
+    sweep_info,
 )
 from camscan.views import AddressSpan, MarkNote, StatusChange, SweepInfo
 
@@ -257,16 +259,51 @@ class SQLiteStore:
             (site, serial, mac, ip, model))
         return int(cur.lastrowid or 0)
 
+    def add_assets(self, rows: Sequence[tuple[str, str | None, str | None, str, str | None]]
+                   ) -> list[int]:
+        return [self.add_asset(*row) for row in rows]
+
     def add_sighting(self, sighting: NewSighting) -> None:
-        x = sighting
-        self.conn.execute(
+        self.add_sightings([sighting])
+
+    def add_sightings(self, sightings: Sequence[NewSighting]) -> None:
+        self.conn.executemany(
             "INSERT INTO sightings(sweep_id, asset_id, ip, mac, serial, manufacturer, "
             "brand, model, firmware, verdict, confidence, reason, data) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (x.sweep_id, x.asset_id, x.ip, x.mac, x.serial, x.manufacturer, x.brand, x.model,
-             x.firmware, x.verdict, x.confidence, x.reason,
-             json.dumps(x.data, ensure_ascii=False, separators=(",", ":"))),
+            [(x.sweep_id, x.asset_id, x.ip, x.mac, x.serial, x.manufacturer, x.brand, x.model,
+              x.firmware, x.verdict, x.confidence, x.reason,
+              json.dumps(x.data, ensure_ascii=False, separators=(",", ":")))
+             for x in sightings],
         )
+
+    def lookup(self, site: str, serials: Collection[str], macs: Collection[str]) -> Lookup:
+        return self  # indexed lookups on the local file
+
+    def claim_keys(self, new: Sequence[tuple[int, str | None, str | None]]
+                   ) -> dict[int, set[int]]:
+        return {}  # one writer at a time (BEGIN IMMEDIATE): nobody else can hold a key
+
+    def drop_asset(self, asset_id: int) -> None:
+        self.conn.execute("DELETE FROM assets WHERE id = ?", (asset_id,))
+
+    def replay_scope(self, sites: Collection[str]) -> set[str] | None:
+        # the writer holds the whole file (no lock to take): only the sites linked by a
+        # device seen at several of them are replayed together
+        names = sorted(set(sites))
+        if not names:
+            return set()
+        seeds = " UNION ".join("SELECT ?" for _ in names)
+        sql = ("WITH RECURSIVE linked(site) AS (" + seeds + " UNION "  # noqa: S608
+               "SELECT w2.site FROM linked l JOIN sweeps w ON w.site = l.site "
+               "JOIN sightings s ON s.sweep_id = w.id "
+               "JOIN sightings s2 ON s2.asset_id = s.asset_id AND s2.sweep_id <> s.sweep_id "
+               "JOIN sweeps w2 ON w2.id = s2.sweep_id AND w2.site <> w.site) "
+               "SELECT site FROM linked")
+        return {str(r[0]) for r in self._read(sql, names)}
+
+    def lock_all(self) -> None:
+        return None  # BEGIN IMMEDIATE already excludes every other writer
 
     def has_mark(self, uuid: str) -> bool:
         return self._one("SELECT 1 FROM marks WHERE uuid = ?", (uuid,)) is not None
@@ -276,40 +313,45 @@ class SQLiteStore:
                           "VALUES (?,?,?,?,?,?)",
                           (mark.uuid, mark.asset_id, mark.status, mark.note, mark.at, mark.who))
 
-    def history(self) -> History:
+    def history(self, sites: Collection[str] | None = None) -> History:
+        names = sorted(sites) if sites is not None else []
+        marks_of = ("" if sites is None else
+                    " WHERE asset_id IN (SELECT asset_id FROM sightings" + _of_sites(names) + ")")  # noqa: S608 (constant fragments; values bound)
         covers: dict[int, list[tuple[int, int]]] = {}
-        for row in self._read("SELECT sweep_id, first, last FROM sweep_cover "
-                              "ORDER BY sweep_id, first"):
+        for row in self._read("SELECT sweep_id, first, last FROM sweep_cover"  # noqa: S608 (constant fragments; values bound)
+                              + ("" if sites is None else _of_sites(names))
+                              + " ORDER BY sweep_id, first", names):
             covers.setdefault(int(row[0]), []).append((int(row[1]), int(row[2])))
         seen: dict[int, list[Sighting]] = {}
-        for row in self._read("SELECT sweep_id, asset_id, ip, verdict, serial, mac, model, "
-                              "manufacturer, brand, firmware FROM sightings"):
+        for row in self._read("SELECT sweep_id, asset_id, ip, verdict, serial, mac, model, "  # noqa: S608 (constant fragments; values bound)
+                              "manufacturer, brand, firmware FROM sightings"
+                              + ("" if sites is None else _of_sites(names)), names):
             seen.setdefault(int(row[0]), []).append(Sighting(
                 int(row[1]), row[2], row[3], row[4], row[5], row[6],
                 (row[7], row[8], row[6], row[9])))
         sweeps = [SweepFacts(int(r[0]), str(r[1]), str(r[2]), bool(r[3]),
                              covers.get(int(r[0]), []), seen.get(int(r[0]), []))
-                  for r in self._read("SELECT id, site, started, complete FROM sweeps "
-                                      "ORDER BY started, id")]
+                  for r in self._read(
+                      "SELECT id, site, started, complete FROM sweeps"  # noqa: S608 (constant fragments; values bound)
+                      + ("" if sites is None else f" WHERE site IN ({_marks(names)})")
+                      + " ORDER BY started, id", names)]
         marks = [MarkFacts(int(r[0]), int(r[1]), str(r[2]), str(r[3]))
-                 for r in self._read("SELECT id, asset_id, status, at FROM marks "
-                                     "ORDER BY at, id")]
+                 for r in self._read("SELECT id, asset_id, status, at FROM marks" + marks_of  # noqa: S608 (constant fragments; values bound)
+                                     + " ORDER BY at, id", names)]
         return History(sweeps, marks)
 
     def sighting_rules(self, sweep_id: int, asset_id: int) -> tuple[str, ...]:
         row = self._one("SELECT data FROM sightings WHERE sweep_id = ? AND asset_id = ?",
                         (sweep_id, asset_id))
-        try:
-            d = json.loads(row[0]) if row else {}
-        except (ValueError, TypeError):
-            d = {}
-        rules = d.get("rules") if isinstance(d, dict) else None
-        kind = d.get("device_type") if isinstance(d, dict) else None
-        return (str(kind), *sorted(str(r) for r in rules or ()))
+        return rules_of_data(row[0] if row else None)
 
-    def save_outcome(self, outcome: Outcome) -> None:
+    def save_outcome(self, outcome: Outcome, sites: Collection[str] | None = None) -> None:
         c = self.conn
-        c.execute("DELETE FROM transitions")
+        if sites is None:
+            c.execute("DELETE FROM transitions")
+        else:
+            c.executemany("DELETE FROM transitions WHERE asset_id = ?",
+                          [(a.asset_id,) for a in outcome.assets])
         c.executemany("INSERT INTO transitions(asset_id, sweep_id, mark_id, at, old, new) "
                       "VALUES (?,?,?,?,?,?)",
                       [(t.asset_id, t.sweep_id, t.mark_id, t.at, t.old, t.new)
@@ -318,9 +360,11 @@ class SQLiteStore:
                       [(n, sid) for sid, n in outcome.remaining])
         c.executemany(
             "UPDATE assets SET status = ?, missed = ?, site = ?, ip = ?, serial = ?, mac = ?, "
-            "model = ?, first_sweep = ?, last_sweep = ?, status_sweep = ? WHERE id = ?",
+            "model = ?, first_sweep = ?, last_sweep = ?, status_sweep = ?, same_as = ? "
+            "WHERE id = ?",
             [(a.status, a.missed, a.site, a.ip, a.serial, a.mac, a.model, a.first_sweep,
-              a.last_sweep, a.status_sweep, a.asset_id) for a in outcome.assets],
+              a.last_sweep, a.status_sweep, outcome.same_as.get(a.asset_id), a.asset_id)
+             for a in outcome.assets],
         )
 
     # -- finding assets and sweeps
@@ -336,7 +380,7 @@ class SQLiteStore:
 
     def sweeps(self, site: str | None = None, *, complete_only: bool = False,
                since: str | None = None) -> list[SweepInfo]:
-        return [_sweep_info(r) for r in self._sweep_rows(site, complete_only, since)]
+        return [sweep_info(r) for r in self._sweep_rows(site, complete_only, since)]
 
     def _sweep_rows(self, site: str | None, complete_only: bool,
                     since: str | None) -> list[sqlite3.Row]:
@@ -353,12 +397,12 @@ class SQLiteStore:
         return self._read(sql + " ORDER BY started, id", params)
 
     def sweeps_by_id(self, sweep_id: int) -> list[SweepInfo]:
-        return [_sweep_info(r) for r in self._read("SELECT * FROM sweeps WHERE id = ?",
+        return [sweep_info(r) for r in self._read("SELECT * FROM sweeps WHERE id = ?",
                                                    (sweep_id,))]
 
     def sweeps_by_uuid_prefix(self, prefix: str) -> list[SweepInfo]:
         like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return [_sweep_info(r) for r in self._read(
+        return [sweep_info(r) for r in self._read(
             "SELECT * FROM sweeps WHERE uuid LIKE ? ESCAPE '\\'", (like,))]
 
     def sites(self) -> list[str]:
@@ -375,6 +419,10 @@ class SQLiteStore:
 
     def asset_status(self, asset_id: int) -> str | None:
         row = self._one("SELECT status FROM assets WHERE id = ?", (asset_id,))
+        return None if row is None else str(row[0])
+
+    def asset_site(self, asset_id: int) -> str | None:
+        row = self._one("SELECT site FROM assets WHERE id = ?", (asset_id,))
         return None if row is None else str(row[0])
 
     def statuses(self) -> dict[int, str]:
@@ -428,12 +476,10 @@ class SQLiteStore:
 
     def current(self, site: str | None, *, include_keep: bool) -> list[CurrentRow]:
         sql = (
-            "SELECT a.id, a.site, a.status, s.data, "
-            "(SELECT min(w.started) FROM sightings x JOIN sweeps w ON w.id = x.sweep_id "
-            " WHERE x.asset_id = a.id) AS first_seen, "
-            "(SELECT max(w.started) FROM sightings x JOIN sweeps w ON w.id = x.sweep_id "
-            " WHERE x.asset_id = a.id) AS last_seen "
+            # first and last seen: the replay's first and last sweep (in time order)
+            "SELECT a.id, a.site, a.status, s.data, f.started, l.started "
             "FROM assets a JOIN sightings s ON s.asset_id = a.id AND s.sweep_id = a.last_sweep "
+            "JOIN sweeps f ON f.id = a.first_sweep JOIN sweeps l ON l.id = a.last_sweep "
             "WHERE a.status IN ('open','reappeared')"
         )
         params: list[Any] = []
@@ -454,6 +500,30 @@ class SQLiteStore:
         return [MarkNote(at=str(m[0]), who=str(m[1]), status=str(m[2]), note=str(m[3]))
                 for m in self._read("SELECT at, who, status, note FROM marks "
                                     "WHERE asset_id = ? ORDER BY at, id", (asset_id,))]
+
+    def addresses_many(self, asset_ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for part in _chunks(asset_ids):
+            sql = ("SELECT s.asset_id, s.ip FROM sightings s JOIN sweeps w ON w.id = "  # noqa: S608
+                   f"s.sweep_id WHERE s.asset_id IN ({_marks(part)}) GROUP BY s.asset_id, s.ip "
+                   "ORDER BY s.asset_id, min(w.started)")
+            for r in self._read(sql, part):
+                out.setdefault(int(r[0]), []).append(str(r[1]))
+        return out
+
+    def notes_many(self, asset_ids: Sequence[int]) -> dict[int, list[MarkNote]]:
+        out: dict[int, list[MarkNote]] = {}
+        for part in _chunks(asset_ids):
+            sql = ("SELECT asset_id, at, who, status, note FROM marks "  # noqa: S608
+                   f"WHERE asset_id IN ({_marks(part)}) ORDER BY at, id")
+            for m in self._read(sql, part):
+                out.setdefault(int(m[0]), []).append(
+                    MarkNote(at=str(m[1]), who=str(m[2]), status=str(m[3]), note=str(m[4])))
+        return out
+
+    def links(self) -> dict[int, int]:
+        return {int(r[0]): int(r[1]) for r in self._read(
+            "SELECT id, same_as FROM assets WHERE same_as IS NOT NULL")}
 
     def last_seen(self, asset_id: int) -> tuple[str, str] | None:
         row = self._one("SELECT a.ip, w.started FROM assets a JOIN sweeps w "
@@ -478,12 +548,15 @@ class SQLiteStore:
         return [StoredMark(*r) for r in self._read(sql + " ORDER BY m.at, m.id", params)]
 
 
-def _sweep_info(r: sqlite3.Row) -> SweepInfo:
-    return SweepInfo(
-        id=int(r["id"]), uuid=str(r["uuid"]), site=str(r["site"]), started=str(r["started"]),
-        finished=r["finished"], complete=bool(r["complete"]), policy=str(r["policy"]),
-        version=str(r["version"]), targets=list(json.loads(r["targets"])),
-        devices=int(r["devices"]), flagged=int(r["flagged"]),
-        remaining=None if r["remaining"] is None else int(r["remaining"]),
-        imported=bool(r["imported"]), partial_reason=r["partial_reason"],
-    )
+def _chunks(ids: Sequence[int], size: int = 500) -> list[list[int]]:
+    """Parameter lists SQLite takes in one statement."""
+    return [list(ids[i:i + size]) for i in range(0, len(ids), size)]
+
+
+def _marks(names: Sequence[Any]) -> str:
+    return ",".join("?" * len(names)) or "NULL"
+
+
+def _of_sites(names: Sequence[str]) -> str:
+    """``WHERE`` the rows' sweep is of one of these sites (their names are the parameters)."""
+    return f" WHERE sweep_id IN (SELECT id FROM sweeps WHERE site IN ({_marks(names)}))"  # noqa: S608 (constant fragments; values bound)

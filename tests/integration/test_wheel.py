@@ -240,7 +240,8 @@ def test_the_venv_sees_no_undeclared_dependency(built: dict[str, Path | str],
     every = _run([str(venv / "bin" / "python"), "-c",
                   "import importlib, pkgutil, camscan\n"
                   "names = [m.name for m in pkgutil.walk_packages(camscan.__path__, 'camscan.')\n"
-                  "         if m.name != 'camscan.__main__']  # __main__ runs the CLI\n"
+                  "         if m.name not in ('camscan.__main__',  # runs the CLI\n"
+                  "                           'camscan.inventory.postgres')]  # [postgres] extra\n"
                   "for n in names: importlib.import_module(n)\n"
                   "print(len(names))"], env=_env(venv, work), cwd=work)
     assert every.returncode == 0, every.stderr[-2000:]
@@ -248,6 +249,11 @@ def test_the_venv_sees_no_undeclared_dependency(built: dict[str, Path | str],
     probe = _run([str(venv / "bin" / "python"), "-c",
                   "import importlib.util as u; "
                   "print([m for m in ('pytest', 'hypothesis', 'pydantic', 'onvif', 'zeep', "
-                  "'jsonschema') if u.find_spec(m)])"], env=_env(venv, work), cwd=work)
+                  "'jsonschema', 'psycopg') if u.find_spec(m)])"], env=_env(venv, work), cwd=work)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "[]"
+    # the server backend's library is an extra: without it, a postgresql:// --db says so
+    server = _run([str(venv / "bin" / "camscan"), "sweeps", "--db",
+                   "postgresql://camscan@/camscan?host=/nonexistent"], env=_env(venv, work),
+                  cwd=work)
+    assert server.returncode == 2 and "pip install 'camscan[postgres]'" in server.stderr

@@ -852,3 +852,34 @@ def test_config_credentials_file_missing_names_the_key(tmp_path: Path) -> None:
     assert str(info.value) == message
     code, _, err = run_main(["scan", "--config", str(cfg), "--no-db"])
     assert code == int(ExitCode.USAGE) and message in err
+
+
+def test_sensor_and_server_settings_reach_the_recorder(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[inventory]\nurl = "postgresql://camscan@inv.example/camscan"\n'
+                   'password_file = "pw"\nsensor = "from-config"\nspool = "sp"\n'
+                   '[sites.hq]\ntargets = ["10.1.0.0/24"]\n')
+    (run,) = plan_runs(_base(), config_path=cfg)
+    rec = ScanRecorder.for_request(run, REPORTER)
+    assert (rec.db, rec.sensor, rec.password_file, rec.spool_dir) == (
+        "postgresql://camscan@inv.example/camscan", "from-config", tmp_path / "pw",
+        tmp_path / "sp")
+    (run,) = plan_runs(_base(), config_path=cfg, sensor="given")
+    assert ScanRecorder.for_request(run, REPORTER).sensor == "given"
+    (run,) = plan_runs(_base(("10.9.0.1",)), db=tmp_path / "x.db", sensor="s2")
+    rec = ScanRecorder.for_request(run, REPORTER)
+    assert (rec.db, rec.sensor, rec.spool_dir) == (tmp_path / "x.db", "s2", None)
+    with pytest.raises(PlanError, match="--sensor 'no spaces'"):
+        plan_runs(_base(("10.9.0.1",)), db=tmp_path / "x.db", sensor="no spaces")
+    code, _, err = run_main(["scan", "10.9.0.1", "--db", str(tmp_path / "x.db"),
+                             "--sensor", "no spaces"])
+    assert code == int(ExitCode.USAGE) and "sensor names are letters" in err
+
+
+def test_the_sensor_is_recorded_with_the_sweep(tmp_path: Path) -> None:
+    rec = ScanRecorder(tmp_path / "inv.db", REPORTER, site="hq", sensor="north-1", quiet=True)
+    assert rec.open() is None
+    with rec:
+        rec.record(report([cam("10.77.0.10")], started="2026-11-01T02:00:00+00:00"))
+    with Inventory.open(tmp_path / "inv.db", write=False) as inv:
+        assert [r[0] for r in inv.conn.execute("SELECT sensor FROM sweeps")] == ["north-1"]

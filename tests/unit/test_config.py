@@ -89,6 +89,11 @@ def test_empty_config_is_valid(tmp_path: Path) -> None:
      r"sites\.hq\.policy: unknown policy 'ndaa889' \(shipped: .*ndaa-889"),
     ("policy = 'canada'", r"^\S+: policy: unknown policy 'canada'"),
     ("policy = 'mine.yaml'", r"policy: policy file \S+mine\.yaml not found"),
+    ("[inventory]\nuri = 'x'", r"inventory\.uri: unknown key \(allowed here: url, "),
+    ("[inventory]\nurl = 'mysql://h/db'", r"inventory\.url: expected a postgresql:// URL"),
+    ("db = 'x.db'\n[inventory]\nurl = 'postgresql://h/db'", r"inventory\.url: give db .*not both"),
+    ("[inventory]\nsensor = 'a b'", r"inventory\.sensor: sensor names are"),
+    ("inventory = 1", r"inventory: expected a table, got integer"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "config.toml"
@@ -97,6 +102,21 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> No
         load_config(path)
     assert str(info.value).startswith(f"{path}: ")
     assert "\n" not in str(info.value)
+
+
+def test_inventory_table(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[inventory]\nurl = "postgresql://camscan@inv.example/camscan?sslmode='
+                    'verify-full"\npassword_file = "pw"\nsensor = "north-1"\nspool = "sp"\n')
+    cfg = load_config(path)
+    assert cfg is not None and cfg.db is None
+    assert cfg.url == "postgresql://camscan@inv.example/camscan?sslmode=verify-full"
+    assert (cfg.password_file, cfg.sensor, cfg.spool) == (tmp_path / "pw", "north-1",
+                                                          tmp_path / "sp")
+    from camscan.config import resolve_db
+
+    assert resolve_db(None, cfg) == cfg.url and resolve_db(tmp_path / "x.db", cfg) == (
+        tmp_path / "x.db")
 
 
 def test_missing_and_unreadable(tmp_path: Path) -> None:

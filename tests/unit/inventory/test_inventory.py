@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,6 +17,7 @@ from camscan.inventory import (
 )
 from camscan.models import Asset
 from camscan.render.jsonout import asset_dict
+from tests.unit.inventory.conftest import Opener
 from tests.unit.inventory.lab import (
     MAC_B,
     SERIAL_A,
@@ -97,8 +97,8 @@ def test_removal_move_and_return_over_sweeps(inv: Inventory) -> None:
     assert [n for _, n in inv.burndown()] == [3, 3, 2, 3]
 
 
-def test_three_sweeps_gone_after_one(tmp_path: Path) -> None:
-    with Inventory.open(tmp_path / "inv.db", gone_after=1) as store:
+def test_three_sweeps_gone_after_one(new_inv: Opener) -> None:
+    with new_inv("inv", gone_after=1) as store:
         store.record_sweep(report([a_cam("10.77.0.10"), b_cam("10.77.0.11")], started=day(1)))
         ids = ids_by_ip(store)
         a, b = ids["10.77.0.10"], ids["10.77.0.11"]
@@ -111,7 +111,7 @@ def test_three_sweeps_gone_after_one(tmp_path: Path) -> None:
         assert statuses(store) == {a: "reappeared", b: "open"}
         assert len(store.assets()) == 2
     # N is stored in the inventory: a later writer without an explicit N keeps it
-    with Inventory.open(tmp_path / "inv.db") as again:
+    with new_inv("inv") as again:
         assert again.gone_after == 1
 
 
@@ -225,8 +225,8 @@ def test_coverage_of_targets_and_excludes() -> None:
 # --- export / import ------------------------------------------------------------------------
 
 
-def test_export_import_twice_is_idempotent(tmp_path: Path) -> None:
-    with Inventory.open(tmp_path / "hq.db") as hq:
+def test_export_import_twice_is_idempotent(new_inv: Opener) -> None:
+    with new_inv("hq") as hq:
         hq.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(1)), "hq")
         hq.record_sweep(report([c_cam()], started=day(2)), "hq")
         hq.mark(hq.resolve_asset(SERIAL_A), "removed", "pulled")
@@ -234,7 +234,7 @@ def test_export_import_twice_is_idempotent(tmp_path: Path) -> None:
         assert hq.export_jsonl(buf) == 3
         hq_snapshot = snapshot(hq)
     exported = buf.getvalue()
-    with Inventory.open(tmp_path / "central.db") as central:
+    with new_inv("central") as central:
         central.record_sweep(report([b_cam("10.77.0.11")], started=day(1)), "branch")
         first = central.import_jsonl(io.StringIO(exported))
         assert (first.sweeps_added, first.sweeps_skipped, first.marks_added) == (2, 0, 1)
@@ -250,8 +250,8 @@ def test_export_import_twice_is_idempotent(tmp_path: Path) -> None:
         assert {s.imported for s in central.sweeps("hq")} == {True}
 
 
-def test_import_out_of_order_gives_same_statuses(tmp_path: Path) -> None:
-    with Inventory.open(tmp_path / "a.db") as src:
+def test_import_out_of_order_gives_same_statuses(new_inv: Opener) -> None:
+    with new_inv("a") as src:
         src.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
         src.record_sweep(report([], started=day(2)))
         src.record_sweep(report([], started=day(3)))
@@ -259,7 +259,7 @@ def test_import_out_of_order_gives_same_statuses(tmp_path: Path) -> None:
         src.export_jsonl(buf)
         expected = statuses(src)
     lines = buf.getvalue().splitlines(keepends=True)
-    with Inventory.open(tmp_path / "b.db") as dst:
+    with new_inv("b") as dst:
         dst.import_jsonl(io.StringIO(lines[2]))  # newest first
         dst.import_jsonl(io.StringIO(lines[0] + lines[1]))
         assert list(statuses(dst).values()) == list(expected.values()) == ["gone"]
@@ -271,11 +271,11 @@ def test_import_out_of_order_gives_same_statuses(tmp_path: Path) -> None:
     ('{"type": "other", "format": 1, "uuid": "6f1c6a55-8a43-4c39-9f0e-1f6c1f0b6d10"}',
      "unknown line type"),
 ])
-def test_import_rejects_bad_lines_all_or_nothing(inv: Inventory, line: str,
+def test_import_rejects_bad_lines_all_or_nothing(inv: Inventory, new_inv: Opener, line: str,
                                                  message: str) -> None:
     inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
     good = io.StringIO()
-    with Inventory.open(inv.path.with_name("other.db")) as other:
+    with new_inv("other") as other:
         other.record_sweep(report([c_cam()], started=day(2)))
         other.export_jsonl(good)
     before = snapshot(inv)
@@ -298,10 +298,11 @@ def test_asset_round_trip() -> None:
     ("site", "../../etc", "site is not a site name"),
     ("cover", [["10.0.0.9", "10.0.0.1"]], "bad address range"),
 ])
-def test_import_validates_sweep_fields(inv: Inventory, field: str, value: object,
+def test_import_validates_sweep_fields(inv: Inventory, new_inv: Opener, field: str,
+                                       value: object,
                                        message: str) -> None:
     buf = io.StringIO()
-    with Inventory.open(inv.path.with_name("src.db")) as src:
+    with new_inv("src") as src:
         src.record_sweep(report([a_cam("10.77.0.10")], started=day(1)), "hq")
         src.export_jsonl(buf)
     line = json.loads(buf.getvalue())
@@ -425,3 +426,28 @@ def test_identical_cameras_renumbered_are_each_counted_once(inv: Inventory) -> N
     assert len(inv.assets()) == 80 and r2.remaining == 40
     items = inv.worklist()
     assert len(items) == 40 and len({w.same_as for w in items}) == 40
+
+
+def test_a_device_that_moves_between_sites_replays_as_one_history(inv: Inventory) -> None:
+    """A write replays only the sites linked to its own (by a device seen at several); the
+    stored statuses must be those of a replay of everything."""
+    from camscan.inventory.queries import replayed
+
+    inv.record_sweep(report([a_cam("10.77.0.10"), c_cam()], started=day(1)), "hq")
+    inv.record_sweep(report([b_cam("10.77.0.11")], started=day(1)), "lab")
+    inv.record_sweep(report([a_cam("10.77.0.40")], started=day(2)), "branch")  # A moved
+    for n in (3, 4):  # hq, complete, without A: A is at the branch now, not gone
+        inv.record_sweep(report([c_cam()], started=day(n)), "hq")
+    a = inv.resolve_asset(SERIAL_A)
+    assert inv.asset_status(a) == "open" and len(inv.assets()) == 3
+    for n in (5, 6):
+        inv.record_sweep(report([], started=day(n)), "branch")
+    assert inv.asset_status(a) == "gone"
+    b = inv.resolve_asset("10.77.0.11")
+    inv.mark(b, "exempt", "lab device", at=day(2))  # a mark replays its asset's sites only
+    assert inv.asset_status(b) == "exempt"
+    assert inv.worklist("branch") == [] and [w.ip for w in inv.worklist("hq")] == ["10.77.0.12"]
+    full = replayed(inv.store, inv.gone_after)
+    assert {s.asset_id: s.status for s in full.assets} == inv.store.statuses()
+    assert [(s.id, s.remaining) for s in inv.sweeps()] == [
+        (sid, n) for sid, n in sorted(full.remaining, key=lambda x: x[0])]

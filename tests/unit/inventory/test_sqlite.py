@@ -20,6 +20,7 @@ from camscan.inventory import (
     InventoryLocked,
     WriteLock,
 )
+from camscan.inventory.migrations import SCHEMA_VERSION
 from tests.unit.inventory.lab import (
     SERIAL_A,
     a_cam,
@@ -108,7 +109,7 @@ def test_wal_and_schema_version(tmp_path: Path) -> None:
     conn = sqlite3.connect(p)
     # at rest, a rollback journal: a read-only reader of a WAL file would create -wal/-shm
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x43414D53
     conn.close()
 
@@ -256,7 +257,7 @@ def test_record_is_one_transaction_on_error(inv: Inventory, monkeypatch) -> None
     inv.record_sweep(report([a_cam("10.77.0.10")], started=day(1)))
     before = snapshot(inv)
 
-    def boom(outcome: object) -> None:
+    def boom(*_: object) -> None:
         raise RuntimeError("replay failed")
 
     monkeypatch.setattr(inv.store, "save_outcome", boom)

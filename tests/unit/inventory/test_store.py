@@ -21,12 +21,19 @@ def _members(cls: type) -> dict[str, inspect.Signature]:
             if not name.startswith("_") and callable(obj)}
 
 
-def test_sqlite_store_implements_every_protocol_method() -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_each_store_implements_every_protocol_method(backend: str) -> None:
+    cls: type = SQLiteStore
+    if backend == "postgres":
+        pytest.importorskip("psycopg")
+        from camscan.inventory.postgres import PostgresStore
+
+        cls = PostgresStore
     wanted = _members(Store)
-    assert len(wanted) >= 30
-    have = _members(SQLiteStore)
+    assert len(wanted) >= 36
+    have = _members(cls)
     for name, sig in wanted.items():
-        assert name in have, f"SQLiteStore lacks {name}"
+        assert name in have, f"{cls.__name__} lacks {name}"
         assert list(have[name].parameters) == list(sig.parameters), name
 
 
