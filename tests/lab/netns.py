@@ -661,8 +661,9 @@ def tcpdump(ns: str, iface: str, path: Path, *, snaplen: int = 0,
     has started listening when the block begins; ``settle`` seconds of late frames are kept
     after it ends). ``extra``: more tcpdump arguments (``-Q out``, a filter)."""
     proc = subprocess.Popen(
+        # -B: a 16 MiB kernel buffer, so a loaded machine does not drop frames of the capture
         ["ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode",
-         "-s", str(snaplen), "-w", str(path), *extra],
+         "-B", "16384", "-s", str(snaplen), "-w", str(path), *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert proc.stderr is not None
