@@ -1,8 +1,8 @@
 """A real SNMP agent for the tests: Debian's net-snmp ``snmpd`` (scripts/sysdeps.sh installs it)
 with a temporary ``snmpd.conf`` carrying one device profile's system group (and ENTITY-MIB
 values through ``override``), a v2c community and optionally a v3 user, started on a given
-address (loopback inside ``/work/tools/iso``, or a device namespace of the namespace lab via
-``prefix``) and stopped on exit, even on failure.
+address (loopback, best inside a private network namespace such as ``unshare -n``, or a
+device namespace of the namespace lab via ``prefix``) and stopped on exit, even on failure.
 
 Nothing here reaches another address: the agent listens only on ``ip:port`` and answers only
 requests from ``allow`` (the community's source restriction).
