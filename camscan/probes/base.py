@@ -94,10 +94,23 @@ class SweepShared:
     cache: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     rtt: RttEstimator | None = None
+    # called with each in-scope address a segment-wide probe hears, the moment it is heard
+    # (the engine starts that host's probes at once): see :meth:`heard`
+    on_heard: list[Callable[[str], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.rtt is None:
             self.rtt = RttEstimator(self.settings.connect_timeout)
+
+    def heard(self, ip: str) -> None:
+        """A segment-wide probe (an ARP reply, a discovery answer) just heard from ``ip``.
+
+        Probes call this as each answer arrives, not when their round ends, so the engine can
+        start the host's own probes while discovery still listens. Out-of-scope addresses are
+        ignored here."""
+        if self.in_scope(ip):
+            for listener in self.on_heard:
+                listener(ip)
 
     def connect_timeout(self) -> float:
         return self.rtt.timeout() if self.rtt is not None else self.settings.connect_timeout
