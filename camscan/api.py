@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from camscan import __version__
 from camscan.engine import Phase, Progress, Sweep, SweepResult
 from camscan.fingerprints import Database, load_database
-from camscan.identify import build_assets
-from camscan.models import Asset, ScanMeta, ScanReport
+from camscan.identify import build_assets, group_devices, ip_sort_key
+from camscan.models import Asset, Observation, ProbeOutcome, ScanMeta, ScanReport
 from camscan.policy import Policy, judge_all, load_policy
 from camscan.probes import REGISTRY, load_probes
 from camscan.probes.base import Probe, SegmentContext, Settings, SweepShared
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from camscan.credentials import CredentialStore
 
 __all__ = [
-    "AssetDone", "ScanPlan", "assemble", "new_meta", "now_iso", "plan_scan", "run_scan", "scan",
+    "AssetDone", "ScanPlan", "Streamed", "assemble", "new_meta", "now_iso", "plan_scan",
+    "run_scan", "scan",
 ]
 
 AssetDone = Callable[[Asset], None]
@@ -73,10 +74,38 @@ def plan_scan(
     return ScanPlan(scope=scope, settings=settings, db=db, policy=pol, probes=probes)
 
 
-def assemble(plan: ScanPlan, result: SweepResult, meta: ScanMeta) -> ScanReport:
+@dataclass(frozen=True)
+class Streamed:
+    """An asset already identified and judged as its host finished, with what it was built
+    from: reused by :func:`assemble` when the sweep's grouping gives that device the same
+    observations (the common case), so each device is identified once."""
+
+    asset: Asset
+    observations: frozenset[Observation]
+    outcomes: int
+
+
+def assemble(plan: ScanPlan, result: SweepResult, meta: ScanMeta,
+             streamed: Mapping[str, Streamed] | None = None) -> ScanReport:
     in_scope = {o.ip: plan.scope.__contains__(o.ip) for o in result.observations}
-    devices = build_assets(result.observations, result.outcomes, plan.db, in_scope=in_scope)
-    assets = judge_all(devices, plan.policy, plan.db.vocabulary)
+    streamed = streamed or {}
+    outcome_count: dict[str, int] = {}
+    for oc in result.outcomes:
+        outcome_count[oc.ip] = outcome_count.get(oc.ip, 0) + 1
+    assets: list[Asset] = []
+    fresh: list[Observation] = []
+    for group in group_devices(result.observations):
+        ips = {o.ip for o in group}
+        done = streamed.get(next(iter(ips))) if len(ips) == 1 else None
+        if (done is not None and done.observations == frozenset(group)
+                and done.outcomes == outcome_count.get(done.asset.ip, 0)):
+            assets.append(done.asset)
+        else:
+            fresh.extend(group)
+    if fresh:
+        devices = build_assets(fresh, result.outcomes, plan.db, in_scope=in_scope)
+        assets.extend(judge_all(devices, plan.policy, plan.db.vocabulary))
+    assets.sort(key=lambda a: ip_sort_key(a.ip))
     meta = dataclasses.replace(
         meta, finished=now_iso(), partial=result.partial, partial_reason=result.partial_reason,
         hosts_up=len(assets), skipped_probes=dict(result.skipped_probes))
@@ -107,12 +136,16 @@ async def run_scan(
 ) -> ScanReport:
     """Sweep, identify and judge. Cancelling the task still returns a (partial) report."""
     meta = new_meta(plan)
+    streamed: dict[str, Streamed] = {}
 
-    def host_done(ip: str, observations: list, outcomes: list) -> None:  # type: ignore[type-arg]
+    def host_done(ip: str, observations: list[Observation],
+                  outcomes: list[ProbeOutcome]) -> None:
         if on_asset is None or not observations:
             return
         devices = build_assets(observations, outcomes, plan.db, in_scope={ip: True})
         for asset in judge_all(devices, plan.policy, plan.db.vocabulary):
+            if len(devices) == 1:
+                streamed[ip] = Streamed(asset, frozenset(observations), len(outcomes))
             on_asset(asset)
 
     sweep = Sweep(plan.scope, plan.settings, plan.probes, segment_context=segment_context,
@@ -121,7 +154,7 @@ async def run_scan(
     result = await sweep.run()
     if on_phase is not None:
         on_phase("identify")
-    return assemble(plan, result, meta)
+    return assemble(plan, result, meta, streamed)
 
 
 def scan(

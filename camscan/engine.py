@@ -1,10 +1,22 @@
 """The sweep engine: schedules probes over the scope under rate limits and timeouts.
 
-* Segment-wide probes start first and listen while per-host work proceeds.
-* Hosts are taken from the scope in shuffled order, at most ``max_hosts_in_flight`` at once.
+Streaming: nothing waits for discovery to finish.
+
+* Segment-wide probes (the ARP sweep, multicast discovery) start at once and listen while
+  per-host work proceeds. Each in-scope address they hear (``SweepShared.heard``) is admitted
+  for its own probes the moment it is heard, ahead of addresses not yet known.
+* Other addresses are taken from the scope in shuffled order, at most
+  ``max_hosts_in_flight`` hosts at once. On-link addresses that an ARP sweep is asking about
+  wait for its answer: heard, they start; asked and silent, they are skipped.
 * Per host: stage-0 host probes (the TCP sweep), then stage-1 service probes on each open
   port (and stage-1 host probes), then stage-2 host probes. A host with no open port and no
   segment-wide answer is done after stage 0.
+* A host's asset is final (``on_host_done``, streamed) when its probes are done and no
+  segment-wide answer can still arrive for it: at once when no discovery is listening, else
+  when discovery ends.
+* The sweep's packet budget serves discovery first, then heard hosts, then the rest; time a
+  probe spends queueing for it (or for its host's limits) does not count against the probe's
+  whole-operation timeout.
 * Every probe call is wrapped in a whole-operation timeout; any exception becomes a failed
   :class:`~camscan.models.ProbeOutcome`. One bad host never stops the sweep.
 * Cancellation (Ctrl-C, SIGTERM) stops scheduling, and what was found is returned with
@@ -14,13 +26,19 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
+    CONNECTED_CACHE,
     LIVENESS_KEY,
+    PRIORITY_HEARD,
+    PRIORITY_UNKNOWN,
     HostContext,
     HostProbe,
     Liveness,
@@ -31,6 +49,7 @@ from camscan.probes.base import (
     ServiceProbe,
     Settings,
     SweepShared,
+    deadline_scope,
     failure_status,
     outcome,
 )
@@ -63,7 +82,9 @@ async def guarded(
     """Run one probe call under the whole-operation timeout; exceptions become data."""
     started = time.monotonic()
     try:
-        return await asyncio.wait_for(call, timeout=timeout)
+        async with asyncio.timeout(timeout) as cm:
+            with deadline_scope(cm):
+                return await call
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -78,7 +99,9 @@ async def _guarded_many(
 ) -> list[ProbeResult]:
     started = time.monotonic()
     try:
-        return list(await asyncio.wait_for(call, timeout=timeout))
+        async with asyncio.timeout(timeout) as cm:
+            with deadline_scope(cm):
+                return list(await call)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -95,6 +118,11 @@ def _silent(batches: Sequence[Sequence[ProbeResult]]) -> bool:
         r.outcome.status in (Status.TIMEOUT, Status.UNREACHABLE) and r.outcome.port is not None
         for b in batches for r in b
     )
+
+
+
+# A host's place in the sweep (addresses never admitted have none).
+_QUEUED, _RUNNING, _WAITING, _FINAL = range(4)
 
 
 class Sweep:
@@ -123,14 +151,58 @@ class Sweep:
         self.on_progress = on_progress
         self.on_phase = on_phase
         self.result = SweepResult()
+        # what segment-wide probes heard, per address (merged into the host's asset)
         self._segment_ips: set[str] = set()
         self._segment_obs: dict[str, list[Observation]] = {}
-        self._segment_done = asyncio.Event()
+        self._segment_outcomes: dict[str, list[ProbeOutcome]] = {}
+        self._segment_running = False
+        self._gating_running = False
+        self._state: dict[str, int] = {}
+        self._heard: deque[str] = deque()  # admitted ahead of the scope's order
+        self._held: set[str] = set()  # on-link addresses waiting for the ARP sweep's answer
+        self._waiting: dict[str, tuple[HostContext, list[ProbeOutcome]]] = {}
+        self._wake = asyncio.Event()
+        self._done = 0
+
+    # --- recording -------------------------------------------------------------------------
 
     def _record(self, results: Sequence[ProbeResult]) -> None:
         for r in results:
             self.result.outcomes.append(r.outcome)
             self.result.observations.extend(r.observations)
+
+    def _keep_segment(self, batch: Sequence[ProbeResult]) -> None:
+        self._record(batch)
+        for r in batch:
+            self._segment_outcomes.setdefault(r.outcome.ip, []).append(r.outcome)
+            for o in r.observations:
+                self._segment_ips.add(o.ip)
+                self._segment_obs.setdefault(o.ip, []).append(o)
+                # an answer the probe did not announce as it arrived still admits the host
+                self._on_heard(o.ip)
+
+    # --- admission -------------------------------------------------------------------------
+
+    def _on_heard(self, ip: str) -> None:
+        """A segment-wide probe heard ``ip`` (in scope): start its probes ahead of the rest."""
+        if not self.shared.in_scope(ip) or ip in self._state:
+            return
+        self._state[ip] = _QUEUED
+        self._held.discard(ip)
+        self._heard.append(ip)
+        self._wake.set()
+
+    def _listener(self) -> Callable[[str], None]:
+        loop = asyncio.get_running_loop()
+        thread = threading.get_ident()
+
+        def heard(ip: str) -> None:
+            if threading.get_ident() == thread:
+                self._on_heard(ip)
+            else:  # a probe's worker thread (the ARP sweep's receiver)
+                loop.call_soon_threadsafe(self._on_heard, ip)
+
+        return heard
 
     def _segment_plan(self) -> tuple[SegmentContext | None, list[SegmentProbe]]:
         if not self.segment_probes:
@@ -152,35 +224,52 @@ class Sweep:
                 runnable.append(p)
         return ctx, runnable
 
-    async def _run_segment_probes(self, ctx: SegmentContext,
-                                  probes: Sequence[SegmentProbe]) -> None:
+    async def _run_segment(self, ctx: SegmentContext, probes: Sequence[SegmentProbe]) -> None:
         s = self.settings
         # a sweep of every address (ARP) needs time in proportion to the scope
         budget = s.discovery_window + s.timeout + self.scope.size / max(s.rate, 1.0)
 
-        async def keep(call: Awaitable[list[ProbeResult]]) -> None:
+        async def keep(p: SegmentProbe) -> None:
             # recorded as each probe finishes, so an interrupt keeps what was heard
-            batch = await call
-            self._record(batch)
-            for r in batch:
-                for o in r.observations:
-                    self._segment_ips.add(o.ip)
-                    self._segment_obs.setdefault(o.ip, []).append(o)
+            self._keep_segment(await _guarded_many(p.name, "0.0.0.0", budget, p.run(ctx)))
 
-        await asyncio.gather(
-            *(keep(_guarded_many(p.name, "0.0.0.0", budget, p.run(ctx))) for p in probes)
-        )
-
-    async def _run_segment(self, ctx: SegmentContext | None,
-                           probes: Sequence[SegmentProbe]) -> None:
+        gating = [p for p in probes if p.gates_hosts]
+        self._segment_running = True
+        self._gating_running = bool(gating)
         try:
-            if ctx is not None and probes:
-                await self._run_segment_probes(ctx, probes)
+            gate = asyncio.gather(*(keep(p) for p in gating))
+            rest = asyncio.gather(*(keep(p) for p in probes if not p.gates_hosts))
+            try:
+                await gate
+            finally:
+                self._gating_running = False
+                self._release_held()
+            await rest
         finally:
-            self._segment_done.set()
+            self._segment_running = False
+            self._finalise_waiting()
+            self._wake.set()
 
-    async def _run_host(self, ip: str) -> None:
-        ctx = HostContext(ip, self.shared)
+    def _release_held(self) -> None:
+        """The ARP sweep ended: held addresses it heard started already; the ones it asked
+        about and did not hear are not there; any it did not ask about are probed."""
+        live = self.shared.cache.get(LIVENESS_KEY)
+        liveness = live if isinstance(live, Liveness) else None
+        for ip in sorted(self._held):
+            if liveness is not None and liveness.is_dead(ip):
+                self.result.skipped_hosts += 1
+                self._count_done()
+            else:
+                self._state[ip] = _QUEUED
+                self._heard.append(ip)
+        self._held.clear()
+        self._wake.set()
+
+    # --- per host --------------------------------------------------------------------------
+
+    async def _run_host(self, ip: str, priority: int) -> None:
+        ctx = HostContext(ip, self.shared, priority)
+        self._state[ip] = _RUNNING
         s = self.settings
         outcomes: list[ProbeOutcome] = []
         finished: list[list[ProbeResult]] = []  # the calls of the current stage that ended
@@ -207,15 +296,14 @@ class Sweep:
                 finished.clear()
                 batches = await asyncio.gather(*(keep(c) for c in stage_calls))
                 finished.clear()
-                if stage == 0 and not ctx.open_ports and not any(
-                    r.observations for b in batches for r in b
-                ):
-                    await self._segment_done.wait()
-                    if ip not in self._segment_ips and _silent(batches):
-                        # silent: nothing at this address answered; keep no per-host record
-                        self.result.silent_hosts += 1
-                        self.result.hosts_done += 1
-                        return
+                if (stage == 0 and not ctx.open_ports and ip not in self._segment_ips
+                        and _silent(batches)):
+                    # silent: nothing at this address answered; keep no per-host record (a
+                    # discovery answer heard later admits it again)
+                    self.result.silent_hosts += 1
+                    del self._state[ip]
+                    self._count_done()
+                    return
                 for batch in batches:
                     self._record(batch)
                     for r in batch:
@@ -231,69 +319,115 @@ class Sweep:
                 self._record(heard)
                 self.result.hosts_up += 1
             raise
-        self.result.hosts_done += 1
-        if ctx.observations:
+        if ctx.observations or ip in self._segment_ips:
             self.result.hosts_up += 1
+        if self._segment_running:
+            # discovery may still hear from it: final when discovery ends
+            self._state[ip] = _WAITING
+            self._waiting[ip] = (ctx, outcomes)
+        else:
+            self._finalise(ctx, outcomes)
+
+    def _finalise(self, ctx: HostContext, outcomes: list[ProbeOutcome]) -> None:
+        ip = ctx.ip
+        self._state[ip] = _FINAL
+        self._count_done()
         if self.on_host_done is not None:
-            await self._segment_done.wait()
             # the streamed asset carries what segment-wide discovery heard about it too
             self.on_host_done(ip, self._segment_obs.get(ip, []) + list(ctx.observations),
-                              outcomes)
+                              self._segment_outcomes.get(ip, []) + outcomes)
+
+    def _finalise_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for ctx, outcomes in waiting.values():
+            self._finalise(ctx, outcomes)
 
     async def _one(self, sp: ServiceProbe, ctx: HostContext, port: int) -> list[ProbeResult]:
         return [await guarded(sp.name, ctx.ip, port, self.settings.timeout, sp.run(ctx, port))]
 
+    # --- the sweep -------------------------------------------------------------------------
+
+    def _on_link(self, ctx: SegmentContext | None) -> Callable[[str], bool]:
+        connected = self.shared.cache.get(CONNECTED_CACHE, []) if ctx is not None else []
+        nets = [n for n in connected if isinstance(n, ipaddress.IPv4Network)]
+        own = ctx.source_ip if ctx is not None else None
+
+        def on_link(ip: str) -> bool:
+            if ip == own:
+                return False
+            if not nets:  # not known: the ARP sweep's answer decides
+                return True
+            addr = ipaddress.IPv4Address(ip)
+            return any(addr in n for n in nets)
+
+        return on_link
+
+    def _next_host(self, order: Iterator[str], hold: Callable[[str], bool] | None
+                   ) -> tuple[str, int] | None:
+        """The next address to start: a heard one first, else the scope's next unknown one."""
+        while self._heard:
+            ip = self._heard.popleft()
+            if self._state.get(ip) == _QUEUED:
+                return ip, PRIORITY_HEARD
+        for ip in order:
+            if ip in self._state or self.scope.is_excluded(ip):
+                continue
+            if hold is not None and hold(ip):
+                if self._gating_running:
+                    self._held.add(ip)  # the ARP sweep's answer decides
+                    continue
+                live = self.shared.cache.get(LIVENESS_KEY)
+                if isinstance(live, Liveness) and live.is_dead(ip):
+                    self.result.skipped_hosts += 1
+                    self._count_done()
+                    continue
+            return ip, PRIORITY_UNKNOWN
+        return None
+
     async def run(self) -> SweepResult:
-        total = self.scope.size
+        self._progress()
         in_flight: set[asyncio.Task[None]] = set()
         segment: asyncio.Task[None] | None = None
-        done = 0
         try:
             ctx, runnable = self._segment_plan()
+            self.shared.on_heard.append(self._listener())
             gating = [p for p in runnable if p.gates_hosts]
-            if ctx is not None and runnable:
-                self._phase("discovery")
-            if ctx is not None and gating:
-                # the ARP sweep goes first, alone: its answers decide which on-link
-                # addresses get any per-host work at all
-                await self._run_segment_probes(ctx, gating)
-            segment = asyncio.create_task(
-                self._run_segment(ctx, [p for p in runnable if not p.gates_hosts])
-            )
-            live = self.shared.cache.get(LIVENESS_KEY)
-            liveness = live if isinstance(live, Liveness) else None
             max_in_flight = self.settings.max_hosts_in_flight
-            if ctx is not None and ctx.on_link and liveness is None:
-                # no ARP sweep decided who is there: every on-link address we connect to
+            if ctx is not None and ctx.on_link and not gating:
+                # no ARP sweep decides who is there: every on-link address we connect to
                 # takes a kernel neighbour entry; stay well inside the table (gc_thresh3)
                 from camscan.segment import neighbour_table_limit
 
                 max_in_flight = max(8, min(max_in_flight, neighbour_table_limit() // 4))
+            if ctx is not None and runnable:
+                self._phase("discovery")
+                self._segment_running = True
+                self._gating_running = bool(gating)
+                segment = asyncio.create_task(self._run_segment(ctx, runnable))
+            hold = self._on_link(ctx) if gating else None
+            order = self.scope.iter_addresses(randomise=self.settings.randomise,
+                                              seed=self.settings.seed)
             self._phase("hosts")
-            self._progress(done, total)
-            for ip in self.scope.iter_addresses(randomise=self.settings.randomise,
-                                                seed=self.settings.seed):
-                if self.scope.is_excluded(ip):
-                    continue
-                if liveness is not None and liveness.is_dead(ip):
-                    self.result.skipped_hosts += 1
-                    done += 1
-                    self._progress(done, total)
-                    continue
-                while len(in_flight) >= max_in_flight:
-                    finished, in_flight = await asyncio.wait(
-                        in_flight, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    done += len(finished)
-                    self._progress(done, total)
-                in_flight.add(asyncio.create_task(self._run_host(ip)))
-            while in_flight:
-                finished, in_flight = await asyncio.wait(
-                    in_flight, return_when=asyncio.FIRST_COMPLETED
-                )
-                done += len(finished)
-                self._progress(done, total)
-            await segment
+            while True:
+                exhausted = False
+                while len(in_flight) < max_in_flight:
+                    nxt = self._next_host(order, hold)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    in_flight.add(asyncio.create_task(self._run_host(*nxt)))
+                idle = exhausted and not self._heard and not self._held
+                if idle and not in_flight and (segment is None or segment.done()):
+                    break
+                self._wake.clear()
+                wake = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait([*in_flight, wake], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    wake.cancel()
+                in_flight = {t for t in in_flight if not t.done()}
+            if segment is not None:
+                await segment
         except asyncio.CancelledError:
             self.result.partial = True
             self.result.partial_reason = "interrupted"
@@ -307,10 +441,15 @@ class Sweep:
         self.result.attempts = self.shared.attempts
         return self.result
 
+    def _count_done(self) -> None:
+        self._done += 1
+        self.result.hosts_done = self._done
+        self._progress()
+
     def _phase(self, name: str) -> None:
         if self.on_phase is not None:
             self.on_phase(name)
 
-    def _progress(self, done: int, total: int) -> None:
+    def _progress(self) -> None:
         if self.on_progress is not None:
-            self.on_progress(done, total)
+            self.on_progress(min(self._done, self.scope.size), self.scope.size)

@@ -36,7 +36,7 @@ from camscan.wire.mac import normalise_mac as normalise_mac  # re-exported (inve
 __all__ = [
     "CONFIRMED_CONFIDENCE", "CONFIRMING_WEIGHT", "INFORMATIVE_KEYS", "MAX_UNMATCHED_EVIDENCE",
     "PORT_SERVICES", "UDP_PROBES", "build_asset", "build_assets", "combine", "confirmed_makers",
-    "group_devices", "maker_confidences", "normalise_mac",
+    "group_devices", "ip_sort_key", "maker_confidences", "normalise_mac",
 ]
 
 # Observation keys shown as evidence even when no rule fired on them (so an unknown device
@@ -73,7 +73,8 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _ip_sort_key(ip: str) -> tuple[int, int]:
+def ip_sort_key(ip: str) -> tuple[int, int]:
+    """Addresses in numeric order (IPv4 before IPv6; anything else last)."""
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
@@ -147,7 +148,7 @@ def build_asset(
 ) -> Identified:
     """One device's observations (and probe outcomes) -> an :class:`Identified` (what it is;
     the policy then judges it into an :class:`~camscan.models.Asset`)."""
-    ips = sorted({o.ip for o in observations} | {o.ip for o in outcomes}, key=_ip_sort_key)
+    ips = sorted({o.ip for o in observations} | {o.ip for o in outcomes}, key=ip_sort_key)
     scoped = [ip for ip in ips if in_scope is None or in_scope.get(ip, False)]
     primary = (scoped or ips)[0]
     matches = db.match(observations)
@@ -310,5 +311,5 @@ def build_assets(
         ips = {o.ip for o in group}
         ocs = [oc for ip in ips for oc in outcome_by_ip.get(ip, ())]
         assets.append(build_asset(group, ocs, db, in_scope=in_scope))
-    assets.sort(key=lambda a: _ip_sort_key(a.ip))
+    assets.sort(key=lambda a: ip_sort_key(a.ip))
     return assets

@@ -34,6 +34,7 @@ from camscan.oui import vendor_of
 from camscan.probes.base import (
     CONNECTED_CACHE,
     LIVENESS_KEY,
+    PRIORITY_SEGMENT,
     HostContext,
     HostProbe,
     Liveness,
@@ -228,7 +229,7 @@ async def run_segment(ctx: SegmentContext, *, sweeper: Sweeper = raw_sweep,
     async def charge() -> None:
         # keep the global packet budget honest while the worker thread sends
         for _ in targets:
-            await ctx.shared.limiter.acquire()
+            await ctx.shared.limiter.acquire(PRIORITY_SEGMENT)
         ctx.shared.attempts += len(targets)
 
     try:

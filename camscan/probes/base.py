@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import heapq
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,18 +35,57 @@ if TYPE_CHECKING:
 # failure_status is re-exported: probes and the engine classify failures here; DEFAULT_PORTS
 # and FORBIDDEN_PORTS too (their one home: camscan.settings)
 __all__ = [
-    "CONNECTED_CACHE", "DEFAULT_PORTS", "FORBIDDEN_PORTS", "LIVENESS_KEY", "HostContext",
-    "HostProbe", "HostRun", "Liveness", "Probe", "RateLimiter", "RttEstimator", "SegmentContext",
-    "SegmentProbe", "SegmentRun", "ServiceProbe", "ServiceRun", "Settings", "SweepShared",
-    "discover", "failure_status", "outcome",
+    "CONNECTED_CACHE", "DEFAULT_PORTS", "FORBIDDEN_PORTS", "LIVENESS_KEY", "PRIORITY_HEARD",
+    "PRIORITY_SEGMENT", "PRIORITY_UNKNOWN", "HostContext", "HostProbe", "HostRun", "Liveness",
+    "Probe", "RateLimiter", "RttEstimator", "SegmentContext", "SegmentProbe", "SegmentRun",
+    "ServiceProbe", "ServiceRun", "Settings", "SweepShared", "deadline_scope", "discover",
+    "extend_deadline", "failure_status", "outcome",
 ]
 
 # Every probe's default ports (camscan.probes.registry), ascending.
 DEFAULT_PORTS: tuple[int, ...] = DEFAULTS.ports
 
 
+# Priorities of the sweep's packet budget (lower goes first): segment-wide discovery, then
+# hosts already heard from (an ARP reply, a discovery answer), then addresses not yet known.
+PRIORITY_SEGMENT = 0
+PRIORITY_HEARD = 1
+PRIORITY_UNKNOWN = 2
+
+# The whole-operation timeout of the probe call running in this context (the engine's
+# guarded call sets it): time spent queueing for local limits is added back to it, so a low
+# --rate or a busy host never turns into a device "timeout".
+_DEADLINE: contextvars.ContextVar[asyncio.Timeout | None] = contextvars.ContextVar(
+    "camscan_deadline", default=None)
+
+
+def extend_deadline(waited: float) -> None:
+    """Give the current probe call back ``waited`` seconds spent waiting on local limits."""
+    cm = _DEADLINE.get()
+    if cm is None or waited <= 0:
+        return
+    when = cm.when()
+    if when is not None and not cm.expired():
+        cm.reschedule(when + waited)
+
+
+@contextlib.contextmanager
+def deadline_scope(cm: asyncio.Timeout) -> Iterator[None]:
+    """Make ``cm`` the deadline :func:`extend_deadline` extends, inside this block."""
+    token = _DEADLINE.set(cm)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
 class RateLimiter:
-    """Spaces events at most ``rate`` per second (virtual scheduling; no bursts)."""
+    """Spaces events at most ``rate`` per second (no bursts), highest priority first.
+
+    A caller that finds the limiter free and nobody queued goes at once; otherwise it queues
+    by (priority, arrival) and one waiter is released per interval. :meth:`acquire` returns
+    the seconds it waited.
+    """
 
     def __init__(self, rate: float) -> None:
         if rate <= 0:
@@ -52,15 +93,46 @@ class RateLimiter:
         self.interval = 1.0 / rate
         self._next = 0.0
         self.count = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def acquire(self) -> None:
+    @property
+    def queued(self) -> int:
+        return sum(1 for *_, f in self._waiters if not f.done())
+
+    async def acquire(self, priority: int = PRIORITY_UNKNOWN) -> float:
         loop = asyncio.get_running_loop()
         now = loop.time()
-        slot = max(self._next, now)
-        self._next = slot + self.interval
         self.count += 1
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        if not self._waiters and self._next <= now:
+            self._next = now + self.interval
+            return 0.0
+        fut: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._waiters, (priority, self._seq, fut))
+        self._seq += 1
+        self._arm(loop)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            self.count -= 1
+            raise
+        return loop.time() - now
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is None and self._waiters:
+            self._timer = loop.call_at(max(self._next, loop.time()), self._release, loop)
+
+    def _release(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if fut.done():  # its caller was cancelled
+                continue
+            fut.set_result(None)
+            self._next = max(self._next, loop.time()) + self.interval
+            break
+        self._arm(loop)
 
 
 @dataclass(frozen=True)
@@ -130,8 +202,9 @@ class SweepShared:
 class HostContext:
     """What a host or service probe may use: the address, the limits, what is known so far."""
 
-    def __init__(self, ip: str, shared: SweepShared) -> None:
+    def __init__(self, ip: str, shared: SweepShared, priority: int = PRIORITY_UNKNOWN) -> None:
         self.ip = ip
+        self.priority = priority  # in the sweep's packet budget (PRIORITY_*)
         self.shared = shared
         self.settings = shared.settings
         self.open_ports: set[int] = set()
@@ -152,9 +225,13 @@ class HostContext:
             raise PermissionError(f"port {port} is never probed")
         if not self.shared.in_scope(self.ip):
             raise PermissionError(f"{self.ip} is not in scope")
+        loop = asyncio.get_running_loop()
+        queued = loop.time()
         async with self._sem:
-            await self.shared.limiter.acquire()
+            await self.shared.limiter.acquire(self.priority)
             await self._host_rate.acquire()
+            # queueing for local limits is not the device's time: give it back
+            extend_deadline(loop.time() - queued)
             self.shared.attempts += 1
             yield
 
@@ -198,7 +275,7 @@ class SegmentContext:
 
     async def spend_packet(self) -> None:
         """Wait for the sweep's packet budget and count one packet sent."""
-        await self.shared.limiter.acquire()
+        extend_deadline(await self.shared.limiter.acquire(PRIORITY_SEGMENT))
         self.shared.attempts += 1
 
     async def discovery_round(self, payload: bytes, group: str, port: int, judge: Judge, *,

@@ -403,8 +403,7 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
         new_types: list[str] = []
         first = [SERVICES_META, *CAMERA_TYPES]
         browsing.update(t.lower() for t in first)
-        await ctx.shared.limiter.acquire()
-        ctx.shared.attempts += 1
+        await ctx.spend_packet()
         browsers.append(AsyncServiceBrowser(azc.zeroconf, first, handlers=[on_change]))
         browse_until = loop.time() + window * 0.55
         while loop.time() < browse_until:
@@ -414,8 +413,7 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
                 new_types.clear()
                 for stype in extra:
                     browsing.add(stype.lower())
-                    await ctx.shared.limiter.acquire()
-                    ctx.shared.attempts += 1
+                    await ctx.spend_packet()
                     # a malformed announced type must not end the browse
                     with contextlib.suppress(Exception):
                         browsers.append(AsyncServiceBrowser(azc.zeroconf, [stype],
@@ -428,8 +426,7 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
             try:
                 # raises on names that do not end with their type (hostile announcements)
                 info = AsyncServiceInfo(stype, name)
-                await ctx.shared.limiter.acquire()
-                ctx.shared.attempts += 1
+                await ctx.spend_packet()
                 await info.async_request(azc.zeroconf, int(left * 1000))
                 if info.server:
                     facts.srv[name] = (str(info.server)[:255], int(info.port or 0))
