@@ -155,8 +155,12 @@ class Sweep:
         self._segment_ips: set[str] = set()
         self._segment_obs: dict[str, list[Observation]] = {}
         self._segment_outcomes: dict[str, list[ProbeOutcome]] = {}
-        self._segment_running = False
+        self._segment_running = False  # any segment-wide probe still running
+        self._discovery_running = False  # a non-gating one (it may still hear any host)
         self._gating_running = False
+        self._gating_names: set[str] = set()
+        self._gating_heard: set[str] = set()  # heard by the ARP sweep: it adds nothing more
+        self._early: set[Observation] = set()  # rows handed over as heard, before the batch
         self._state: dict[str, int] = {}
         self._heard: deque[str] = deque()  # admitted ahead of the scope's order
         self._held: set[str] = set()  # on-link addresses waiting for the ARP sweep's answer
@@ -172,10 +176,13 @@ class Sweep:
             self.result.observations.extend(r.observations)
 
     def _keep_segment(self, batch: Sequence[ProbeResult]) -> None:
-        self._record(batch)
         for r in batch:
+            self.result.outcomes.append(r.outcome)
             self._segment_outcomes.setdefault(r.outcome.ip, []).append(r.outcome)
             for o in r.observations:
+                if o in self._early:  # handed over as it was heard
+                    continue
+                self.result.observations.append(o)
                 self._segment_ips.add(o.ip)
                 self._segment_obs.setdefault(o.ip, []).append(o)
                 # an answer the probe did not announce as it arrived still admits the host
@@ -183,24 +190,35 @@ class Sweep:
 
     # --- admission -------------------------------------------------------------------------
 
-    def _on_heard(self, ip: str) -> None:
-        """A segment-wide probe heard ``ip`` (in scope): start its probes ahead of the rest."""
-        if not self.shared.in_scope(ip) or ip in self._state:
+    def _on_heard(self, ip: str, rows: Sequence[Observation] = ()) -> None:
+        """A segment-wide probe heard ``ip`` (in scope): start its probes ahead of the rest;
+        its rows join the host's asset now."""
+        if not self.shared.in_scope(ip):
+            return
+        for o in rows:
+            if o.ip == ip and o not in self._early:
+                self._early.add(o)
+                self.result.observations.append(o)
+                self._segment_ips.add(ip)
+                self._segment_obs.setdefault(ip, []).append(o)
+                if o.probe in self._gating_names:
+                    self._gating_heard.add(ip)
+        if ip in self._state:
             return
         self._state[ip] = _QUEUED
         self._held.discard(ip)
         self._heard.append(ip)
         self._wake.set()
 
-    def _listener(self) -> Callable[[str], None]:
+    def _listener(self) -> Callable[[str, Sequence[Observation]], None]:
         loop = asyncio.get_running_loop()
         thread = threading.get_ident()
 
-        def heard(ip: str) -> None:
+        def heard(ip: str, rows: Sequence[Observation]) -> None:
             if threading.get_ident() == thread:
-                self._on_heard(ip)
+                self._on_heard(ip, rows)
             else:  # a probe's worker thread (the ARP sweep's receiver)
-                loop.call_soon_threadsafe(self._on_heard, ip)
+                loop.call_soon_threadsafe(self._on_heard, ip, tuple(rows))
 
         return heard
 
@@ -229,23 +247,43 @@ class Sweep:
         # a sweep of every address (ARP) needs time in proportion to the scope
         budget = s.discovery_window + s.timeout + self.scope.size / max(s.rate, 1.0)
 
+        rounds = self.shared.segment_rounds
+        for p in probes:
+            rounds[p.name] = asyncio.Event()
+
         async def keep(p: SegmentProbe) -> None:
             # recorded as each probe finishes, so an interrupt keeps what was heard
-            self._keep_segment(await _guarded_many(p.name, "0.0.0.0", budget, p.run(ctx)))
+            try:
+                self._keep_segment(await _guarded_many(p.name, "0.0.0.0", budget, p.run(ctx)))
+            finally:
+                rounds[p.name].set()
 
         gating = [p for p in probes if p.gates_hosts]
+        self._gating_names = {p.name for p in gating}
         self._segment_running = True
         self._gating_running = bool(gating)
-        try:
-            gate = asyncio.gather(*(keep(p) for p in gating))
-            rest = asyncio.gather(*(keep(p) for p in probes if not p.gates_hosts))
+        self._discovery_running = any(not p.gates_hosts for p in probes)
+
+        async def rest() -> None:
             try:
-                await gate
+                await asyncio.gather(*(keep(p) for p in probes if not p.gates_hosts))
+            finally:
+                self._discovery_running = False
+                self._finalise_waiting()
+
+        others = asyncio.ensure_future(rest())
+        try:
+            try:
+                await asyncio.gather(*(keep(p) for p in gating))
             finally:
                 self._gating_running = False
                 self._release_held()
-            await rest
+                self._finalise_waiting()
+            await others
         finally:
+            if not others.done():
+                others.cancel()
+                await asyncio.gather(others, return_exceptions=True)
             self._segment_running = False
             self._finalise_waiting()
             self._wake.set()
@@ -321,12 +359,18 @@ class Sweep:
             raise
         if ctx.observations or ip in self._segment_ips:
             self.result.hosts_up += 1
-        if self._segment_running:
+        if self._final_ready(ip):
+            self._finalise(ctx, outcomes)
+        else:
             # discovery may still hear from it: final when discovery ends
             self._state[ip] = _WAITING
             self._waiting[ip] = (ctx, outcomes)
-        else:
-            self._finalise(ctx, outcomes)
+
+    def _final_ready(self, ip: str) -> bool:
+        """Nothing more can arrive for ``ip``: discovery has ended, and so has the ARP sweep
+        unless it heard ``ip`` already (it hears each address once)."""
+        return not self._discovery_running and (
+            not self._gating_running or ip in self._gating_heard)
 
     def _finalise(self, ctx: HostContext, outcomes: list[ProbeOutcome]) -> None:
         ip = ctx.ip
@@ -338,8 +382,8 @@ class Sweep:
                               self._segment_outcomes.get(ip, []) + outcomes)
 
     def _finalise_waiting(self) -> None:
-        waiting, self._waiting = self._waiting, {}
-        for ctx, outcomes in waiting.values():
+        for ip in [ip for ip in self._waiting if self._final_ready(ip)]:
+            ctx, outcomes = self._waiting.pop(ip)
             self._finalise(ctx, outcomes)
 
     async def _one(self, sp: ServiceProbe, ctx: HostContext, port: int) -> list[ProbeResult]:
@@ -403,7 +447,9 @@ class Sweep:
                 self._phase("discovery")
                 self._segment_running = True
                 self._gating_running = bool(gating)
+                self._discovery_running = len(runnable) > len(gating)
                 segment = asyncio.create_task(self._run_segment(ctx, runnable))
+                await asyncio.sleep(0)  # discovery sends first
             hold = self._on_link(ctx) if gating else None
             order = self.scope.iter_addresses(randomise=self.settings.randomise,
                                               seed=self.settings.seed)

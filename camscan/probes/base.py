@@ -166,26 +166,40 @@ class SweepShared:
     cache: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     rtt: RttEstimator | None = None
-    # called with each in-scope address a segment-wide probe hears, the moment it is heard
-    # (the engine starts that host's probes at once): see :meth:`heard`
-    on_heard: list[Callable[[str], None]] = field(default_factory=list)
+    # called with each in-scope address a segment-wide probe hears (and the rows it heard),
+    # the moment it is heard: the engine starts that host's probes at once (see :meth:`heard`)
+    on_heard: list[Callable[[str, Sequence[Observation]], None]] = field(default_factory=list)
+    # segment-wide probes running in this sweep: name -> set when that probe has finished
+    segment_rounds: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.rtt is None:
             self.rtt = RttEstimator(self.settings.connect_timeout)
 
-    def heard(self, ip: str) -> None:
+    def connect_timeout(self) -> float:
+        return self.rtt.timeout() if self.rtt is not None else self.settings.connect_timeout
+
+    def heard(self, ip: str, rows: Sequence[Observation] = ()) -> None:
         """A segment-wide probe (an ARP reply, a discovery answer) just heard from ``ip``.
 
         Probes call this as each answer arrives, not when their round ends, so the engine can
-        start the host's own probes while discovery still listens. Out-of-scope addresses are
-        ignored here."""
+        start the host's own probes while discovery still listens; ``rows`` (the answer's
+        observations) join the host's asset at once. Out-of-scope addresses are ignored."""
         if self.in_scope(ip):
             for listener in self.on_heard:
-                listener(ip)
+                listener(ip, rows)
 
-    def connect_timeout(self) -> float:
-        return self.rtt.timeout() if self.rtt is not None else self.settings.connect_timeout
+    async def after_segment(self, name: str) -> None:
+        """Wait until the segment-wide probe ``name`` has finished, when it runs in this sweep
+        (a host's unicast form of a discovery probe first sees whether multicast heard it).
+        The wait does not count against the caller's timeout."""
+        done = self.segment_rounds.get(name)
+        if done is None or done.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await done.wait()
+        extend_deadline(loop.time() - started)
 
     def known_alive(self, ip: str) -> bool:
         """Did a segment-wide probe (ARP, multicast discovery) already hear from ``ip``?"""

@@ -326,6 +326,8 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT,
                       wait: float = UNICAST_WAIT) -> list[ProbeResult]:
     """Send the M-SEARCH straight to the host, unless it answered the multicast search."""
     started = time.monotonic()
+    # on-link, the multicast round may still hear it: wait for it (its answer is enough)
+    await ctx.shared.after_segment(NAME)
     if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, {}):
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
                                     "already answered the multicast search", started))]

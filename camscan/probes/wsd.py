@@ -284,6 +284,8 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
         ProbeResult]:
     """Send the Probe straight to the host (routed subnets), unless it answered multicast."""
     started = time.monotonic()
+    # on-link, the multicast round may still hear it: wait for it (its answer is enough)
+    await ctx.shared.after_segment(NAME)
     if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, ()):
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
                                     "already answered the multicast probe", started))]
