@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import contextvars
 import heapq
+import ipaddress
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -189,17 +190,29 @@ class SweepShared:
             for listener in self.on_heard:
                 listener(ip, rows)
 
-    async def after_segment(self, name: str) -> None:
+    async def after_segment(self, name: str, ip: str | None = None) -> bool:
         """Wait until the segment-wide probe ``name`` has finished, when it runs in this sweep
         (a host's unicast form of a discovery probe first sees whether multicast heard it).
-        The wait does not count against the caller's timeout."""
+        The wait does not count against the caller's timeout. True when that round ran and
+        reached ``ip``: the address is on-link, where the multicast went."""
         done = self.segment_rounds.get(name)
-        if done is None or done.is_set():
-            return
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        await done.wait()
-        extend_deadline(loop.time() - started)
+        if done is None:
+            return False
+        if not done.is_set():
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await done.wait()
+            extend_deadline(loop.time() - started)
+        return ip is not None and self.on_link(ip)
+
+    def on_link(self, ip: str) -> bool:
+        """Is ``ip`` inside a prefix the segment's interface reaches without a gateway?"""
+        connected = self.cache.get(CONNECTED_CACHE) or []
+        try:
+            addr = ipaddress.IPv4Address(ip)
+        except ValueError:
+            return False
+        return any(isinstance(n, ipaddress.IPv4Network) and addr in n for n in connected)
 
     def known_alive(self, ip: str) -> bool:
         """Did a segment-wide probe (ARP, multicast discovery) already hear from ``ip``?"""

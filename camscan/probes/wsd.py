@@ -285,10 +285,13 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
     """Send the Probe straight to the host (routed subnets), unless it answered multicast."""
     started = time.monotonic()
     # on-link, the multicast round may still hear it: wait for it (its answer is enough)
-    await ctx.shared.after_segment(NAME)
+    reached = await ctx.shared.after_segment(NAME, ctx.ip)
     if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, ()):
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
                                     "already answered the multicast probe", started))]
+    if reached:  # asked twice by multicast on its own link: asking again adds nothing
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
+                                    "on-link: did not answer the multicast probe", started))]
     try:
         async with ctx.permit(port):
             answers = await udp.unicast_exchange(
