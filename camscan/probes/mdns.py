@@ -277,14 +277,9 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
     """One-shot queries to the host: the meta query and the camera types, then SRV/TXT/A for
     the instances found (and PTR for other types the host announces)."""
     started = time.monotonic()
-    # on-link, the multicast round may still hear it: wait for it (its answer is enough)
-    reached = await ctx.shared.after_segment(NAME, ctx.ip)
     if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, ()):
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
                                     "already answered the multicast browse", started))]
-    if reached:  # asked twice by multicast on its own link: asking again adds nothing
-        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
-                                    "on-link: did not answer the multicast browse", started))]
     wait = min(wait, ctx.settings.read_timeout)
     facts = MdnsFacts()
     rejected = udp.Rejections()
