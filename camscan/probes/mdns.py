@@ -52,6 +52,13 @@ MAX_INSTANCES = 32
 MAX_TYPES = 24
 MAX_TXT = 64
 UNICAST_WAIT = 1.0
+# The browse ends early once answers stop: at least SETTLE seconds after it starts and QUIET
+# seconds after the last new name (the discovery window stays the longest it may take).
+# RFC 6762 section 6: a responder answers a multicast query after 20-120 ms (up to 500 ms when
+# the query was truncated); zeroconf's first browse query leaves a little later (in the lab the
+# first answers arrive about 0.7 s after the browse starts), so SETTLE leaves twice that.
+SETTLE = 1.5
+QUIET = 0.5
 SEEN_CACHE = "mdns.seen"
 
 TYPE_A = 1
@@ -395,10 +402,18 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
     azc = AsyncZeroconf(interfaces=[str(ctx.source_ip)], ip_version=IPVersion.V4Only,
                         unicast=False)
     try:
+        started = loop.time()
+        last_news = [started]  # when the browse last heard a new name
+
         def on_change(zeroconf: Any, service_type: str, name: str,
                       state_change: Any) -> None:
             if state_change is ServiceStateChange.Added:
+                last_news[0] = loop.time()
                 added(facts, browsing, new_types, service_type, name)
+
+        def quiet() -> bool:
+            now = loop.time()
+            return now >= started + SETTLE and now >= last_news[0] + QUIET
 
         new_types: list[str] = []
         first = [SERVICES_META, *CAMERA_TYPES]
@@ -406,7 +421,7 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
         await ctx.spend_packet()
         browsers.append(AsyncServiceBrowser(azc.zeroconf, first, handlers=[on_change]))
         browse_until = loop.time() + window * 0.55
-        while loop.time() < browse_until:
+        while loop.time() < browse_until and not (quiet() and not new_types):
             await asyncio.sleep(min(0.1, max(browse_until - loop.time(), 0)))
             if new_types:
                 extra = [t for t in new_types if t.lower() not in browsing][:MAX_TYPES]
@@ -447,6 +462,8 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
             while (left := deadline - loop.time()) > 0.05:
                 pending = [(n, t) for n, t in list(facts.instances.items()) if n not in resolved]
                 if not pending:
+                    if quiet():  # every name heard is resolved and no new one came
+                        return
                     await asyncio.sleep(min(0.1, left))
                     continue
                 resolved.update(n for n, _ in pending)
