@@ -30,7 +30,8 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from camscan.models import Observation, ProbeResult, Status
@@ -210,23 +211,55 @@ async def sweep_link(link: ArpLink, targets: Sequence[str], spend: Callable[[], 
             pending = [ip for ip in targets if ip not in found]
             if not pending:
                 break
-            for i in range(0, len(pending), chunk):
-                if stop is not None and loop.time() >= stop:
-                    break
-                batch = [ip for ip in pending[i:i + chunk] if ip not in found]
-                await asyncio.gather(*(spend() for _ in batch))
-                for ip in batch:
-                    for _ in range(SEND_TRIES):  # a full socket buffer drains in moments
-                        if link.send(ip):
-                            break
-                        await asyncio.sleep(0.005)
-                resent += len(batch) if attempt else 0
+            if stop is not None and loop.time() >= stop:
+                break
+            sent = await _send_paced(link, pending, found, spend, chunk, stop)
+            resent += sent if attempt else 0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(everyone.wait(), wait if last else grace)
             drain()
     finally:
         loop.remove_reader(link.fileno())
     return found, resent
+
+
+async def _send_paced(link: ArpLink, pending: list[str], found: Mapping[str, str],
+                      spend: Callable[[], Awaitable[None]], chunk: int,
+                      stop: float | None) -> int:
+    """Ask each of ``pending`` (less those found meanwhile) in batches of ``chunk``, each
+    frame after its own slot of the budget. Two batches' slots are always booked ahead, so
+    the budget's clock never waits for the loop's timer or the sending (a limiter drops the
+    time a late caller lost). No batch is booked once the loop's clock reaches ``stop``;
+    every slot booked is used. Returns the frames sent."""
+    loop = asyncio.get_running_loop()
+    booked: deque[tuple[list[str], asyncio.Future[list[None]]]] = deque()
+    start = sent = 0
+
+    def book() -> None:
+        nonlocal start
+        while (len(booked) < 2 and start < len(pending)
+               and (stop is None or loop.time() < stop)):
+            batch = [ip for ip in pending[start:start + chunk] if ip not in found]
+            booked.append((batch, asyncio.gather(*(spend() for _ in batch))))
+            start += chunk
+
+    try:
+        book()
+        while booked:
+            batch, permit = booked[0]
+            await permit
+            booked.popleft()
+            book()
+            for ip in batch:
+                for _ in range(SEND_TRIES):  # a full socket buffer drains in moments
+                    if link.send(ip):
+                        break
+                    await asyncio.sleep(0.005)
+                sent += 1
+    finally:
+        for _batch, permit in booked:
+            permit.cancel()
+    return sent
 
 
 def keep_answers(pairs: Iterable[tuple[str, str]], asked: Iterable[str]) -> dict[str, str]:
