@@ -334,3 +334,26 @@ def test_parse_arp_reply_reads_a_reply_to_us_only() -> None:
     assert arp.parse_arp_reply(arp.build_arp_request(OWN_MAC, OWN_IP, OWN_IP)) is None
     assert arp.parse_arp_reply(reply[:41]) is None
     assert arp.parse_arp_reply(reply[:12] + b"\x08\x00" + reply[14:]) is None
+
+
+async def test_no_frame_leaves_before_its_budget_slot_and_slots_are_booked_ahead() -> None:
+    events: list[str] = []
+
+    class Recording(FakeLink):
+        def send(self, ip: str) -> bool:
+            events.append("send")
+            return super().send(ip)
+
+    async def spend() -> None:
+        events.append("spend")
+        await asyncio.sleep(0)
+
+    targets = [f"192.0.2.{n}" for n in range(1, 41)]
+    link = Recording({})
+    _found, resent = await arp.sweep_link(link, targets, spend, lambda _ip: None,
+                                          rate=2000.0, wait=0.01, grace=0.01)
+    assert resent == 40 and events.count("send") == events.count("spend") == 80
+    for n in range(len(events)):  # at every moment, no more frames sent than slots spent
+        assert events[:n].count("send") <= events[:n].count("spend")
+    chunk = 4  # 2,000/s: four frames' slots at once
+    assert events.index("send") >= 2 * chunk  # two batches booked before the first frame
