@@ -195,13 +195,16 @@ async def sweep_link(link: ArpLink, targets: Sequence[str], spend: Callable[[], 
     everyone = asyncio.Event()  # every target answered: no need to wait any longer
 
     def drain() -> None:
+        new: list[str] = []
         for ip, mac in link.replies():
             norm = normalise_mac(mac)
             if ip in wanted and norm and ip not in found:
                 found[ip] = norm
-                on_answer(ip)
+                new.append(ip)
         if len(found) == len(wanted):
             everyone.set()
+        for ip in new:  # kept first: a listener that raises loses no answer
+            on_answer(ip)
 
     loop.add_reader(link.fileno(), drain)
     try:
