@@ -52,6 +52,7 @@ from camscan.probes.base import (
     deadline_scope,
     failure_status,
     outcome,
+    segment_budget,
 )
 from camscan.targets import Scope
 
@@ -243,9 +244,8 @@ class Sweep:
         return ctx, runnable
 
     async def _run_segment(self, ctx: SegmentContext, probes: Sequence[SegmentProbe]) -> None:
-        s = self.settings
         # a sweep of every address (ARP) needs time in proportion to the scope
-        budget = s.discovery_window + s.timeout + self.scope.size / max(s.rate, 1.0)
+        budget = segment_budget(self.settings, self.scope.size)
 
         rounds = self.shared.segment_rounds
         for p in probes:

@@ -5,6 +5,9 @@ set -euo pipefail
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+# nft: the namespace lab's packet loss on its bridge (tests/lab/loss.py; the kernel here may
+# have no sch_netem, so tc netem is not relied on)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # pdftotext: the worklist layout test reads the printed PDF back
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)

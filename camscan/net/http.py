@@ -35,18 +35,15 @@ from camscan.wire.http import MAX_BODY as MAX_PAGE
 from camscan.wire.http import MAX_HEAD, Reply, parse_raw_response
 
 __all__ = [
-    "HTTPS_PORTS", "HTTP_PORTS", "MAX_BODY", "MAX_HEADER_VALUE", "WEB_PORTS", "AuthReply",
+    "HTTPS_PORTS", "MAX_BODY", "MAX_HEADER_VALUE", "AuthReply",
     "AuthScheme", "Host", "HostSettings", "HttpFailure", "HttpSession", "PermitTransport",
     "ReplyTooLarge", "base_url", "challenges", "client", "looks_like_tls", "offered_scheme",
     "send_authenticated",
 ]
 
-# Ports where the credentialed probes expect a web server (HTTP) or HTTPS (vendor web UIs).
-HTTP_PORTS: frozenset[int] = frozenset(
-    {80, 81, 82, 83, 84, 85, 86, 87, 88, 8001, 8080, *range(8081, 8091), 9000}
-)
+# Ports spoken to over HTTPS first (the web ports themselves: camscan.probes.registry's
+# web_ports, the http probe's spec)
 HTTPS_PORTS: frozenset[int] = TLS_PORTS
-WEB_PORTS: frozenset[int] = HTTP_PORTS | HTTPS_PORTS
 MAX_BODY = 262_144  # bytes of a reply the credentialed probes read
 MAX_HEADER_VALUE = 1_024
 

@@ -1,12 +1,16 @@
 """Link-layer identity: the MAC of each on-link host and the IEEE organisation behind it.
 
 * ``arp`` (segment-wide, needs raw sockets): an ARP who-has sweep of the in-scope addresses
-  that are on-link on the chosen interface, paced at the sweep's packet rate, with a bounded
-  timeout, run in a worker thread so the event loop keeps going. On Linux the frames are
-  built and read on one ``AF_PACKET`` socket (42-byte requests from a template, replies
-  parsed by :func:`parse_arp_reply`): a /17 costs seconds of CPU and no memory to speak of.
-  Elsewhere, or without a named interface, scapy does it (imported only then). Only answers
-  for addresses that were asked about are kept.
+  that are on-link on the chosen interface, every frame inside the sweep's packet budget
+  (the shared rate limiter), with a bounded timeout. After the first pass and a short grace
+  for late replies, each address that stayed silent is asked once more (as nmap does), so
+  one lost request or reply does not hide a host. On Linux the frames are built and read on
+  one non-blocking ``AF_PACKET`` socket watched by the event loop (42-byte requests from a
+  template, replies parsed by :func:`parse_arp_reply`): a /17 costs seconds of CPU and no
+  memory to speak of. Each answer is reported to ``SweepShared.heard`` the moment it
+  arrives, so the engine can start that host while the sweep goes on. Elsewhere, or without
+  a named interface, scapy does it (imported only then, one round per pass in a worker
+  thread). Only answers for addresses that were asked about are kept.
 * ``neighbours`` (per host, stage 1, no privilege): after the TCP sweep the kernel has
   resolved every on-link host it connected to; its neighbour table (``/proc/net/arp``, else
   ``ip -j neigh``) gives the MAC without sending anything.
@@ -21,20 +25,21 @@ import asyncio
 import contextlib
 import ipaddress
 import json
-import select
 import socket
 import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Protocol
 
 from camscan.models import Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
     CONNECTED_CACHE,
     LIVENESS_KEY,
-    PRIORITY_SEGMENT,
+    PRIORITY_HEARD,
     HostContext,
     HostProbe,
     Liveness,
@@ -42,6 +47,7 @@ from camscan.probes.base import (
     SegmentProbe,
     failure_status,
     outcome,
+    segment_budget,
 )
 from camscan.probes.registry import spec
 from camscan.wire.mac import normalise_mac
@@ -50,11 +56,9 @@ NAME = "arp"
 NEIGH_NAME = "neighbours"
 SEEN_CACHE = "arp.seen"  # shared.cache: {ip: mac} answered the ARP sweep
 REPLY_WAIT = 2.0  # seconds to wait for answers after the last request
+RETRY_GRACE = 0.5  # seconds for late replies after the first pass, before asking again
+RETRIES = 1  # passes more over the addresses that stayed silent (nmap also asks twice)
 MAX_SWEEP = 65_536
-
-# (targets, interface, seconds between requests, reply wait) -> [(ip, mac)] answers
-Sweeper = Callable[[list[str], str | None, float, float], list[tuple[str, str]]]
-
 
 def scapy_sweep(targets: list[str], iface: str | None, inter: float,
                 wait: float) -> list[tuple[str, str]]:
@@ -79,7 +83,8 @@ ETH_P_ARP = 0x0806
 PACKET_OUTGOING = 4  # sll_pkttype of frames this host sent
 SIOCGIFADDR = 0x8915
 _ARP_HEAD = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)  # Ethernet/IPv4, op 1 (request)
-MAX_BURST = 64  # frames sent back to back when the sender has fallen behind schedule
+SEND_TRIES = 200  # 5 ms apart: a frame the socket will not take for a second is skipped
+MAX_BURST = 64  # most frames whose budget is spent at once (then sent back to back)
 
 
 def build_arp_request(src_mac: bytes, src_ip: bytes, target_ip: bytes) -> bytes:
@@ -114,58 +119,152 @@ def _interface_ipv4(sock: socket.socket, iface: str) -> bytes:
     return fcntl.ioctl(sock.fileno(), SIOCGIFADDR, req)[20:24]
 
 
-def raw_sweep(targets: list[str], iface: str | None, inter: float,
-              wait: float) -> list[tuple[str, str]]:
-    """ARP who-has for each target on one Linux ``AF_PACKET`` socket, sent on schedule
-    (``inter`` seconds apart) while replies are read in between (blocking: run it in a
-    thread). Falls back to scapy off Linux or without a named interface."""
-    if not targets:
-        return []
-    if not sys.platform.startswith("linux") or not iface:
-        return scapy_sweep(targets, iface, inter, wait)
-    af_packet = getattr(socket, "AF_PACKET")  # noqa: B009 - Linux only, checked above
-    with socket.socket(af_packet, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as sock:
-        sock.bind((iface, ETH_P_ARP))
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        src_mac = bytes(sock.getsockname()[4])[:6]
-        src_ip = _interface_ipv4(sock, iface)
-        sock.setblocking(False)
-        pairs: list[tuple[str, str]] = []
+class RawLink:
+    """One Linux ``AF_PACKET`` socket on ``iface`` (non-blocking): sends 42-byte who-has
+    frames built from a template, hands back the replies addressed to us. Raises OSError."""
 
-        def drain() -> None:
-            while True:
-                try:
-                    frame, addr = sock.recvfrom(2048)
-                except (BlockingIOError, InterruptedError):
-                    return
-                if len(pairs) < len(targets) * 2 and addr[2] != PACKET_OUTGOING:
-                    got = parse_arp_reply(frame, src_ip)
-                    if got is not None:
-                        pairs.append(got)
+    def __init__(self, iface: str) -> None:
+        af_packet = getattr(socket, "AF_PACKET")  # noqa: B009 - Linux only (callers check)
+        self.sock = socket.socket(af_packet, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+        try:
+            self.sock.bind((iface, ETH_P_ARP))
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            self.src_mac = bytes(self.sock.getsockname()[4])[:6]
+            self.src_ip = _interface_ipv4(self.sock, iface)
+            self.sock.setblocking(False)
+        except BaseException:
+            self.sock.close()
+            raise
 
-        start = time.monotonic()
-        sent = 0
-        while sent < len(targets):
-            due = min(len(targets), sent + MAX_BURST,
-                      int((time.monotonic() - start) / inter) + 1 if inter > 0 else len(targets))
-            while sent < due:
-                frame = build_arp_request(src_mac, src_ip,
-                                          ipaddress.IPv4Address(targets[sent]).packed)
-                try:
-                    sock.send(frame)
-                except BlockingIOError:
-                    select.select([], [sock], [], 0.01)
-                    continue
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, ip: str) -> bool:
+        """Send one who-has for ``ip``; False when the socket buffer is full (try again)."""
+        frame = build_arp_request(self.src_mac, self.src_ip, ipaddress.IPv4Address(ip).packed)
+        try:
+            self.sock.send(frame)
+        except (BlockingIOError, InterruptedError):
+            return False
+        return True
+
+    def replies(self, limit: int = 4096) -> list[tuple[str, str]]:
+        """The ARP replies to us waiting on the socket (at most ``limit`` frames read)."""
+        out: list[tuple[str, str]] = []
+        for _ in range(limit):
+            try:
+                frame, addr = self.sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            if addr[2] != PACKET_OUTGOING:
+                got = parse_arp_reply(frame, self.src_ip)
+                if got is not None:
+                    out.append(got)
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class ArpLink(Protocol):
+    """What :func:`sweep_link` needs of a link: :class:`RawLink`, or a fake in tests."""
+
+    def fileno(self) -> int: ...
+    def send(self, ip: str) -> bool: ...
+    def replies(self) -> list[tuple[str, str]]: ...
+    def close(self) -> None: ...
+
+
+async def sweep_link(link: ArpLink, targets: Sequence[str], spend: Callable[[], Awaitable[None]],
+                     on_answer: Callable[[str, str], None], *, rate: float, wait: float,
+                     grace: float = RETRY_GRACE, retries: int = RETRIES,
+                     deadline: float | None = None) -> tuple[dict[str, str], int]:
+    """ARP who-has for each target on ``link``, each frame inside the sweep's packet budget
+    (``spend()``), replies read by the event loop as they arrive; ``on_answer(ip, mac)`` is called
+    at once for each asked address's first answer. After the first pass and a ``grace`` for
+    late replies, every address still silent is asked again (``retries`` more passes, as nmap
+    does), then replies are awaited for ``wait`` seconds. The first pass asks every target;
+    no frame is re-sent after ``deadline`` (event loop time) less ``wait``. Returns
+    ({ip: mac}, frames re-sent)."""
+    loop = asyncio.get_running_loop()
+    wanted = set(targets)
+    found: dict[str, str] = {}
+    # spend the budget for a few frames at once: one sleeping sender cannot keep a high rate
+    # (the loop's timer resolution is ~1 ms), and no frame leaves before its own slot
+    chunk = max(1, min(MAX_BURST, int(rate / 500)))
+    resent = 0
+    everyone = asyncio.Event()  # every target answered: no need to wait any longer
+
+    def drain() -> None:
+        new: list[str] = []
+        for ip, mac in link.replies():
+            norm = normalise_mac(mac)
+            if ip in wanted and norm and ip not in found:
+                found[ip] = norm
+                new.append(ip)
+        if len(found) == len(wanted):
+            everyone.set()
+        for ip in new:  # kept first: a listener that raises loses no answer
+            on_answer(ip, found[ip])
+
+    loop.add_reader(link.fileno(), drain)
+    try:
+        for attempt in range(1 + retries):
+            last = attempt == retries
+            stop = None if deadline is None or not attempt else deadline - wait
+            pending = [ip for ip in targets if ip not in found]
+            if not pending:
+                break
+            if stop is not None and loop.time() >= stop:
+                break
+            sent = await _send_paced(link, pending, found, spend, chunk, stop)
+            resent += sent if attempt else 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(everyone.wait(), wait if last else grace)
+            drain()
+    finally:
+        loop.remove_reader(link.fileno())
+    return found, resent
+
+
+async def _send_paced(link: ArpLink, pending: list[str], found: Mapping[str, str],
+                      spend: Callable[[], Awaitable[None]], chunk: int,
+                      stop: float | None) -> int:
+    """Ask each of ``pending`` (less those found meanwhile) in batches of ``chunk``, each
+    frame after its own slot of the budget. Two batches' slots are always booked ahead, so
+    the budget's clock never waits for the loop's timer or the sending (a limiter drops the
+    time a late caller lost). No batch is booked once the loop's clock reaches ``stop``;
+    every slot booked is used. Returns the frames sent."""
+    loop = asyncio.get_running_loop()
+    booked: deque[tuple[list[str], asyncio.Future[list[None]]]] = deque()
+    start = sent = 0
+
+    def book() -> None:
+        nonlocal start
+        while (len(booked) < 2 and start < len(pending)
+               and (stop is None or loop.time() < stop)):
+            batch = [ip for ip in pending[start:start + chunk] if ip not in found]
+            booked.append((batch, asyncio.gather(*(spend() for _ in batch))))
+            start += chunk
+
+    try:
+        book()
+        while booked:
+            batch, permit = booked[0]
+            await permit
+            booked.popleft()
+            book()
+            for ip in batch:
+                for _ in range(SEND_TRIES):  # a full socket buffer drains in moments
+                    if link.send(ip):
+                        break
+                    await asyncio.sleep(0.005)
                 sent += 1
-            next_at = start + sent * inter
-            select.select([sock], [], [], max(0.0, next_at - time.monotonic()))
-            drain()
-        deadline = time.monotonic() + wait
-        while (left := deadline - time.monotonic()) > 0:
-            select.select([sock], [], [], left)
-            drain()
-        return pairs
+    finally:
+        for _batch, permit in booked:
+            permit.cancel()
+    return sent
 
 
 def keep_answers(pairs: Iterable[tuple[str, str]], asked: Iterable[str]) -> dict[str, str]:
@@ -206,15 +305,43 @@ def on_link_targets(ctx: SegmentContext, limit: int = MAX_SWEEP) -> list[str]:
     return out
 
 
-async def run_segment(ctx: SegmentContext, *, sweeper: Sweeper = raw_sweep,
-                      wait: float = REPLY_WAIT) -> list[ProbeResult]:
+async def scapy_rounds(ctx: SegmentContext, targets: list[str], rate: float, wait: float,
+                       retries: int = RETRIES) -> tuple[dict[str, str], int]:
+    """The sweep through scapy (off Linux, or with no named interface): one blocking pass per
+    round in a worker thread, the silent addresses asked again ``retries`` times. The budget
+    is spent per frame while scapy sends; answers are reported as each round ends."""
+    found: dict[str, str] = {}
+    resent = 0
+
+    async def charge(n: int) -> None:
+        for _ in range(n):
+            await ctx.spend_packet()
+
+    for attempt in range(1 + retries):
+        pending = [ip for ip in targets if ip not in found]
+        if not pending:
+            break
+        pairs, _ = await asyncio.gather(
+            asyncio.to_thread(scapy_sweep, pending, ctx.interface, 1.0 / rate, wait),
+            charge(len(pending)))
+        resent += len(pending) if attempt else 0
+        for ip, mac in keep_answers(pairs, pending).items():
+            found[ip] = mac
+            ctx.shared.heard(ip, mac_observations(ip, mac, NAME))
+    return found, resent
+
+
+async def run_segment(ctx: SegmentContext, *,
+                      link_factory: Callable[[str], ArpLink] = RawLink,
+                      wait: float = REPLY_WAIT, grace: float = RETRY_GRACE,
+                      retries: int = RETRIES) -> list[ProbeResult]:
     started = time.monotonic()
     settings = ctx.shared.settings
     rate = max(settings.rate, 1.0)
     # stay inside the engine's budget for a segment probe (window + timeout + scope/rate)
     scope_size = ctx.shared.scope.size if ctx.shared.scope is not None else 0
-    budget = max(settings.discovery_window + settings.timeout + scope_size / rate
-                 - wait - 1.0, 1.0)
+    engine_budget = segment_budget(settings, scope_size)
+    budget = max(engine_budget - wait - 1.0, 1.0)
     cap = max(int(budget * rate), 1)
     targets = on_link_targets(ctx, limit=cap + 1)
     note = ""
@@ -224,30 +351,40 @@ async def run_segment(ctx: SegmentContext, *, sweeper: Sweeper = raw_sweep,
     if not targets:
         return [ProbeResult(outcome("0.0.0.0", NAME, Status.SKIPPED, None,
                                     "no in-scope address is on-link", started))]
-    inter = 1.0 / rate
+    def answered(ip: str, mac: str) -> None:
+        # the engine starts the host at once, its MAC rows already in its asset
+        ctx.shared.heard(ip, mac_observations(ip, mac, NAME))
 
-    async def charge() -> None:
-        # keep the global packet budget honest while the worker thread sends
-        for _ in targets:
-            await ctx.shared.limiter.acquire(PRIORITY_SEGMENT)
-        ctx.shared.attempts += len(targets)
+    async def spend() -> None:
+        # the sweep's frames share the budget evenly with hosts already heard (the ARP sweep
+        # of a /16 takes minutes; the hosts it found need not wait for its end)
+        await ctx.spend_packet(PRIORITY_HEARD)
 
+    # the retransmits are best effort: no frame leaves once the engine's budget runs short
+    deadline = asyncio.get_running_loop().time() + max(engine_budget - 1.0, wait + grace)
     try:
-        pairs, _ = await asyncio.gather(
-            asyncio.to_thread(sweeper, targets, ctx.interface, inter, wait), charge())
+        if sys.platform.startswith("linux") and ctx.interface:
+            link = link_factory(ctx.interface)
+            try:
+                found, resent = await sweep_link(
+                    link, targets, spend, answered, rate=rate, wait=wait,
+                    grace=grace, retries=retries, deadline=deadline)
+            finally:
+                link.close()
+        else:
+            found, resent = await scapy_rounds(ctx, targets, rate, wait, retries)
     except (OSError, PermissionError) as exc:
         status, reason = failure_status(exc)
         return [ProbeResult(outcome("0.0.0.0", NAME, status, None, reason, started))]
     except Exception as exc:  # scapy raises its own types (Scapy_Exception, ...)
         return [ProbeResult(outcome("0.0.0.0", NAME, Status.ERROR, None,
                                     f"{type(exc).__name__}: {exc}", started))]
-    found = keep_answers(pairs, targets)
     # publish who is there: the engine sends nothing more to on-link addresses that were
     # asked about and did not answer
     ctx.shared.cache[LIVENESS_KEY] = Liveness(asked=set(targets), alive=set(found))
     seen: dict[str, str] = ctx.shared.cache.setdefault(SEEN_CACHE, {})
-    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, None,
-                                   f"{len(found)} of {len(targets)} answered{note}", started))]
+    summary = f"{len(found)} of {len(targets)} answered ({resent} asked again){note}"
+    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, None, summary, started))]
     for ip, mac in found.items():
         seen[ip] = mac
         results.append(ProbeResult(outcome(ip, NAME, Status.OK, None, "is-at", started),

@@ -40,7 +40,7 @@ __all__ = [
     "PRIORITY_SEGMENT", "PRIORITY_UNKNOWN", "HostContext", "HostProbe", "HostRun", "Liveness",
     "Probe", "RateLimiter", "RttEstimator", "SegmentContext", "SegmentProbe", "SegmentRun",
     "ServiceProbe", "ServiceRun", "Settings", "SweepShared", "deadline_scope", "discover",
-    "extend_deadline", "failure_status", "outcome",
+    "extend_deadline", "failure_status", "outcome", "segment_budget",
 ]
 
 # Every probe's default ports (camscan.probes.registry), ascending.
@@ -155,6 +155,13 @@ class Settings:
     user_agent: str = DEFAULTS.user_agent
     # logins for the credentialed probes (None: CAMSCAN_USERNAME/PASSWORD, else none)
     credentials: CredentialStore | None = None
+
+
+def segment_budget(settings: Settings, addresses: int) -> float:
+    """The whole-operation timeout of one segment-wide probe: the discovery window, one probe
+    timeout, and time to ask every address twice at the sweep's rate (the ARP sweep asks the
+    silent ones again)."""
+    return settings.discovery_window + settings.timeout + 2 * addresses / max(settings.rate, 1.0)
 
 
 @dataclass
@@ -300,9 +307,9 @@ class SegmentContext:
     on_link: bool
     privileged: bool
 
-    async def spend_packet(self) -> None:
+    async def spend_packet(self, priority: int = PRIORITY_SEGMENT) -> None:
         """Wait for the sweep's packet budget and count one packet sent."""
-        extend_deadline(await self.shared.limiter.acquire(PRIORITY_SEGMENT))
+        extend_deadline(await self.shared.limiter.acquire(priority))
         self.shared.attempts += 1
 
     async def discovery_round(self, payload: bytes, group: str, port: int, judge: Judge, *,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from camscan.probes.registry import LISTEN_ONLY, SPECS, http_paths
+from camscan.probes.registry import LISTEN_ONLY, SPECS, ProbeSpec, http_paths
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "observations.md"
 
@@ -61,10 +61,18 @@ def render() -> str:
     for (key, doc), names in rows.items():
         out.append(f"| `{key}` | {' / '.join(names)} | {doc} |\n")
     probes = "\n".join(
-        f"| {s.name} | {s.transport} | {', '.join(map(str, s.default_ports)) or '-'} | "
+        f"| {s.name} | {s.transport} | {_ports(s)} | "
         f"{'yes' if s.credentials else 'no'} | {s.summary} |" for s in SPECS)
     out.append(_TAIL.replace("{probes}", probes))
     return "".join(out)
+
+
+def _ports(s: ProbeSpec) -> str:
+    """The default ports, and the probe's other ports (probed only when found open)."""
+    text = ", ".join(map(str, s.default_ports)) or "-"
+    if s.other_ports:
+        text += f" (and, when open: {', '.join(map(str, s.other_ports))})"
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ from camscan.models import Observation, ProbeResult, Status
 from camscan.net.http import HttpFailure, HttpSession, PermitTransport, client, looks_like_tls
 from camscan.net.tls import TLS_PORTS
 from camscan.probes.base import HostContext, ServiceProbe, failure_status, outcome
-from camscan.probes.registry import http_paths, spec
+from camscan.probes.registry import http_paths, spec, web_ports
 from camscan.wire.auth import parse_realms
 from camscan.wire.http import (
     MAX_BODY,
@@ -57,9 +57,10 @@ from camscan.wire.http import (
 from camscan.wire.x509 import certificate_observations
 
 NAME = "http"
-# Web ports this probe claims (8000 is the Hikvision SDK port, probed elsewhere). It is also
-# the fallback probe for open ports that no other probe claims.
-WEB_PORTS = frozenset(spec(NAME).default_ports)
+# Web ports this probe claims, swept by default or not (registry.web_ports; 8000 is the
+# Hikvision SDK port, probed elsewhere). It is also the fallback probe for open ports that no
+# other probe claims.
+WEB_PORTS = web_ports()
 HTTPS_FIRST = TLS_PORTS  # tried over HTTPS first; the TLS probe reads their certificates
 MAX_EXTRA_BODY = 8_192  # bytes kept of each vendor path's answer
 # Hard cap on requests of one run: GET / (+ one retry over the other scheme or the lenient

@@ -25,19 +25,19 @@ from camscan.credentials import AttemptResult, Credential, LoginLedger, credenti
 from camscan.models import Observation, ProbeResult, Status
 from camscan.net.http import (
     HTTPS_PORTS,
-    WEB_PORTS,
     base_url,
     client,
     offered_scheme,
     send_authenticated,
 )
 from camscan.probes.base import HostContext, HostProbe, outcome
-from camscan.probes.registry import spec
+from camscan.probes.registry import spec, web_ports
 from camscan.wire.mac import normalise_mac
 from camscan.wire.xml import local, namespace, xml_problem
 from camscan.wire.xml import parse as parse_xml
 
 NAME = "isapi"
+WEB_PORTS = web_ports()  # where the device's web UI may answer (the http probe's ports)
 PATH = "/ISAPI/System/deviceInfo"
 NAMESPACES = frozenset({
     "http://www.hikvision.com/ver10/XMLSchema",

@@ -43,7 +43,6 @@ from camscan.credentials import AttemptResult, Credential, LoginLedger, credenti
 from camscan.models import Observation, ProbeResult, Status
 from camscan.net.http import (
     HTTPS_PORTS,
-    WEB_PORTS,
     AuthScheme,
     base_url,
     client,
@@ -51,12 +50,13 @@ from camscan.net.http import (
     send_authenticated,
 )
 from camscan.probes.base import FORBIDDEN_PORTS, HostContext, HostProbe, outcome
-from camscan.probes.registry import spec
+from camscan.probes.registry import spec, web_ports
 from camscan.wire.mac import normalise_mac
 from camscan.wire.xml import local, xml_problem
 from camscan.wire.xml import parse as parse_xml
 
 NAME = "onvif"
+WEB_PORTS = web_ports()  # where the device's web UI may answer (the http probe's ports)
 DEVICE_PATH = "/onvif/device_service"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 TDS = "http://www.onvif.org/ver10/device/wsdl"

@@ -30,7 +30,7 @@ __all__ = [
     "BY_NAME", "CREDENTIALED_PROBES", "FIELD", "PATH", "SPECS", "HttpPath", "Key", "PathsError",
     "ProbeSpec", "Transport", "credentialed_probes", "default_ports", "http_paths",
     "http_paths_file", "informative_keys", "modules", "parse_http_paths", "port_services",
-    "produced_keys", "produces", "spec", "udp_probes",
+    "produced_keys", "produces", "spec", "udp_probes", "web_ports",
 ]
 
 Transport = Literal["tcp", "udp", "multicast", "raw"]
@@ -56,6 +56,8 @@ class ProbeSpec:
     summary: str
     keys: tuple[Key, ...]
     default_ports: tuple[int, ...] = ()  # scanned by the TCP sweep for this probe
+    # also this probe's when found open (a sweep with --ports naming them), not swept by default
+    other_ports: tuple[int, ...] = ()
     services: Mapping[int, str] = field(default_factory=dict)  # port -> service name
     credentials: bool = False  # opt-in: runs only with credentials (--credentials / env)
 
@@ -65,7 +67,11 @@ def _k(key: str, doc: str, informative: bool = False) -> Key:
 
 
 _SERVICE = _k("service", "service name on `port` (`http`, `https`, `rtsp`, `hikvision-sdk`, ...)")
+# The web ports (one home: the http probe's spec; the credentialed probes log in on them
+# too, see web_ports). Swept by default:
 _WEB = (80, 81, 82, 83, 84, 85, 88, 443, 8001, 8080, 8081, 8088, 8443)
+# and where vendor web UIs are also met (recorders, re-mapped ports), probed when open:
+_WEB_OTHER = (86, 87, *range(8082, 8088), 8089, 8090, 9000)
 _WSD_KEYS = (
     _SERVICE,
     _k("wsd.endpoint", "EndpointReference address (`urn:uuid:...`)"),
@@ -141,6 +147,7 @@ SPECS: tuple[ProbeSpec, ...] = (
             _k(f"http.{PATH}.realm", "each realm of its `WWW-Authenticate`"),
         ),
         default_ports=_WEB,
+        other_ports=_WEB_OTHER,
         services={**{p: "http" for p in _WEB}, 443: "https", 8443: "https"},
     ),
     ProbeSpec(
@@ -312,6 +319,13 @@ def modules() -> tuple[str, ...]:
 def default_ports() -> tuple[int, ...]:
     """The ports the TCP sweep scans by default: every probe's, ascending."""
     return tuple(sorted({p for s in SPECS for p in s.default_ports}))
+
+
+def web_ports() -> frozenset[int]:
+    """Ports where a web UI (HTTP or HTTPS) is expected: every port of the http probe, swept
+    by default or not. The credentialed probes (ONVIF, ISAPI) try these when open."""
+    http = spec("http")
+    return frozenset(http.default_ports + http.other_ports)
 
 
 def port_services() -> dict[int, str]:

@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from tests.lab import loss as lab_loss
 from tests.lab.profiles import PROFILE_DIR, Expect, Profile, load_profiles
 
 REPO = Path(__file__).resolve().parents[2]
@@ -350,12 +351,14 @@ class NamespaceLab:
 
     ``profiles`` (already loaded) or ``profile_ids`` pick the devices (default: every profile
     in ``profile_dir``, itself by default ``$CAMSCAN_LAB_PROFILE_DIR`` or tests/lab/profiles).
+    ``loss``: an nftables ruleset from :mod:`tests.lab.loss` set on the bridge once it is
+    built (or later: :meth:`set_loss`).
     """
 
     def __init__(self, profiles: Sequence[Profile] | None = None, *,
                  profile_ids: Sequence[str] = (), profile_dir: Path | None = None,
                  python: str | None = None, services: bool = True,
-                 ready_timeout: float = 60.0) -> None:
+                 ready_timeout: float = 60.0, loss: str | None = None) -> None:
         global _instances
         if profile_dir is None:
             profile_dir = Path(os.environ.get("CAMSCAN_LAB_PROFILE_DIR") or PROFILE_DIR)
@@ -375,6 +378,7 @@ class NamespaceLab:
         self.python = python or sys.executable
         self.services = services
         self.ready_timeout = ready_timeout
+        self.loss = loss
         self.devices: list[LabDevice] = []
         for i, prof in enumerate(profiles):
             host = FIRST_DEVICE_HOST + i
@@ -434,6 +438,8 @@ class NamespaceLab:
             shutil.rmtree(self._logdir, ignore_errors=True)
             self._logdir.mkdir(mode=0o700)
             self._build_network()
+            if self.loss is not None:
+                self.set_loss(self.loss)
             if self.services:
                 self._start_devices()
         except BaseException:
@@ -641,6 +647,18 @@ class NamespaceLab:
         """A socket living in the scanner namespace (usable from any thread)."""
         self._check_open()
         return socket_in_namespace(self.scanner_ns, family, type, proto)
+
+    def set_loss(self, ruleset: str | None) -> None:
+        """Packet loss on the bridge (a :mod:`tests.lab.loss` ruleset); None: no loss."""
+        self._check_open()
+        if ruleset is None:
+            lab_loss.clear(self.switch_ns)
+        else:
+            lab_loss.apply(self.switch_ns, ruleset)
+
+    def dropped(self) -> int:
+        """Frames the bridge's loss rules dropped so far."""
+        return lab_loss.dropped(self.switch_ns)
 
     def links(self, ns: str) -> list[dict[str, Any]]:
         """``ip -j link`` of one lab namespace."""

@@ -1,12 +1,17 @@
-"""ARP sweep (with an injected sweeper: no raw packets in unit tests) and the kernel
+"""ARP sweep (with an injected fake link: no raw packets in unit tests) and the kernel
 neighbour table parsers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
+import socket
+from collections.abc import Sequence
 
-from camscan.models import Status
+from camscan.models import Observation, Status
 from camscan.probes import arp
+from camscan.probes.base import LIVENESS_KEY, Liveness
 from camscan.segment import CONNECTED_CACHE
 from tests.unit.probes._discovery import host_ctx, segment_ctx, shared
 
@@ -68,72 +73,195 @@ def test_mac_observations_name_the_vendor() -> None:
         "arp.mac"]
 
 
-def _ctx(targets: list[str], excludes: list[str] | None = None, **kw: object):
+def _ctx(targets: list[str], excludes: list[str] | None = None, *,
+         interface: str | None = "eth9", **kw: object):
     sh = shared(targets=targets, excludes=excludes, **kw)
     sh.cache[CONNECTED_CACHE] = [ipaddress.IPv4Network("192.0.2.0/24")]
-    return segment_ctx(sh, source_ip="192.0.2.2", privileged=True, interface="eth9")
+    return segment_ctx(sh, source_ip="192.0.2.2", privileged=True, interface=interface)
+
+
+class FakeLink:
+    """A link whose hosts answer through a real socketpair (so the event loop's reader fires
+    as it does on the raw socket). ``answers``: who answers, with which MAC; ``lose_first``:
+    hosts whose first reply is lost on the wire (the second arrives); ``extra``: replies that
+    arrive for addresses nobody asked about, or with an unusable MAC."""
+
+    def __init__(self, answers: dict[str, str], lose_first: frozenset[str] = frozenset(),
+                 extra: tuple[tuple[str, str], ...] = ()) -> None:
+        self.answers, self.lose_first, self.extra = answers, lose_first, extra
+        self.rx, self.tx = socket.socketpair()
+        self.rx.setblocking(False)
+        self.sent: list[str] = []
+        self.queue: list[tuple[str, str]] = []
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self.rx.fileno()
+
+    def send(self, ip: str) -> bool:
+        self.sent.append(ip)
+        lost = ip in self.lose_first and self.sent.count(ip) == 1
+        if ip in self.answers and not lost:
+            self.queue += [*self.extra, (ip, self.answers[ip])]
+            self.tx.send(b"!")
+        return True
+
+    def replies(self) -> list[tuple[str, str]]:
+        with contextlib.suppress(BlockingIOError):
+            self.rx.recv(4096)
+        out, self.queue = self.queue, []
+        return out
+
+    def close(self) -> None:
+        self.rx.close()
+        self.tx.close()
+        self.closed = True
 
 
 async def test_sweep_asks_only_in_scope_on_link_addresses() -> None:
-    calls: list[tuple[list[str], str | None, float, float]] = []
+    links: dict[str, FakeLink] = {}
 
-    def sweeper(targets: list[str], iface: str | None, inter: float,
-                wait: float) -> list[tuple[str, str]]:
-        calls.append((targets, iface, inter, wait))
-        return [("192.0.2.64", "c0:56:e3:fe:42:92"), ("192.0.2.200", "4c:11:bf:00:00:01"),
-                ("198.51.100.1", "4c:11:bf:00:00:02")]
+    def factory(iface: str) -> FakeLink:
+        links[iface] = FakeLink({"192.0.2.64": "C0:56:E3:FE:42:92"}, extra=(
+            ("192.0.2.200", "4c:11:bf:00:00:01"), ("198.51.100.1", "4c:11:bf:00:00:02")))
+        return links[iface]
 
-    ctx = _ctx(["192.0.2.0/25", "198.51.100.0/30"], excludes=["192.0.2.10"], rate=500.0)
-    results = await arp.run_segment(ctx, sweeper=sweeper, wait=0.1)
-    [(targets, iface, inter, wait)] = calls
-    assert iface == "eth9" and inter == 1 / 500.0 and wait == 0.1
-    assert "192.0.2.10" not in targets  # excluded
-    assert "192.0.2.2" not in targets  # ourselves
-    assert "192.0.2.0" not in targets  # network address of the CIDR target
+    ctx = _ctx(["192.0.2.0/25", "198.51.100.0/30"], excludes=["192.0.2.10"], rate=5000.0)
+    results = await arp.run_segment(ctx, link_factory=factory, wait=0.1, grace=0.05)
+    [(iface, link)] = links.items()
+    assert iface == "eth9" and link.closed
+    asked = set(link.sent)
+    assert "192.0.2.10" not in asked  # excluded
+    assert "192.0.2.2" not in asked  # ourselves
+    assert "192.0.2.0" not in asked  # network address of the CIDR target
     assert all(ipaddress.IPv4Address(t) in ipaddress.IPv4Network("192.0.2.0/25")
-               for t in targets)  # the routed 198.51.100.0/30 is never ARPed
-    assert len(targets) == 124
-    summary, device = results
-    assert summary.outcome.status is Status.OK and "1 of 124" in summary.outcome.reason
+               for t in asked)  # the routed 198.51.100.0/30 is never ARPed
+    assert len(asked) == 124
+    summary, device = results  # the unasked 192.0.2.200 and 198.51.100.1 are not kept
+    assert summary.outcome.status is Status.OK
+    assert "1 of 124 answered (123 asked again)" in summary.outcome.reason
     assert device.outcome.ip == "192.0.2.64"
     assert {o.key for o in device.observations} == {"arp.mac", "mac.vendor"}
     assert ctx.shared.cache[arp.SEEN_CACHE] == {"192.0.2.64": "c0:56:e3:fe:42:92"}
-    assert ctx.shared.attempts == 124
 
 
-async def test_sweep_covers_the_scope_and_publishes_liveness() -> None:
-    from camscan.probes.base import LIVENESS_KEY, Liveness
-
-    seen: list[int] = []
-
-    def sweeper(targets: list[str], *_a: object) -> list[tuple[str, str]]:
-        seen.append(len(targets))
-        return [("192.0.2.7", "c0:56:e3:00:00:07")]
-
-    ctx = _ctx(["192.0.2.0/24"], rate=5000.0, discovery_window=0.1, timeout=0.1)
-    results = await arp.run_segment(ctx, sweeper=sweeper, wait=0.5)
-    # the engine's budget grows with the scope (scope/rate), so the whole /24 is asked
-    # (less our own address, 192.0.2.2)
-    assert seen == [253]
-    assert "1 of 253 answered" in results[0].outcome.reason
+async def test_silent_addresses_are_asked_exactly_once_more_inside_the_budget() -> None:
+    """nmap-style retransmit: an address that answered is asked once; one whose first reply
+    was lost, or that never answers, is asked exactly twice; every frame spends the shared
+    limiter once (and counts as one attempt)."""
+    answers = {"192.0.2.3": "c0:56:e3:00:00:03", "192.0.2.5": "c0:56:e3:00:00:05",
+               "192.0.2.6": "4c:11:bf:00:00:06"}
+    link = FakeLink(answers, lose_first=frozenset({"192.0.2.5"}))
+    ctx = _ctx(["192.0.2.0/29"], rate=2000.0)
+    results = await arp.run_segment(ctx, link_factory=lambda _i: link, wait=0.1, grace=0.05)
+    counts = {ip: link.sent.count(ip) for ip in set(link.sent)}
+    # the /29's hosts less our own 192.0.2.2
+    assert counts == {"192.0.2.1": 2, "192.0.2.3": 1, "192.0.2.4": 2, "192.0.2.5": 2,
+                      "192.0.2.6": 1}
+    # the first pass asks everyone before any retransmit
+    assert sorted(link.sent[:5]) == sorted(counts)
+    assert ctx.shared.limiter.count == len(link.sent) == 8
+    assert ctx.shared.attempts == 8
+    assert {r.outcome.ip for r in results[1:]} == set(answers)
+    assert "3 of 5 answered (3 asked again)" in results[0].outcome.reason
     live = ctx.shared.cache[LIVENESS_KEY]
     assert isinstance(live, Liveness)
-    assert live.is_dead("192.0.2.8") and not live.is_dead("192.0.2.7")
+    assert live.asked == set(counts) and live.alive == set(answers)
+    assert live.is_dead("192.0.2.4") and not live.is_dead("192.0.2.5")
+
+
+async def test_no_retransmit_when_everyone_answered_and_none_when_disabled() -> None:
+    everyone = {f"192.0.2.{n}": f"c0:56:e3:00:00:{n:02x}" for n in (1, 3, 4, 5, 6)}
+    link = FakeLink(everyone)
+    ctx = _ctx(["192.0.2.0/29"], rate=2000.0)
+    await arp.run_segment(ctx, link_factory=lambda _i: link, wait=0.1, grace=0.05)
+    assert sorted(link.sent) == sorted(everyone) and ctx.shared.limiter.count == 5
+    quiet = FakeLink({})
+    await arp.run_segment(_ctx(["192.0.2.0/29"], rate=2000.0), link_factory=lambda _i: quiet,
+                          wait=0.05, grace=0.05, retries=0)
+    assert len(quiet.sent) == 5
+
+
+async def test_each_answer_is_heard_as_it_arrives_not_when_the_sweep_ends() -> None:
+    answers = {"192.0.2.1": "c0:56:e3:00:00:01", "192.0.2.4": "c0:56:e3:00:00:04"}
+    link = FakeLink(answers, lose_first=frozenset({"192.0.2.4"}))
+    ctx = _ctx(["192.0.2.0/29"], rate=1000.0)
+    # (frames sent so far, was the sweep over: its link closed) when each answer was heard
+    when: dict[str, tuple[int, bool]] = {}
+    ctx.shared.on_heard.append(
+        lambda ip, rows: when.setdefault(ip, (len(link.sent), link.closed)))
+    await arp.run_segment(ctx, link_factory=lambda _i: link, wait=0.1, grace=0.05)
+    assert set(when) == set(answers) and len(link.sent) == 5 + 4
+    # 192.0.2.1 was heard during the first pass (before any retransmit), 192.0.2.4 once it
+    # was asked again; both while the sweep still ran
+    assert when["192.0.2.1"][0] <= 5 and when["192.0.2.1"][1] is False
+    assert when["192.0.2.4"][0] > 5 and when["192.0.2.4"][1] is False
+
+
+async def test_no_frame_is_re_sent_past_the_deadline() -> None:
+    link = FakeLink({})
+    spent: list[int] = []
+
+    async def spend() -> None:
+        spent.append(1)
+
+    loop = asyncio.get_running_loop()
+    found, resent = await arp.sweep_link(link, ["192.0.2.1", "192.0.2.3"], spend,
+                                         lambda _ip, _mac: None, rate=1000.0, wait=0.05,
+                                         grace=0.05, deadline=loop.time())
+    # the first pass always asks everyone; the retransmits are best effort
+    assert (found, resent, link.sent, spent) == ({}, 0, ["192.0.2.1", "192.0.2.3"], [1, 1])
+
+
+async def test_scapy_fallback_asks_the_silent_again(monkeypatch) -> None:
+    calls: list[list[str]] = []
+
+    def fake_scapy(targets: list[str], iface: str | None, inter: float,
+                   wait: float) -> list[tuple[str, str]]:
+        calls.append(list(targets))
+        return [("192.0.2.3", "c0:56:e3:00:00:03")] if len(calls) == 1 else []
+
+    monkeypatch.setattr(arp, "scapy_sweep", fake_scapy)
+    ctx = _ctx(["192.0.2.0/29"], interface=None, rate=2000.0)
+    heard: list[str] = []
+    rows: list[str] = []
+
+    def listen(ip: str, got: Sequence[Observation]) -> None:
+        heard.append(ip)
+        rows.extend(o.key for o in got)
+
+    ctx.shared.on_heard.append(listen)
+    results = await arp.run_segment(ctx, wait=0.05)
+    assert calls == [["192.0.2.1", "192.0.2.3", "192.0.2.4", "192.0.2.5", "192.0.2.6"],
+                     ["192.0.2.1", "192.0.2.4", "192.0.2.5", "192.0.2.6"]]
+    assert heard == ["192.0.2.3"] and ctx.shared.limiter.count == 9
+    assert "arp.mac" in rows  # the MAC rows go with the answer
+    assert "1 of 5 answered (4 asked again)" in results[0].outcome.reason
+
+
+async def test_sweep_covers_the_scope() -> None:
+    link = FakeLink({"192.0.2.7": "c0:56:e3:00:00:07"})
+    ctx = _ctx(["192.0.2.0/24"], rate=50_000.0, discovery_window=0.1, timeout=0.1)
+    results = await arp.run_segment(ctx, link_factory=lambda _i: link, wait=0.1, grace=0.05)
+    # the engine's budget grows with the scope (scope/rate), so the whole /24 is asked
+    # (less our own address, 192.0.2.2)
+    assert len(set(link.sent[:253])) == 253
+    assert "1 of 253 answered" in results[0].outcome.reason
 
 
 async def test_sweep_failures_are_data() -> None:
-    def denied(*_a: object) -> list[tuple[str, str]]:
+    def denied(_iface: str) -> FakeLink:
         raise PermissionError("Operation not permitted")
 
-    def broken(*_a: object) -> list[tuple[str, str]]:
+    def broken(_iface: str) -> FakeLink:
         raise RuntimeError("scapy exploded")
 
-    [r1] = await arp.run_segment(_ctx(["192.0.2.0/29"]), sweeper=denied, wait=0.1)
-    [r2] = await arp.run_segment(_ctx(["192.0.2.0/29"]), sweeper=broken, wait=0.1)
+    [r1] = await arp.run_segment(_ctx(["192.0.2.0/29"]), link_factory=denied, wait=0.1)
+    [r2] = await arp.run_segment(_ctx(["192.0.2.0/29"]), link_factory=broken, wait=0.1)
     assert r1.outcome.status is Status.SKIPPED
     assert r2.outcome.status is Status.ERROR and "scapy exploded" in r2.outcome.reason
     ctx = _ctx(["198.51.100.0/30"])
-    [r3] = await arp.run_segment(ctx, sweeper=denied, wait=0.1)
+    [r3] = await arp.run_segment(ctx, link_factory=denied, wait=0.1)
     assert r3.outcome.status is Status.SKIPPED and "on-link" in r3.outcome.reason
 
 
@@ -216,15 +344,24 @@ def test_parse_arp_reply_reads_a_reply_to_us_only() -> None:
     assert arp.parse_arp_reply(reply[:12] + b"\x08\x00" + reply[14:]) is None
 
 
-def test_raw_sweep_without_interface_or_targets_sends_nothing(monkeypatch) -> None:
-    calls: list[object] = []
+async def test_no_frame_leaves_before_its_budget_slot_and_slots_are_booked_ahead() -> None:
+    events: list[str] = []
 
-    def fake_scapy(*a: object) -> list[tuple[str, str]]:
-        calls.append(a)
-        return []
+    class Recording(FakeLink):
+        def send(self, ip: str) -> bool:
+            events.append("send")
+            return super().send(ip)
 
-    monkeypatch.setattr(arp, "scapy_sweep", fake_scapy)
-    assert arp.raw_sweep([], "eth0", 0.001, 0.1) == []
-    assert calls == []
-    assert arp.raw_sweep(["192.0.2.64"], None, 0.001, 0.1) == []  # no interface: scapy's job
-    assert calls == [(["192.0.2.64"], None, 0.001, 0.1)]
+    async def spend() -> None:
+        events.append("spend")
+        await asyncio.sleep(0)
+
+    targets = [f"192.0.2.{n}" for n in range(1, 41)]
+    link = Recording({})
+    _found, resent = await arp.sweep_link(link, targets, spend, lambda _ip, _mac: None,
+                                          rate=2000.0, wait=0.01, grace=0.01)
+    assert resent == 40 and events.count("send") == events.count("spend") == 80
+    for n in range(len(events)):  # at every moment, no more frames sent than slots spent
+        assert events[:n].count("send") <= events[:n].count("spend")
+    chunk = 4  # 2,000/s: four frames' slots at once
+    assert events.index("send") >= 2 * chunk  # two batches booked before the first frame

@@ -25,14 +25,14 @@ def test_one_spec_per_probe_in_load_order() -> None:
         assert probe.description == spec.summary
         assert probe.opt_in == spec.credentials, probe.name
         if isinstance(probe, ServiceProbe):
-            assert probe.ports == frozenset(spec.default_ports), probe.name
+            assert probe.ports == frozenset(spec.default_ports + spec.other_ports), probe.name
             assert spec.transport == "tcp"
         elif isinstance(probe, SegmentProbe):
             assert spec.transport in ("multicast", "raw"), probe.name
         else:
             assert isinstance(probe, HostProbe)
             assert spec.transport in ("tcp", "udp", "raw"), probe.name
-            assert not spec.default_ports, "host probes claim no ports"
+            assert not spec.default_ports + spec.other_ports, "host probes claim no ports"
 
 
 def test_every_key_is_documented_once_per_probe() -> None:
@@ -64,6 +64,37 @@ def test_derived_values_are_the_ones_camscan_used_before() -> None:
         "ssdp.server", "upnp.manufacturer", "upnp.model_name", "upnp.friendly_name",
         "snmp.sysdescr", "snmp.sysobjectid", "snmp.auth"}
     assert frozenset(registry.spec("tls").default_ports) == TLS_PORTS
+
+
+def test_web_ports_have_one_home_the_http_probes_spec() -> None:
+    """Issue 13: the http probe and the credentialed probes (ONVIF, ISAPI) use one set of web
+    ports, the http spec's (swept by default, or probed when a sweep's --ports found them
+    open); camscan.net.http keeps only the HTTPS-first subset."""
+    import camscan.net.http as net_http
+    from camscan.probes import http, isapi, onvif
+
+    web = registry.web_ports()
+    # the union the credentialed probes used before (camscan.net.http's WEB_PORTS)
+    assert web == frozenset({80, 81, 82, 83, 84, 85, 86, 87, 88, 443, 8001, 8080,
+                             *range(8081, 8091), 8443, 9000})
+    assert http.WEB_PORTS == isapi.WEB_PORTS == onvif.WEB_PORTS == web
+    assert not hasattr(net_http, "WEB_PORTS") and not hasattr(net_http, "HTTP_PORTS")
+    assert net_http.HTTPS_PORTS <= web and 8000 not in web  # 8000: the Hikvision SDK's
+    http_spec = registry.spec("http")
+    assert set(http_spec.default_ports) <= web and set(http_spec.other_ports) <= web
+    # the other ports are not swept by default, and no other probe claims them (so the http
+    # probe claiming them is what its fallback already did)
+    assert not set(http_spec.other_ports) & set(DEFAULT_PORTS)
+    others = {p for s in registry.SPECS if s.name != "http"
+              for p in s.default_ports + s.other_ports}
+    assert not set(http_spec.other_ports) & others
+    # what the credentialed probes do with it: web ports only, plain HTTP before HTTPS
+    from tests.unit.probes._discovery import host_ctx
+
+    ctx = host_ctx()
+    ctx.open_ports.update({80, 443, 554, 8000, 9000})
+    assert isapi.candidate_ports(ctx) == [80, 9000, 443]
+    assert [e.port for e in onvif.endpoints(ctx)] == [80, 9000, 443]
 
 
 def test_produces() -> None:
