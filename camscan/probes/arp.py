@@ -55,7 +55,8 @@ from camscan.wire.mac import normalise_mac
 NAME = "arp"
 NEIGH_NAME = "neighbours"
 SEEN_CACHE = "arp.seen"  # shared.cache: {ip: mac} answered the ARP sweep
-REPLY_WAIT = 2.0  # seconds to wait for answers after the last request
+REPLY_WAIT = 1.0  # seconds to wait for answers after the last request (the silent were asked
+# twice by then; on a LAN a reply takes well under a millisecond, arping waits 1 s)
 RETRY_GRACE = 0.5  # seconds for late replies after the first pass, before asking again
 RETRIES = 1  # passes more over the addresses that stayed silent (nmap also asks twice)
 MAX_SWEEP = 65_536
