@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
-    LIVENESS_KEY,
     HostContext,
     HostProbe,
-    Liveness,
     Probe,
     RateLimiter,
     SegmentContext,
@@ -137,8 +135,8 @@ class Sweep:
             return None, []
         ctx = self._segment_context(self.shared) if self._segment_context else None
         if ctx is None:
-            why = str(self.shared.cache.get("segment.reason")
-                      or "no interface on-link with the targets")
+            why = (self.shared.state.no_segment_reason
+                   or "no interface on-link with the targets")
             for p in self.segment_probes:
                 self.result.skipped_probes[p.name] = why
             return None, []
@@ -260,8 +258,7 @@ class Sweep:
             segment = asyncio.create_task(
                 self._run_segment(ctx, [p for p in runnable if not p.gates_hosts])
             )
-            live = self.shared.cache.get(LIVENESS_KEY)
-            liveness = live if isinstance(live, Liveness) else None
+            liveness = self.shared.state.liveness
             max_in_flight = self.settings.max_hosts_in_flight
             if ctx is not None and ctx.on_link and liveness is None:
                 # no ARP sweep decided who is there: every on-link address we connect to

@@ -32,8 +32,6 @@ from collections.abc import Callable, Iterable, Sequence
 from camscan.models import Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
-    CONNECTED_CACHE,
-    LIVENESS_KEY,
     HostContext,
     HostProbe,
     Liveness,
@@ -47,7 +45,6 @@ from camscan.wire.mac import normalise_mac
 
 NAME = "arp"
 NEIGH_NAME = "neighbours"
-SEEN_CACHE = "arp.seen"  # shared.cache: {ip: mac} answered the ARP sweep
 REPLY_WAIT = 2.0  # seconds to wait for answers after the last request
 MAX_SWEEP = 65_536
 
@@ -189,7 +186,7 @@ def mac_observations(ip: str, mac: str, probe: str) -> list[Observation]:
 def on_link_targets(ctx: SegmentContext, limit: int = MAX_SWEEP) -> list[str]:
     """In-scope, not excluded addresses inside a prefix the interface reaches directly."""
     scope = ctx.shared.scope
-    connected: Sequence[ipaddress.IPv4Network] = ctx.shared.cache.get(CONNECTED_CACHE, [])
+    connected: Sequence[ipaddress.IPv4Network] = ctx.shared.state.connected
     if scope is None or not connected:
         return []
     own = ctx.source_ip
@@ -243,8 +240,8 @@ async def run_segment(ctx: SegmentContext, *, sweeper: Sweeper = raw_sweep,
     found = keep_answers(pairs, targets)
     # publish who is there: the engine sends nothing more to on-link addresses that were
     # asked about and did not answer
-    ctx.shared.cache[LIVENESS_KEY] = Liveness(asked=set(targets), alive=set(found))
-    seen: dict[str, str] = ctx.shared.cache.setdefault(SEEN_CACHE, {})
+    ctx.shared.state.liveness = Liveness(asked=set(targets), alive=set(found))
+    seen = ctx.shared.state.arp_macs
     results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, None,
                                    f"{len(found)} of {len(targets)} answered{note}", started))]
     for ip, mac in found.items():
@@ -322,7 +319,7 @@ async def run_neighbours(ctx: HostContext, *,
                          reader: Callable[[], dict[str, str]] = read_neighbours
                          ) -> list[ProbeResult]:
     started = time.monotonic()
-    if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, {}):
+    if ctx.ip in ctx.shared.state.arp_macs:
         return [ProbeResult(outcome(ctx.ip, NEIGH_NAME, Status.SKIPPED, None,
                                     "MAC already known from the ARP sweep", started))]
     table = await asyncio.to_thread(reader)

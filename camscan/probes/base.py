@@ -19,8 +19,10 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any
 
+from camscan.credentials import LoginLedger
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.net.errors import failure_status
 from camscan.net.multicast import Heard, Judge, multicast_round
@@ -33,10 +35,10 @@ if TYPE_CHECKING:
 # failure_status is re-exported: probes and the engine classify failures here; DEFAULT_PORTS
 # and FORBIDDEN_PORTS too (their one home: camscan.settings)
 __all__ = [
-    "CONNECTED_CACHE", "DEFAULT_PORTS", "FORBIDDEN_PORTS", "LIVENESS_KEY", "HostContext",
-    "HostProbe", "HostRun", "Liveness", "Probe", "RateLimiter", "RttEstimator", "SegmentContext",
-    "SegmentProbe", "SegmentRun", "ServiceProbe", "ServiceRun", "Settings", "SweepShared",
-    "discover", "failure_status", "outcome",
+    "DEFAULT_PORTS", "FORBIDDEN_PORTS", "HostContext", "HostProbe", "HostRun", "Liveness",
+    "Probe", "RateLimiter", "RttEstimator", "SegmentContext", "SegmentProbe", "SegmentRun",
+    "ServiceProbe", "ServiceRun", "Settings", "SweepShared", "SweepState", "discover",
+    "failure_status", "outcome",
 ]
 
 # Every probe's default ports (camscan.probes.registry), ascending.
@@ -85,13 +87,53 @@ class Settings:
 
 
 @dataclass
+class Liveness:
+    """Which in-scope addresses a gating probe (the ARP sweep) asked about and which answered.
+
+    An address that was asked about and did not answer is not alive on the segment: the
+    engine sends it nothing more (on-link, a host that does not answer ARP cannot answer TCP).
+    """
+
+    asked: set[str] = field(default_factory=set)
+    alive: set[str] = field(default_factory=set)
+
+    def is_dead(self, ip: str) -> bool:
+        return ip in self.asked and ip not in self.alive
+
+
+@dataclass
+class SweepState:
+    """What one sweep learned so far, typed: written by segment.py and the segment-wide
+    probes, read by the engine and by host probes (one field per fact, no string keys)."""
+
+    # the gating probe's (the ARP sweep's) verdict; None when no such sweep ran
+    liveness: Liveness | None = None
+    # prefixes the interface reaches without a gateway (segment.py)
+    connected: list[IPv4Network] = field(default_factory=list)
+    # why there is no segment context (the segment probes' skip message; segment.py)
+    no_segment_reason: str | None = None
+    arp_macs: dict[str, str] = field(default_factory=dict)  # ip -> MAC, ARP sweep answers
+    wsd_seen: set[str] = field(default_factory=set)  # answered the WS-Discovery multicast
+    mdns_seen: set[str] = field(default_factory=set)  # answered the mDNS multicast browse
+    ssdp_locations: dict[str, str] = field(default_factory=dict)  # ip -> LOCATION (or "")
+    # what credentials were presented to which device (onvif, isapi, snmp)
+    logins: LoginLedger = field(default_factory=LoginLedger)
+
+    def heard_from(self, ip: str) -> bool:
+        """Did a segment-wide probe (ARP, multicast discovery) hear from ``ip``?"""
+        return ((self.liveness is not None and ip in self.liveness.alive)
+                or ip in self.arp_macs or ip in self.wsd_seen or ip in self.mdns_seen
+                or ip in self.ssdp_locations)
+
+
+@dataclass
 class SweepShared:
-    """State shared by every probe of one sweep (rate limiter, scope, per-probe caches)."""
+    """State shared by every probe of one sweep (rate limiter, scope, what was learned)."""
 
     settings: Settings
     scope: Scope | None
     limiter: RateLimiter
-    cache: dict[str, Any] = field(default_factory=dict)
+    state: SweepState = field(default_factory=SweepState)
     attempts: int = 0
     rtt: RttEstimator | None = None
     # called with each in-scope address a segment-wide probe hears, the moment it is heard
@@ -117,11 +159,7 @@ class SweepShared:
 
     def known_alive(self, ip: str) -> bool:
         """Did a segment-wide probe (ARP, multicast discovery) already hear from ``ip``?"""
-        live = self.cache.get(LIVENESS_KEY)
-        if isinstance(live, Liveness) and ip in live.alive:
-            return True
-        return any(ip in seen for key, seen in self.cache.items()
-                   if key.endswith(".seen") and isinstance(seen, set | dict))
+        return self.state.heard_from(ip)
 
     def in_scope(self, ip: str) -> bool:
         return self.scope is None or (ip in self.scope and not self.scope.is_excluded(ip))
@@ -248,26 +286,6 @@ class SegmentProbe:
     description: str = ""
     opt_in: bool = False
     gates_hosts: bool = False  # runs before per-host work and may publish a Liveness
-
-
-LIVENESS_KEY = "liveness"  # SweepShared.cache key of a Liveness
-# SweepShared.cache key: list[IPv4Network] the interface reaches without a gateway (segment.py)
-CONNECTED_CACHE = "segment.connected"
-
-
-@dataclass
-class Liveness:
-    """Which in-scope addresses a gating probe (the ARP sweep) asked about and which answered.
-
-    An address that was asked about and did not answer is not alive on the segment: the
-    engine sends it nothing more (on-link, a host that does not answer ARP cannot answer TCP).
-    """
-
-    asked: set[str] = field(default_factory=set)
-    alive: set[str] = field(default_factory=set)
-
-    def is_dead(self, ip: str) -> bool:
-        return ip in self.asked and ip not in self.alive
 
 
 class RttEstimator:

@@ -52,7 +52,6 @@ MAX_INSTANCES = 32
 MAX_TYPES = 24
 MAX_TXT = 64
 UNICAST_WAIT = 1.0
-SEEN_CACHE = "mdns.seen"
 
 TYPE_A = 1
 TYPE_PTR = 12
@@ -277,7 +276,7 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
     """One-shot queries to the host: the meta query and the camera types, then SRV/TXT/A for
     the instances found (and PTR for other types the host announces)."""
     started = time.monotonic()
-    if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, ()):
+    if ctx.ip in ctx.shared.state.mdns_seen:
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
                                     "already answered the multicast browse", started))]
     wait = min(wait, ctx.settings.read_timeout)
@@ -337,7 +336,7 @@ async def run_segment(ctx: SegmentContext) -> list[ProbeResult]:
         status, reason = failure_status(exc)
         return [ProbeResult(outcome("0.0.0.0", NAME, status, PORT, reason, started))]
     by_ip = observations_for("0.0.0.0", facts, NAME)
-    seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
+    seen = ctx.shared.state.mdns_seen
     over = f"; {_over_limits(facts.overflow)}" if facts.overflow else ""
     results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, PORT,
                                    f"{len(facts.instances)} instance(s) on "

@@ -39,7 +39,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from camscan.credentials import AttemptResult, Credential, LoginLedger, credential_store
+from camscan.credentials import AttemptResult, Credential, credential_store
 from camscan.models import Observation, ProbeResult, Status
 from camscan.net.http import (
     HTTPS_PORTS,
@@ -422,7 +422,7 @@ async def _run_endpoint(s: _Session, started: float) -> ProbeResult | str:
         notes.append("login needed; no credential for this address")
     elif need_login:
         assert s.cred is not None
-        ledger = LoginLedger.of(ctx.shared.cache)
+        ledger = ctx.shared.state.logins
         async with ledger.device(ctx.ip):
             allowed, why = ledger.may_try(ctx.ip, s.cred, NAME)
             if not allowed:

@@ -479,10 +479,10 @@ async def test_live_address_gets_the_whole_port_set() -> None:
 
 
 async def test_gating_probe_liveness_skips_addresses_that_did_not_answer() -> None:
-    from camscan.probes.base import LIVENESS_KEY, Liveness, SegmentContext, SegmentProbe
+    from camscan.probes.base import Liveness, SegmentContext, SegmentProbe
 
     async def arp_like(ctx: SegmentContext) -> list[ProbeResult]:
-        ctx.shared.cache[LIVENESS_KEY] = Liveness(asked={"127.0.0.1", "127.0.0.2"},
+        ctx.shared.state.liveness = Liveness(asked={"127.0.0.1", "127.0.0.2"},
                                                   alive={"127.0.0.1"})
         return []
 

@@ -7,7 +7,6 @@ import ipaddress
 
 from camscan.models import Status
 from camscan.probes import arp
-from camscan.segment import CONNECTED_CACHE
 from tests.unit.probes._discovery import host_ctx, segment_ctx, shared
 
 PROC_ARP = """IP address       HW type     Flags       HW address            Mask     Device
@@ -70,7 +69,7 @@ def test_mac_observations_name_the_vendor() -> None:
 
 def _ctx(targets: list[str], excludes: list[str] | None = None, **kw: object):
     sh = shared(targets=targets, excludes=excludes, **kw)
-    sh.cache[CONNECTED_CACHE] = [ipaddress.IPv4Network("192.0.2.0/24")]
+    sh.state.connected = [ipaddress.IPv4Network("192.0.2.0/24")]
     return segment_ctx(sh, source_ip="192.0.2.2", privileged=True, interface="eth9")
 
 
@@ -97,12 +96,12 @@ async def test_sweep_asks_only_in_scope_on_link_addresses() -> None:
     assert summary.outcome.status is Status.OK and "1 of 124" in summary.outcome.reason
     assert device.outcome.ip == "192.0.2.64"
     assert {o.key for o in device.observations} == {"arp.mac", "mac.vendor"}
-    assert ctx.shared.cache[arp.SEEN_CACHE] == {"192.0.2.64": "c0:56:e3:fe:42:92"}
+    assert ctx.shared.state.arp_macs == {"192.0.2.64": "c0:56:e3:fe:42:92"}
     assert ctx.shared.attempts == 124
 
 
 async def test_sweep_covers_the_scope_and_publishes_liveness() -> None:
-    from camscan.probes.base import LIVENESS_KEY, Liveness
+    from camscan.probes.base import Liveness
 
     seen: list[int] = []
 
@@ -116,7 +115,7 @@ async def test_sweep_covers_the_scope_and_publishes_liveness() -> None:
     # (less our own address, 192.0.2.2)
     assert seen == [253]
     assert "1 of 253 answered" in results[0].outcome.reason
-    live = ctx.shared.cache[LIVENESS_KEY]
+    live = ctx.shared.state.liveness
     assert isinstance(live, Liveness)
     assert live.is_dead("192.0.2.8") and not live.is_dead("192.0.2.7")
 
@@ -148,7 +147,7 @@ async def test_neighbour_table_probe() -> None:
     [missing] = await arp.run_neighbours(host_ctx(), reader=dict)
     assert missing.outcome.status is Status.SKIPPED
     known = host_ctx()
-    known.shared.cache[arp.SEEN_CACHE] = {"127.0.0.1": "4c:11:bf:c2:0b:9d"}
+    known.shared.state.arp_macs = {"127.0.0.1": "4c:11:bf:c2:0b:9d"}
     [skipped] = await arp.run_neighbours(known, reader=lambda: table)
     assert skipped.outcome.status is Status.SKIPPED and skipped.observations == []
 

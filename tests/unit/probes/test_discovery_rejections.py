@@ -156,7 +156,7 @@ async def test_segment_wsd_records_refused_answers() -> None:
     assert device.outcome.ip == "127.0.0.1" and device.outcome.status is Status.ERROR
     assert device.outcome.reason.startswith("4 answer(s) rejected: refused: XML with a DTD")
     assert "not XML (512 bytes of binary data)" in device.outcome.reason
-    assert device.observations == [] and "127.0.0.1" not in sh.cache.get(wsd.SEEN_CACHE, ())
+    assert device.observations == [] and "127.0.0.1" not in sh.state.wsd_seen
 
 
 async def test_segment_wsd_good_answer_wins_over_garbage() -> None:

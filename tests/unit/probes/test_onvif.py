@@ -14,7 +14,6 @@ from defusedxml import ElementTree as SafeET
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.credentials import LoginLedger
 from camscan.models import ProbeResult, Status
 from camscan.probes import isapi, onvif
 from tests.lab.credentialed import CredentialedLab, DeviceSpec, capture, render
@@ -163,7 +162,7 @@ async def test_wrong_password_one_attempt_and_isapi_not_tried() -> None:
     assert isa.outcome.status is Status.SKIPPED
     assert isa.outcome.reason == "credential rejected by onvif; isapi not tried"
     assert lab[IP].failed_logins == 1 and not lab[IP].locked
-    assert [a.describe() for a in LoginLedger.of(ctx.shared.cache).attempts(IP)] == [
+    assert [a.describe() for a in ctx.shared.state.logins.attempts(IP)] == [
         f"onvif: admin (entry {IP}) rejected (HTTP 400)"]
 
 
@@ -260,4 +259,4 @@ async def test_hostile_endless_or_dripping_reply(drip: bool) -> None:
     assert res.outcome.status in (Status.ERROR, Status.TIMEOUT), res.outcome
     assert res.outcome.elapsed < 3.0
     assert isa.outcome.status in (Status.ERROR, Status.TIMEOUT), isa.outcome
-    assert LoginLedger.of(ctx.shared.cache).attempts(IP) == []
+    assert ctx.shared.state.logins.attempts(IP) == []

@@ -230,7 +230,7 @@ async def test_unicast_never_sends_to_excluded_or_seen_hosts() -> None:
         excluded = host_ctx(targets=["127.0.0.0/30"], excludes=["127.0.0.1"])
         [r1] = await wsd.run_unicast(excluded, port=responder.port, wait=0.3)
         seen = host_ctx()
-        seen.shared.cache[wsd.SEEN_CACHE] = {"127.0.0.1"}
+        seen.shared.state.wsd_seen = {"127.0.0.1"}
         [r2] = await wsd.run_unicast(seen, port=responder.port, wait=0.3)
     finally:
         responder.close()
@@ -254,7 +254,7 @@ async def test_segment_run_sends_twice_and_collects() -> None:
     # the same ProbeMatch twice gives each observation once
     keys = [o.key for o in device.observations]
     assert keys.count("wsd.endpoint") == 1
-    assert "127.0.0.1" in sh.cache[wsd.SEEN_CACHE]
+    assert "127.0.0.1" in sh.state.wsd_seen
     assert sh.attempts == 2
 
 
