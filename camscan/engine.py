@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
+from camscan.models import SEGMENT_ADDRESS, Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
     HostContext,
     HostProbe,
@@ -166,7 +166,7 @@ class Sweep:
                     self._segment_obs.setdefault(o.ip, []).append(o)
 
         await asyncio.gather(
-            *(keep(_guarded_many(p.name, "0.0.0.0", budget, p.run(ctx))) for p in probes)
+            *(keep(_guarded_many(p.name, SEGMENT_ADDRESS, budget, p.run(ctx))) for p in probes)
         )
 
     async def _run_segment(self, ctx: SegmentContext | None,

@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from camscan.models import Observation, ProbeResult, Status
+from camscan.models import SEGMENT_ADDRESS, Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
     HostContext,
@@ -218,7 +218,7 @@ async def run_segment(ctx: SegmentContext, *, sweeper: Sweeper = raw_sweep,
         targets = targets[:cap]
         note = f"; swept the first {cap} on-link addresses (raise --rate to cover all)"
     if not targets:
-        return [ProbeResult(outcome("0.0.0.0", NAME, Status.SKIPPED, None,
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.SKIPPED, None,
                                     "no in-scope address is on-link", started))]
     inter = 1.0 / rate
 
@@ -233,16 +233,16 @@ async def run_segment(ctx: SegmentContext, *, sweeper: Sweeper = raw_sweep,
             asyncio.to_thread(sweeper, targets, ctx.interface, inter, wait), charge())
     except (OSError, PermissionError) as exc:
         status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, None, reason, started))]
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, status, None, reason, started))]
     except Exception as exc:  # scapy raises its own types (Scapy_Exception, ...)
-        return [ProbeResult(outcome("0.0.0.0", NAME, Status.ERROR, None,
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.ERROR, None,
                                     f"{type(exc).__name__}: {exc}", started))]
     found = keep_answers(pairs, targets)
     # publish who is there: the engine sends nothing more to on-link addresses that were
     # asked about and did not answer
     ctx.shared.state.liveness = Liveness(asked=set(targets), alive=set(found))
     seen = ctx.shared.state.arp_macs
-    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, None,
+    results = [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.OK, None,
                                    f"{len(found)} of {len(targets)} answered{note}", started))]
     for ip, mac in found.items():
         seen[ip] = mac

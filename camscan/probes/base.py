@@ -23,7 +23,7 @@ from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any
 
 from camscan.credentials import LoginLedger
-from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
+from camscan.models import SEGMENT_ADDRESS, Observation, ProbeOutcome, ProbeResult, Status
 from camscan.net.errors import failure_status
 from camscan.net.multicast import Heard, Judge, multicast_round
 from camscan.settings import DEFAULTS, FORBIDDEN_PORTS
@@ -333,18 +333,19 @@ def outcome(ip: str, probe: str, status: Status, port: int | None = None, reason
 async def discover(ctx: SegmentContext, name: str, payload: bytes, group: str, port: int,
                    judge: Judge, *, answered: str, sends: int = 2,
                    bind_group_port: bool = False) -> tuple[list[ProbeResult], Heard | None]:
-    """One multicast discovery round as probe results: a summary at ``0.0.0.0``
-    ("<n> device(s) answered"), one ``ok`` result per device (reason ``answered``) with its
-    rows, then an ``error`` per source that sent only a fault (``SOAP Fault: ...``) or only
-    rejected datagrams. A socket failure is one result at ``0.0.0.0`` and no :class:`Heard`."""
+    """One multicast discovery round as probe results: a summary at
+    :data:`~camscan.models.SEGMENT_ADDRESS` ("<n> device(s) answered"), one ``ok`` result per
+    device (reason ``answered``) with its rows, then an ``error`` per source that sent only a
+    fault (``SOAP Fault: ...``) or only rejected datagrams. A socket failure is one result
+    at that address and no :class:`Heard`."""
     started = time.monotonic()
     try:
         heard = await ctx.discovery_round(payload, group, port, judge, sends=sends,
                                           bind_group_port=bind_group_port)
     except OSError as exc:
         status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", name, status, port, reason, started))], None
-    results = [ProbeResult(outcome("0.0.0.0", name, Status.OK, port,
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, name, status, port, reason, started))], None
+    results = [ProbeResult(outcome(SEGMENT_ADDRESS, name, Status.OK, port,
                                    f"{len(heard.answers)} device(s) answered", started))]
     for ip, rows in heard.answers.items():
         results.append(ProbeResult(outcome(ip, name, Status.OK, port, answered, started), rows))

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from camscan.models import Observation, ProbeResult, Status
+from camscan.models import SEGMENT_ADDRESS, Observation, ProbeResult, Status
 from camscan.net import udp
 from camscan.probes.base import (
     HostContext,
@@ -328,17 +328,17 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
 async def run_segment(ctx: SegmentContext) -> list[ProbeResult]:
     started = time.monotonic()
     if not ctx.source_ip:
-        return [ProbeResult(outcome("0.0.0.0", NAME, Status.SKIPPED, PORT,
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.SKIPPED, PORT,
                                     "no IPv4 address on the interface", started))]
     try:
         facts = await browse(ctx)
     except (OSError, RuntimeError) as exc:
         status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, PORT, reason, started))]
-    by_ip = observations_for("0.0.0.0", facts, NAME)
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, status, PORT, reason, started))]
+    by_ip = observations_for(SEGMENT_ADDRESS, facts, NAME)
     seen = ctx.shared.state.mdns_seen
     over = f"; {_over_limits(facts.overflow)}" if facts.overflow else ""
-    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, PORT,
+    results = [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.OK, PORT,
                                    f"{len(facts.instances)} instance(s) on "
                                    f"{len(by_ip)} device(s); types: "
                                    + ", ".join(facts.services[:12]) + over, started))]
