@@ -128,16 +128,16 @@ def test_reject_reasons_never_raise(data: bytes) -> None:
 
 def test_mdns_limits_are_counted_not_silent() -> None:
     big = mdns.MdnsFacts(instances={f"i{n}._http._tcp.local.": "_http._tcp.local."
-                                    for n in range(mdns.MAX_INSTANCES)})
+                                    for n in range(mdns.MAX_PER_TYPE)})
     more = mdns.MdnsFacts(instances={"extra._http._tcp.local.": "_http._tcp.local."},
                           services=[f"_t{n}._tcp.local." for n in range(mdns.MAX_TYPES + 2)])
     big.merge(more)
-    assert len(big.instances) == mdns.MAX_INSTANCES
+    assert len(big.instances) == mdns.MAX_PER_TYPE
     assert len(big.services) == mdns.MAX_TYPES
     assert big.overflow == 3
     facts = mdns.MdnsFacts()
     new: list[str] = []
-    for n in range(mdns.MAX_INSTANCES + 5):
+    for n in range(mdns.MAX_PER_TYPE + 5):
         mdns.added(facts, set(), new, "_http._tcp.local.", f"x{n}._http._tcp.local.")
     assert facts.overflow == 5
 

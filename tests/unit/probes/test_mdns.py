@@ -98,7 +98,7 @@ def test_browse_bookkeeping() -> None:
         mdns.added(facts, browsing, queue, mdns.SERVICES_META, f"_t{i}._tcp.local.")
         mdns.added(facts, browsing, queue, "_CGI._tcp.local.", f"n{i}._CGI._tcp.local.")
     assert len(facts.services) == mdns.MAX_TYPES
-    assert len(facts.instances) == mdns.MAX_INSTANCES
+    assert len(facts.instances) == mdns.MAX_PER_TYPE  # one type, hosts not known
 
 
 @settings(max_examples=300, deadline=None)
