@@ -196,7 +196,8 @@ class Sweep:
                         stage_calls.append(
                             _guarded_many(hp.name, ip, s.timeout * 3, hp.run(ctx)))
                 if stage == 1:
-                    for port in sorted(ctx.open_ports):
+                    # and the ports of its announced XAddrs (the sweep's port list may lack them)
+                    for port in sorted(ctx.open_ports | self.shared.extra_ports(ip)):
                         claimed = [p for p in self.service_probes if port in p.ports]
                         if not claimed:
                             claimed = [p for p in self.service_probes if p.fallback]

@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from camscan.credentials import LoginLedger
 from camscan.models import SEGMENT_ADDRESS, Observation, ProbeOutcome, ProbeResult, Status
@@ -116,6 +117,8 @@ class SweepState:
     wsd_seen: set[str] = field(default_factory=set)  # answered the WS-Discovery multicast
     mdns_seen: set[str] = field(default_factory=set)  # answered the mDNS multicast browse
     ssdp_locations: dict[str, str] = field(default_factory=dict)  # ip -> LOCATION (or "")
+    # ip -> the XAddrs (service URLs) its WS-Discovery ProbeMatch gave for its own address
+    wsd_xaddrs: dict[str, list[str]] = field(default_factory=dict)
     # what credentials were presented to which device (onvif, isapi, snmp)
     logins: LoginLedger = field(default_factory=LoginLedger)
 
@@ -154,6 +157,28 @@ class SweepShared:
             for listener in self.on_heard:
                 listener(ip)
 
+    def note_xaddrs(self, ip: str, xaddrs: Iterable[str]) -> None:
+        """Keep the XAddrs ``ip`` announced (WS-Discovery) that point at ``ip`` itself, in
+        scope, on a port we may probe: a device must not steer us to another address."""
+        if not self.in_scope(ip):
+            return
+        have = self.state.wsd_xaddrs.setdefault(ip, [])
+        for url in xaddrs:
+            if len(have) >= MAX_XADDRS:
+                break
+            if xaddr_port(url, ip) is not None and url not in have:
+                have.append(url[:300])
+
+    def xaddrs(self, ip: str) -> list[str]:
+        """The service URLs ``ip`` announced for itself (see :meth:`note_xaddrs`)."""
+        return list(self.state.wsd_xaddrs.get(ip, ()))
+
+    def extra_ports(self, ip: str) -> set[int]:
+        """Ports ``ip`` announced service URLs on (WS-Discovery XAddrs) that the sweep's port
+        list does not have: the engine gives them the host's service probes too."""
+        ports = {xaddr_port(url, ip) for url in self.xaddrs(ip)}
+        return {p for p in ports if p is not None} - set(self.settings.ports)
+
     def connect_timeout(self) -> float:
         return self.rtt.timeout() if self.rtt is not None else self.settings.connect_timeout
 
@@ -163,6 +188,22 @@ class SweepShared:
 
     def in_scope(self, ip: str) -> bool:
         return self.scope is None or (ip in self.scope and not self.scope.is_excluded(ip))
+
+
+MAX_XADDRS = 8  # XAddrs kept per device
+
+
+def xaddr_port(url: str, ip: str) -> int | None:
+    """The TCP port of ``url`` if it is an http(s) URL at ``ip`` itself on a port that may be
+    probed, else None."""
+    try:
+        u = urlsplit(url[:300])
+        port = u.port or (443 if u.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if u.scheme not in ("http", "https") or u.hostname != ip or port in FORBIDDEN_PORTS:
+        return None
+    return port
 
 
 class HostContext:

@@ -275,6 +275,8 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
                                     answered="ProbeMatch", sends=SENDS)
     if heard is not None:
         ctx.shared.state.wsd_seen.update(heard.answers)
+        for ip, rows in heard.answers.items():  # answers are filed under their source
+            ctx.shared.note_xaddrs(ip, (r.value for r in rows if r.key == "wsd.xaddrs"))
     return results
 
 

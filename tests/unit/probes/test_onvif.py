@@ -127,6 +127,29 @@ def test_endpoints_prefer_xaddrs_on_this_address_only() -> None:
                    onvif.Endpoint(443, "/onvif/device_service")]
 
 
+def test_endpoints_use_the_sweeps_multicast_xaddrs_without_an_open_port() -> None:
+    ctx = context(IP, 80, None)
+    ctx.open_ports.clear()
+    ctx.shared.note_xaddrs(IP, [f"http://{IP}:8899/dev/svc", "http://127.0.0.9:8899/x",
+                                f"https://{IP}:8899/tls-on-a-plain-port"])
+    assert onvif.endpoints(ctx) == [onvif.Endpoint(8899, "/dev/svc")]
+
+
+async def test_run_follows_an_xaddr_to_a_port_the_sweep_did_not_list() -> None:
+    spec = DeviceSpec(ip=IP, username="admin", password=PW, onvif_open=True, port=18899,
+                      onvif_info="onvif/dahua-getdeviceinformation.xml")
+    async with CredentialedLab([spec]):
+        ctx = context(IP, spec.port, None)
+        ctx.open_ports.clear()  # the TCP sweep never saw this port
+        assert spec.port not in ctx.settings.ports
+        assert (await onvif.run(ctx))[0].outcome.status is Status.SKIPPED
+        ctx.shared.note_xaddrs(IP, [f"http://{IP}:{spec.port}/onvif/device_service"])
+        [res] = await onvif.run(ctx)
+    assert res.outcome.status is Status.OK, res.outcome.reason
+    assert res.outcome.port == spec.port
+    assert _values(res)["onvif.manufacturer"] == "Dahua"
+
+
 def _values(res: ProbeResult) -> dict[str, str]:
     return {o.key: o.value for o in res.observations}
 

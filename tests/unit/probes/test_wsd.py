@@ -300,3 +300,26 @@ def test_parse_announcements_reads_hello_and_bye_not_only_probe_matches() -> Non
     (bye,) = wsd.parse_announcements(hello("urn:uuid:abc", "", "", bye=True))
     assert bye.endpoint == "urn:uuid:abc" and bye.scopes == []
     assert wsd.parse_announcements(msg, ("ProbeMatch",)) == []
+
+
+async def test_multicast_xaddrs_on_the_answerers_own_address_feed_the_host_probes() -> None:
+    own = "http://127.0.0.1:8899/onvif/device_service"
+    xaddrs = " ".join([own, "http://10.9.9.9/onvif/device_service",  # another host
+                       "http://127.0.0.1:9100/onvif/x",  # a port never probed
+                       "ftp://127.0.0.1/x", "http://127.0.0.1/onvif/device_service"])
+    reply = re.sub(rb"<d:XAddrs>[^<]*</d:XAddrs>",
+                   b"<d:XAddrs>" + xaddrs.encode() + b"</d:XAddrs>", capture(HIK))
+    responder = await start_responder(lambda _d: [reply])
+    sh = shared(discovery_window=0.3)
+    elsewhere = shared(targets=["127.0.0.2"], discovery_window=0.3)
+    try:
+        await wsd.run_segment(segment_ctx(sh), port=responder.port, group="127.0.0.1")
+        await wsd.run_segment(segment_ctx(elsewhere), port=responder.port, group="127.0.0.1")
+    finally:
+        responder.close()
+    assert sh.xaddrs("127.0.0.1") == [own, "http://127.0.0.1/onvif/device_service"]
+    assert 8899 not in sh.settings.ports and 80 in sh.settings.ports
+    assert sh.extra_ports("127.0.0.1") == {8899}
+    assert sh.xaddrs("10.9.9.9") == [] and sh.extra_ports("10.9.9.9") == set()
+    # an answerer outside the scope steers nothing
+    assert elsewhere.xaddrs("127.0.0.1") == [] and elsewhere.extra_ports("127.0.0.1") == set()
