@@ -80,6 +80,9 @@ class Settings:
     max_hosts_in_flight: int = DEFAULTS.max_hosts_in_flight
     interface: str | None = None
     discovery_window: float = DEFAULTS.discovery_window  # how long segment-wide probes listen
+    # a multicast round ends sooner once answers stop (camscan.settings.Defaults)
+    discovery_settle: float = DEFAULTS.discovery_settle
+    discovery_quiet: float = DEFAULTS.discovery_quiet
     randomise: bool = True
     seed: int | None = None
     user_agent: str = DEFAULTS.user_agent
@@ -281,16 +284,21 @@ class SegmentContext:
         self.shared.attempts += 1
 
     async def discovery_round(self, payload: bytes, group: str, port: int, judge: Judge, *,
-                              sends: int = 2, bind_group_port: bool = False) -> Heard:
+                              sends: int = 2, bind_group_port: bool = False,
+                              settle: float | None = None) -> Heard:
         """One :func:`camscan.net.multicast.multicast_round` from this segment's interface, for
-        the sweep's discovery window, inside its packet budget, every datagram sorted by
-        ``judge``. Raises OSError."""
+        the sweep's discovery window at most (it ends once answers stop: the settings'
+        ``discovery_settle``, or ``settle`` for a protocol whose devices wait longer, and
+        ``discovery_quiet``), inside its packet budget, every datagram sorted by ``judge``.
+        Raises OSError."""
+        s = self.shared.settings
         heard = Heard()
         await multicast_round(
             payload, group, port, lambda data, src, _sport: heard.take(data, src, judge),
             source_ip=self.source_ip, interface=self.interface,
-            window=self.shared.settings.discovery_window, budget=self.spend_packet,
-            sends=sends, bind_group_port=bind_group_port)
+            window=s.discovery_window, budget=self.spend_packet,
+            sends=sends, bind_group_port=bind_group_port,
+            settle=max(s.discovery_settle, settle or 0.0), quiet=s.discovery_quiet)
         return heard
 
 
@@ -372,8 +380,8 @@ def outcome(ip: str, probe: str, status: Status, port: int | None = None, reason
 
 
 async def discover(ctx: SegmentContext, name: str, payload: bytes, group: str, port: int,
-                   judge: Judge, *, answered: str, sends: int = 2,
-                   bind_group_port: bool = False) -> tuple[list[ProbeResult], Heard | None]:
+                   judge: Judge, *, answered: str, sends: int = 2, bind_group_port: bool = False,
+                   settle: float | None = None) -> tuple[list[ProbeResult], Heard | None]:
     """One multicast discovery round as probe results: a summary at
     :data:`~camscan.models.SEGMENT_ADDRESS` ("<n> device(s) answered"), one ``ok`` result per
     device (reason ``answered``) with its rows, then an ``error`` per source that sent only a
@@ -382,7 +390,7 @@ async def discover(ctx: SegmentContext, name: str, payload: bytes, group: str, p
     started = time.monotonic()
     try:
         heard = await ctx.discovery_round(payload, group, port, judge, sends=sends,
-                                          bind_group_port=bind_group_port)
+                                          bind_group_port=bind_group_port, settle=settle)
     except OSError as exc:
         status, reason = failure_status(exc)
         return [ProbeResult(outcome(SEGMENT_ADDRESS, name, status, port, reason, started))], None

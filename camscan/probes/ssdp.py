@@ -311,7 +311,8 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
     description (in scope and at its own address only)."""
     started = time.monotonic()
     results, heard = await discover(ctx, NAME, build_search(f"{group}:{port}"), group, port,
-                                    judge, answered="SSDP answer", sends=SENDS)
+                                    judge, answered="SSDP answer", sends=SENDS,
+                                    settle=float(MX))  # devices may wait MX s to answer
     if heard is None:
         return results
     locations = {ip: next((r.value for r in rows if r.key == "ssdp.location"), "")
