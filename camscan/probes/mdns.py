@@ -183,7 +183,7 @@ def parse_response(data: bytes) -> MdnsFacts:
                         facts.services.append(alias)
                     else:
                         facts.overflow += 1
-                elif alias and len(announced) < 2 * MAX_INSTANCES:
+                elif alias:  # at most the 512 answers read
                     announced.append((alias, name))
             elif rtype == TYPE_SRV:
                 facts.srv.setdefault(name, (str(getattr(rec, "server", ""))[:255],
