@@ -456,7 +456,6 @@ def credential_store(settings: Any) -> CredentialStore:
 
 # ----------------------------------------------------------------------------- the ledger
 
-LEDGER_CACHE_KEY = "credentials.ledger"
 AttemptResult = Literal["accepted", "rejected", "error", "locked"]
 
 
@@ -475,7 +474,7 @@ class Attempt:
 
 
 class LoginLedger:
-    """What was tried against each device in one sweep (lives in ``shared.cache``).
+    """What was tried against each device in one sweep (``SweepShared.state.logins``).
 
     * :meth:`device` serialises the credentialed phase of the probes on one device, so ONVIF
       and ISAPI never present credentials at the same time and each sees the other's result.
@@ -487,14 +486,6 @@ class LoginLedger:
     def __init__(self) -> None:
         self._attempts: dict[str, list[Attempt]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-
-    @classmethod
-    def of(cls, cache: dict[str, Any]) -> LoginLedger:
-        ledger = cache.get(LEDGER_CACHE_KEY)
-        if not isinstance(ledger, LoginLedger):
-            ledger = cls()
-            cache[LEDGER_CACHE_KEY] = ledger
-        return ledger
 
     def device(self, ip: str) -> asyncio.Lock:
         return self._locks.setdefault(ip, asyncio.Lock())

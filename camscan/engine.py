@@ -33,15 +33,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
+from camscan.models import SEGMENT_ADDRESS, Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
-    CONNECTED_CACHE,
-    LIVENESS_KEY,
     PRIORITY_HEARD,
     PRIORITY_UNKNOWN,
     HostContext,
     HostProbe,
-    Liveness,
     Probe,
     RateLimiter,
     SegmentContext,
@@ -167,6 +164,7 @@ class Sweep:
         self._held: set[str] = set()  # on-link addresses waiting for the ARP sweep's answer
         self._waiting: dict[str, tuple[HostContext, list[ProbeOutcome]]] = {}
         self._wake = asyncio.Event()
+        self._discovery_over = asyncio.Event()  # set when the non-gating probes end
         self._done = 0
 
     # --- recording -------------------------------------------------------------------------
@@ -228,8 +226,8 @@ class Sweep:
             return None, []
         ctx = self._segment_context(self.shared) if self._segment_context else None
         if ctx is None:
-            why = str(self.shared.cache.get("segment.reason")
-                      or "no interface on-link with the targets")
+            why = (self.shared.state.no_segment_reason
+                   or "no interface on-link with the targets")
             for p in self.segment_probes:
                 self.result.skipped_probes[p.name] = why
             return None, []
@@ -254,7 +252,7 @@ class Sweep:
         async def keep(p: SegmentProbe) -> None:
             # recorded as each probe finishes, so an interrupt keeps what was heard
             try:
-                self._keep_segment(await _guarded_many(p.name, "0.0.0.0", budget, p.run(ctx)))
+                self._keep_segment(await _guarded_many(p.name, SEGMENT_ADDRESS, budget, p.run(ctx)))
             finally:
                 rounds[p.name].set()
 
@@ -269,6 +267,7 @@ class Sweep:
                 await asyncio.gather(*(keep(p) for p in probes if not p.gates_hosts))
             finally:
                 self._discovery_running = False
+                self._discovery_over.set()
                 self._finalise_waiting()
 
         others = asyncio.ensure_future(rest())
@@ -291,8 +290,7 @@ class Sweep:
     def _release_held(self) -> None:
         """The ARP sweep ended: held addresses it heard started already; the ones it asked
         about and did not hear are not there; any it did not ask about are probed."""
-        live = self.shared.cache.get(LIVENESS_KEY)
-        liveness = live if isinstance(live, Liveness) else None
+        liveness = self.shared.state.liveness
         for ip in sorted(self._held):
             if liveness is not None and liveness.is_dead(ip):
                 self.result.skipped_hosts += 1
@@ -311,6 +309,7 @@ class Sweep:
         s = self.settings
         outcomes: list[ProbeOutcome] = []
         finished: list[list[ProbeResult]] = []  # the calls of the current stage that ended
+        probed: set[int] = set()  # ports the service probes had
 
         async def keep(call: Awaitable[list[ProbeResult]]) -> list[ProbeResult]:
             batch = await call
@@ -325,12 +324,9 @@ class Sweep:
                         stage_calls.append(
                             _guarded_many(hp.name, ip, s.timeout * 3, hp.run(ctx)))
                 if stage == 1:
-                    for port in sorted(ctx.open_ports):
-                        claimed = [p for p in self.service_probes if port in p.ports]
-                        if not claimed:
-                            claimed = [p for p in self.service_probes if p.fallback]
-                        for sp in claimed:
-                            stage_calls.append(self._one(sp, ctx, port))
+                    # and the ports of its announced XAddrs (the sweep's port list may lack them)
+                    probed = ctx.open_ports | self.shared.extra_ports(ip)
+                    stage_calls.extend(self._service_calls(ctx, probed))
                 finished.clear()
                 batches = await asyncio.gather(*(keep(c) for c in stage_calls))
                 finished.clear()
@@ -349,6 +345,16 @@ class Sweep:
                         ctx.observations.extend(r.observations)
                 if stage == 0 and not ctx.open_ports and ip not in self._segment_ips:
                     break
+            if ctx.observations and self._discovery_running:
+                # XAddrs are known when the WS-Discovery round ends: their ports too
+                await self._discovery_over.wait()
+            late = self.shared.extra_ports(ip) - probed
+            if late:
+                for batch in await asyncio.gather(*self._service_calls(ctx, late)):
+                    self._record(batch)
+                    for r in batch:
+                        outcomes.append(r.outcome)
+                        ctx.observations.extend(r.observations)
         except asyncio.CancelledError:
             # interrupted mid-host: keep what the calls that already ended heard, so the
             # partial report has every device that answered (not only the finished hosts)
@@ -386,14 +392,24 @@ class Sweep:
             ctx, outcomes = self._waiting.pop(ip)
             self._finalise(ctx, outcomes)
 
+    def _service_calls(self, ctx: HostContext, ports: set[int]
+                       ) -> list[Awaitable[list[ProbeResult]]]:
+        """Each service probe claiming each port (the fallback probes for unclaimed ones)."""
+        calls: list[Awaitable[list[ProbeResult]]] = []
+        for port in sorted(ports):
+            claimed = [p for p in self.service_probes if port in p.ports]
+            if not claimed:
+                claimed = [p for p in self.service_probes if p.fallback]
+            calls.extend(self._one(sp, ctx, port) for sp in claimed)
+        return calls
+
     async def _one(self, sp: ServiceProbe, ctx: HostContext, port: int) -> list[ProbeResult]:
         return [await guarded(sp.name, ctx.ip, port, self.settings.timeout, sp.run(ctx, port))]
 
     # --- the sweep -------------------------------------------------------------------------
 
     def _on_link(self, ctx: SegmentContext | None) -> Callable[[str], bool]:
-        connected = self.shared.cache.get(CONNECTED_CACHE, []) if ctx is not None else []
-        nets = [n for n in connected if isinstance(n, ipaddress.IPv4Network)]
+        nets = list(self.shared.state.connected) if ctx is not None else []
         own = ctx.source_ip if ctx is not None else None
 
         def on_link(ip: str) -> bool:
@@ -420,8 +436,8 @@ class Sweep:
                 if self._gating_running:
                     self._held.add(ip)  # the ARP sweep's answer decides
                     continue
-                live = self.shared.cache.get(LIVENESS_KEY)
-                if isinstance(live, Liveness) and live.is_dead(ip):
+                live = self.shared.state.liveness
+                if live is not None and live.is_dead(ip):
                     self.result.skipped_hosts += 1
                     self._count_done()
                     continue

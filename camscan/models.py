@@ -72,6 +72,13 @@ class Observation:
             object.__setattr__(self, "value", self.value[:MAX_VALUE_CHARS])
 
 
+# The address of an outcome (or row) that is about no one host: a segment-wide probe's own
+# round summary ("3 device(s) answered"), skip or socket failure, and a multicast browse's
+# answers before they are filed under their devices. 0.0.0.0 is never a target
+# (camscan.targets.NEVER_PROBED), so it cannot be mistaken for a device; reports carry it as is.
+SEGMENT_ADDRESS = "0.0.0.0"
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeOutcome:
     """How one probe attempt against one host (and port) ended."""

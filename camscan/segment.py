@@ -23,10 +23,8 @@ import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from camscan.probes.base import CONNECTED_CACHE as CONNECTED_CACHE  # re-exported
 from camscan.probes.base import SegmentContext, SweepShared
 
-REASON_CACHE = "segment.reason"  # shared.cache: why there is no context (for the skip message)
 CAP_NET_RAW = 13
 SIOCGIFADDR = 0x8915
 SIOCGIFNETMASK = 0x891B
@@ -205,17 +203,17 @@ def build_segment_context(
         return None
     targets = [IPv4Net(str(n)) for n in scope.networks() if n.version == 4]
     if any(t.network_address.is_loopback for t in targets) and shared.settings.interface is None:
-        shared.cache[REASON_CACHE] = "targets are on loopback (no multicast, no ARP there)"
+        shared.state.no_segment_reason = "targets are on loopback (no multicast, no ARP there)"
         return None
     choice = choose(targets, shared.settings.interface,
                     system_routes() if routes is None else routes, addresses_of)
     if isinstance(choice, str):
-        shared.cache[REASON_CACHE] = choice
+        shared.state.no_segment_reason = choice
         return None
     if choice.interface == "lo" or ipaddress.IPv4Address(choice.source_ip).is_loopback:
-        shared.cache[REASON_CACHE] = "loopback has no multicast"
+        shared.state.no_segment_reason = "loopback has no multicast"
         return None
-    shared.cache[CONNECTED_CACHE] = list(choice.connected)
+    shared.state.connected = list(choice.connected)
     return SegmentContext(
         shared=shared,
         interface=choice.interface,
@@ -231,7 +229,7 @@ def default_segment_context(shared: SweepShared) -> SegmentContext | None:
     try:
         return build_segment_context(shared)
     except Exception as exc:  # never let interface discovery break a sweep
-        shared.cache[REASON_CACHE] = f"{type(exc).__name__}: {exc}"[:200]
+        shared.state.no_segment_reason = f"{type(exc).__name__}: {exc}"[:200]
         return None
 
 

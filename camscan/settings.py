@@ -36,7 +36,16 @@ class Defaults:
     connect_timeout: float = 1.5  # one TCP connect
     read_timeout: float = 3.0  # waiting for a reply once connected
     max_hosts_in_flight: int = 256
-    discovery_window: float = 3.0  # how long segment-wide probes listen
+    # the longest a segment-wide probe listens; a multicast round ends sooner once answers
+    # stop: at least discovery_settle after its last send, and discovery_quiet with nothing
+    # heard. Devices answer within these: WS-Discovery delays a ProbeMatch by a random
+    # 0..APP_MAX_DELAY (500 ms, WS-Discovery 1.1 appendix I); RFC 6762 section 6 delays
+    # shared-record responses by 20-120 ms (up to 500 ms for a truncated query); SADP and
+    # DHIP answer at once. SSDP is the exception: devices wait up to MX seconds (its probe's
+    # settle is MX)
+    discovery_window: float = 3.0
+    discovery_settle: float = 1.0
+    discovery_quiet: float = 0.5
     policy: str = "canada-2025"
     fmt: str = "table"
     user_agent: str = "camscan/0.1 (+removal audit)"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from camscan.fingerprints.regex import _compiled
-from camscan.models import VIDEO_DEVICE_TYPES, Match, Observation
+from camscan.models import SEGMENT_ADDRESS, VIDEO_DEVICE_TYPES, Match, Observation
 
 EXTRACTABLE_FIELDS = frozenset(
     {"model", "firmware", "serial", "brand", "device_type", "mac", "hardware", "name"}
@@ -208,5 +208,5 @@ class Database:
         return out
 
     def match_value(self, key: str, value: str) -> list[Match]:
-        obs = Observation(ip="0.0.0.0", probe=key.split(".", 1)[0], key=key, value=value)
+        obs = Observation(ip=SEGMENT_ADDRESS, probe=key.split(".", 1)[0], key=key, value=value)
         return self.match([obs])

@@ -69,12 +69,17 @@ async def multicast_round(
     budget: Callable[[], Awaitable[None]],
     sends: int = 2,
     bind_group_port: bool = False,
+    settle: float | None = None,
+    quiet: float | None = None,
 ) -> None:
     """Send ``payload`` to ``group:port`` ``sends`` times (UDP loss; each send waits for
     ``budget()``, the sweep's packet budget) and hand every answer heard within ``window``
-    seconds to ``on_datagram``. With ``bind_group_port`` the socket is bound to the group's
-    port and joined to the group, so answers multicast back to the group are heard too (SADP,
-    DHIP); if that port is taken, answers to our own port still arrive. Raises OSError."""
+    seconds of the last send to ``on_datagram``. With ``settle`` and ``quiet`` the round ends
+    sooner once answers stop: ``settle`` seconds after the last send and ``quiet`` seconds
+    after the last datagram (:func:`camscan.net.udp.listen_until`). With ``bind_group_port``
+    the socket is bound to the group's port and joined to the group, so answers multicast back
+    to the group are heard too (SADP, DHIP); if that port is taken, answers to our own port
+    still arrive. Raises OSError."""
     sock: socket.socket | None = None
     if bind_group_port:
         with contextlib.suppress(OSError):
@@ -88,6 +93,6 @@ async def multicast_round(
             await send(sock, payload, (group, port))
             if i + 1 < sends:
                 await collect(sock, min(0.25, window / 4), on_datagram)
-        await collect(sock, window, on_datagram)
+        await collect(sock, window, on_datagram, settle=settle, quiet=quiet)
     finally:
         sock.close()

@@ -107,29 +107,46 @@ async def collect(
     on_datagram: Callable[[bytes, str, int], None],
     *,
     max_datagrams: int = 4096,
+    settle: float | None = None,
+    quiet: float | None = None,
 ) -> int:
-    """Hand every datagram the socket receives within ``window`` seconds to ``on_datagram``.
+    """Hand every datagram the socket receives within ``window`` seconds to ``on_datagram``;
+    with ``settle`` and ``quiet``, stop sooner: once ``settle`` seconds have passed and
+    nothing has arrived for ``quiet`` seconds (see :func:`listen_until`).
 
     Returns how many were received. ``on_datagram`` must not raise (parsers never do).
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(window, 0.0)
+    start = last = loop.time()
     count = 0
     while count < max_datagrams:
-        left = deadline - loop.time()
+        now = loop.time()
+        left = listen_until(start, last, window, settle, quiet) - now
         if left <= 0:
             break
         try:
             data, addr = await asyncio.wait_for(loop.sock_recvfrom(sock, MAX_DATAGRAM), left)
         except TimeoutError:
-            break
+            continue  # the end is due (or a datagram moved it): the loop decides
         except OSError:
             # ICMP errors surface as ECONNREFUSED on some kernels: keep listening
             await asyncio.sleep(min(0.05, max(left, 0.0)))
             continue
         count += 1
+        last = loop.time()
         on_datagram(bytes(data), str(addr[0]), int(addr[1]))
     return count
+
+
+def listen_until(start: float, last: float, window: float, settle: float | None,
+                 quiet: float | None) -> float:
+    """When a listen that began at ``start`` and last heard a datagram at ``last`` (``start``
+    if none) ends: at ``start + window`` at the latest; with ``settle`` and ``quiet``, as soon
+    as ``settle`` seconds have passed and ``quiet`` went by with nothing heard."""
+    deadline = start + max(window, 0.0)
+    if settle is None or quiet is None:
+        return deadline
+    return min(deadline, max(start + settle, last + quiet))
 
 
 async def send(sock: socket.socket, payload: bytes, addr: tuple[str, int]) -> None:

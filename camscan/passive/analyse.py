@@ -15,7 +15,7 @@ from struct import Struct
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from camscan.models import Observation
+from camscan.models import SEGMENT_ADDRESS, Observation
 from camscan.passive import extract, frames
 from camscan.passive import parsers as p
 from camscan.passive.reader import (
@@ -448,7 +448,7 @@ class Analyser:
         self._tcp.flush()
         self._service_observations()
         for src, (facts, _n) in self._mdns.items():
-            by_ip = p.mdns_observations("0.0.0.0", facts, "mdns")
+            by_ip = p.mdns_observations(SEGMENT_ADDRESS, facts, "mdns")
             if not by_ip:
                 by_ip = p.mdns_observations(src, facts, "mdns", only_ip=True)
             for bucket in by_ip.values():

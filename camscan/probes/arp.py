@@ -34,11 +34,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from camscan.models import Observation, ProbeResult, Status
+from camscan.models import SEGMENT_ADDRESS, Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
-    CONNECTED_CACHE,
-    LIVENESS_KEY,
     PRIORITY_HEARD,
     HostContext,
     HostProbe,
@@ -54,7 +52,6 @@ from camscan.wire.mac import normalise_mac
 
 NAME = "arp"
 NEIGH_NAME = "neighbours"
-SEEN_CACHE = "arp.seen"  # shared.cache: {ip: mac} answered the ARP sweep
 REPLY_WAIT = 1.0  # seconds to wait for answers after the last request (the silent were asked
 # twice by then; on a LAN a reply takes well under a millisecond, arping waits 1 s)
 RETRY_GRACE = 0.5  # seconds for late replies after the first pass, before asking again
@@ -290,7 +287,7 @@ def mac_observations(ip: str, mac: str, probe: str) -> list[Observation]:
 def on_link_targets(ctx: SegmentContext, limit: int = MAX_SWEEP) -> list[str]:
     """In-scope, not excluded addresses inside a prefix the interface reaches directly."""
     scope = ctx.shared.scope
-    connected: Sequence[ipaddress.IPv4Network] = ctx.shared.cache.get(CONNECTED_CACHE, [])
+    connected: Sequence[ipaddress.IPv4Network] = ctx.shared.state.connected
     if scope is None or not connected:
         return []
     own = ctx.source_ip
@@ -350,7 +347,7 @@ async def run_segment(ctx: SegmentContext, *,
         targets = targets[:cap]
         note = f"; swept the first {cap} on-link addresses (raise --rate to cover all)"
     if not targets:
-        return [ProbeResult(outcome("0.0.0.0", NAME, Status.SKIPPED, None,
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.SKIPPED, None,
                                     "no in-scope address is on-link", started))]
     def answered(ip: str, mac: str) -> None:
         # the engine starts the host at once, its MAC rows already in its asset
@@ -376,16 +373,16 @@ async def run_segment(ctx: SegmentContext, *,
             found, resent = await scapy_rounds(ctx, targets, rate, wait, retries)
     except (OSError, PermissionError) as exc:
         status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, None, reason, started))]
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, status, None, reason, started))]
     except Exception as exc:  # scapy raises its own types (Scapy_Exception, ...)
-        return [ProbeResult(outcome("0.0.0.0", NAME, Status.ERROR, None,
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.ERROR, None,
                                     f"{type(exc).__name__}: {exc}", started))]
     # publish who is there: the engine sends nothing more to on-link addresses that were
     # asked about and did not answer
-    ctx.shared.cache[LIVENESS_KEY] = Liveness(asked=set(targets), alive=set(found))
-    seen: dict[str, str] = ctx.shared.cache.setdefault(SEEN_CACHE, {})
+    ctx.shared.state.liveness = Liveness(asked=set(targets), alive=set(found))
+    seen = ctx.shared.state.arp_macs
     summary = f"{len(found)} of {len(targets)} answered ({resent} asked again){note}"
-    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, None, summary, started))]
+    results = [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.OK, None, summary, started))]
     for ip, mac in found.items():
         seen[ip] = mac
         results.append(ProbeResult(outcome(ip, NAME, Status.OK, None, "is-at", started),
@@ -461,7 +458,7 @@ async def run_neighbours(ctx: HostContext, *,
                          reader: Callable[[], dict[str, str]] = read_neighbours
                          ) -> list[ProbeResult]:
     started = time.monotonic()
-    if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, {}):
+    if ctx.ip in ctx.shared.state.arp_macs:
         return [ProbeResult(outcome(ctx.ip, NEIGH_NAME, Status.SKIPPED, None,
                                     "MAC already known from the ARP sweep", started))]
     table = await asyncio.to_thread(reader)

@@ -20,11 +20,14 @@ import contextvars
 import heapq
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
+from camscan.credentials import LoginLedger
+from camscan.models import SEGMENT_ADDRESS, Observation, ProbeOutcome, ProbeResult, Status
 from camscan.net.errors import failure_status
 from camscan.net.multicast import Heard, Judge, multicast_round
 from camscan.settings import DEFAULTS, FORBIDDEN_PORTS
@@ -36,11 +39,11 @@ if TYPE_CHECKING:
 # failure_status is re-exported: probes and the engine classify failures here; DEFAULT_PORTS
 # and FORBIDDEN_PORTS too (their one home: camscan.settings)
 __all__ = [
-    "CONNECTED_CACHE", "DEFAULT_PORTS", "FORBIDDEN_PORTS", "LIVENESS_KEY", "PRIORITY_HEARD",
-    "PRIORITY_SEGMENT", "PRIORITY_UNKNOWN", "HostContext", "HostProbe", "HostRun", "Liveness",
-    "Probe", "RateLimiter", "RttEstimator", "SegmentContext", "SegmentProbe", "SegmentRun",
-    "ServiceProbe", "ServiceRun", "Settings", "SweepShared", "deadline_scope", "discover",
-    "extend_deadline", "failure_status", "outcome", "segment_budget",
+    "DEFAULT_PORTS", "FORBIDDEN_PORTS", "PRIORITY_HEARD", "PRIORITY_SEGMENT", "PRIORITY_UNKNOWN",
+    "HostContext", "HostProbe", "HostRun", "Liveness", "Probe", "RateLimiter", "RttEstimator",
+    "SegmentContext", "SegmentProbe", "SegmentRun", "ServiceProbe", "ServiceRun", "Settings",
+    "SweepShared", "SweepState", "deadline_scope", "discover", "extend_deadline",
+    "failure_status", "outcome", "segment_budget",
 ]
 
 # Every probe's default ports (camscan.probes.registry), ascending.
@@ -150,6 +153,9 @@ class Settings:
     max_hosts_in_flight: int = DEFAULTS.max_hosts_in_flight
     interface: str | None = None
     discovery_window: float = DEFAULTS.discovery_window  # how long segment-wide probes listen
+    # a multicast round ends sooner once answers stop (camscan.settings.Defaults)
+    discovery_settle: float = DEFAULTS.discovery_settle
+    discovery_quiet: float = DEFAULTS.discovery_quiet
     randomise: bool = True
     seed: int | None = None
     user_agent: str = DEFAULTS.user_agent
@@ -165,13 +171,55 @@ def segment_budget(settings: Settings, addresses: int) -> float:
 
 
 @dataclass
+class Liveness:
+    """Which in-scope addresses a gating probe (the ARP sweep) asked about and which answered.
+
+    An address that was asked about and did not answer is not alive on the segment: the
+    engine sends it nothing more (on-link, a host that does not answer ARP cannot answer TCP).
+    """
+
+    asked: set[str] = field(default_factory=set)
+    alive: set[str] = field(default_factory=set)
+
+    def is_dead(self, ip: str) -> bool:
+        return ip in self.asked and ip not in self.alive
+
+
+@dataclass
+class SweepState:
+    """What one sweep learned so far, typed: written by segment.py and the segment-wide
+    probes, read by the engine and by host probes (one field per fact, no string keys)."""
+
+    # the gating probe's (the ARP sweep's) verdict; None when no such sweep ran
+    liveness: Liveness | None = None
+    # prefixes the interface reaches without a gateway (segment.py)
+    connected: list[IPv4Network] = field(default_factory=list)
+    # why there is no segment context (the segment probes' skip message; segment.py)
+    no_segment_reason: str | None = None
+    arp_macs: dict[str, str] = field(default_factory=dict)  # ip -> MAC, ARP sweep answers
+    wsd_seen: set[str] = field(default_factory=set)  # answered the WS-Discovery multicast
+    mdns_seen: set[str] = field(default_factory=set)  # answered the mDNS multicast browse
+    ssdp_locations: dict[str, str] = field(default_factory=dict)  # ip -> LOCATION (or "")
+    # ip -> the XAddrs (service URLs) its WS-Discovery ProbeMatch gave for its own address
+    wsd_xaddrs: dict[str, list[str]] = field(default_factory=dict)
+    # what credentials were presented to which device (onvif, isapi, snmp)
+    logins: LoginLedger = field(default_factory=LoginLedger)
+
+    def heard_from(self, ip: str) -> bool:
+        """Did a segment-wide probe (ARP, multicast discovery) hear from ``ip``?"""
+        return ((self.liveness is not None and ip in self.liveness.alive)
+                or ip in self.arp_macs or ip in self.wsd_seen or ip in self.mdns_seen
+                or ip in self.ssdp_locations)
+
+
+@dataclass
 class SweepShared:
-    """State shared by every probe of one sweep (rate limiter, scope, per-probe caches)."""
+    """State shared by every probe of one sweep (rate limiter, scope, what was learned)."""
 
     settings: Settings
     scope: Scope | None
     limiter: RateLimiter
-    cache: dict[str, Any] = field(default_factory=dict)
+    state: SweepState = field(default_factory=SweepState)
     attempts: int = 0
     rtt: RttEstimator | None = None
     # called with each in-scope address a segment-wide probe hears (and the rows it heard),
@@ -214,23 +262,58 @@ class SweepShared:
 
     def on_link(self, ip: str) -> bool:
         """Is ``ip`` inside a prefix the segment's interface reaches without a gateway?"""
-        connected = self.cache.get(CONNECTED_CACHE) or []
+        connected = self.state.connected
         try:
             addr = ipaddress.IPv4Address(ip)
         except ValueError:
             return False
-        return any(isinstance(n, ipaddress.IPv4Network) and addr in n for n in connected)
+        return any(addr in n for n in connected)
+
+    def note_xaddrs(self, ip: str, xaddrs: Iterable[str]) -> None:
+        """Keep the XAddrs ``ip`` announced (WS-Discovery) that point at ``ip`` itself, in
+        scope, on a port we may probe: a device must not steer us to another address."""
+        if not self.in_scope(ip):
+            return
+        have = self.state.wsd_xaddrs.setdefault(ip, [])
+        for url in xaddrs:
+            if len(have) >= MAX_XADDRS:
+                break
+            if xaddr_port(url, ip) is not None and url not in have:
+                have.append(url[:300])
+
+    def xaddrs(self, ip: str) -> list[str]:
+        """The service URLs ``ip`` announced for itself (see :meth:`note_xaddrs`)."""
+        return list(self.state.wsd_xaddrs.get(ip, ()))
+
+    def extra_ports(self, ip: str) -> set[int]:
+        """Ports ``ip`` announced service URLs on (WS-Discovery XAddrs) that the sweep's port
+        list does not have: the engine gives them the host's service probes too."""
+        ports = {xaddr_port(url, ip) for url in self.xaddrs(ip)}
+        return {p for p in ports if p is not None} - set(self.settings.ports)
+
 
     def known_alive(self, ip: str) -> bool:
         """Did a segment-wide probe (ARP, multicast discovery) already hear from ``ip``?"""
-        live = self.cache.get(LIVENESS_KEY)
-        if isinstance(live, Liveness) and ip in live.alive:
-            return True
-        return any(ip in seen for key, seen in self.cache.items()
-                   if key.endswith(".seen") and isinstance(seen, set | dict))
+        return self.state.heard_from(ip)
 
     def in_scope(self, ip: str) -> bool:
         return self.scope is None or (ip in self.scope and not self.scope.is_excluded(ip))
+
+
+MAX_XADDRS = 8  # XAddrs kept per device
+
+
+def xaddr_port(url: str, ip: str) -> int | None:
+    """The TCP port of ``url`` if it is an http(s) URL at ``ip`` itself on a port that may be
+    probed, else None."""
+    try:
+        u = urlsplit(url[:300])
+        port = u.port or (443 if u.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if u.scheme not in ("http", "https") or u.hostname != ip or port in FORBIDDEN_PORTS:
+        return None
+    return port
 
 
 class HostContext:
@@ -313,16 +396,21 @@ class SegmentContext:
         self.shared.attempts += 1
 
     async def discovery_round(self, payload: bytes, group: str, port: int, judge: Judge, *,
-                              sends: int = 2, bind_group_port: bool = False) -> Heard:
+                              sends: int = 2, bind_group_port: bool = False,
+                              settle: float | None = None) -> Heard:
         """One :func:`camscan.net.multicast.multicast_round` from this segment's interface, for
-        the sweep's discovery window, inside its packet budget, every datagram sorted by
-        ``judge``. Raises OSError."""
+        the sweep's discovery window at most (it ends once answers stop: the settings'
+        ``discovery_settle``, or ``settle`` for a protocol whose devices wait longer, and
+        ``discovery_quiet``), inside its packet budget, every datagram sorted by ``judge``.
+        Raises OSError."""
+        s = self.shared.settings
         heard = Heard()
         await multicast_round(
             payload, group, port, lambda data, src, _sport: heard.take(data, src, judge),
             source_ip=self.source_ip, interface=self.interface,
-            window=self.shared.settings.discovery_window, budget=self.spend_packet,
-            sends=sends, bind_group_port=bind_group_port)
+            window=s.discovery_window, budget=self.spend_packet,
+            sends=sends, bind_group_port=bind_group_port,
+            settle=max(s.discovery_settle, settle or 0.0), quiet=s.discovery_quiet)
         return heard
 
 
@@ -359,26 +447,6 @@ class SegmentProbe:
     description: str = ""
     opt_in: bool = False
     gates_hosts: bool = False  # runs before per-host work and may publish a Liveness
-
-
-LIVENESS_KEY = "liveness"  # SweepShared.cache key of a Liveness
-# SweepShared.cache key: list[IPv4Network] the interface reaches without a gateway (segment.py)
-CONNECTED_CACHE = "segment.connected"
-
-
-@dataclass
-class Liveness:
-    """Which in-scope addresses a gating probe (the ARP sweep) asked about and which answered.
-
-    An address that was asked about and did not answer is not alive on the segment: the
-    engine sends it nothing more (on-link, a host that does not answer ARP cannot answer TCP).
-    """
-
-    asked: set[str] = field(default_factory=set)
-    alive: set[str] = field(default_factory=set)
-
-    def is_dead(self, ip: str) -> bool:
-        return ip in self.asked and ip not in self.alive
 
 
 class RttEstimator:
@@ -424,20 +492,21 @@ def outcome(ip: str, probe: str, status: Status, port: int | None = None, reason
 
 
 async def discover(ctx: SegmentContext, name: str, payload: bytes, group: str, port: int,
-                   judge: Judge, *, answered: str, sends: int = 2,
-                   bind_group_port: bool = False) -> tuple[list[ProbeResult], Heard | None]:
-    """One multicast discovery round as probe results: a summary at ``0.0.0.0``
-    ("<n> device(s) answered"), one ``ok`` result per device (reason ``answered``) with its
-    rows, then an ``error`` per source that sent only a fault (``SOAP Fault: ...``) or only
-    rejected datagrams. A socket failure is one result at ``0.0.0.0`` and no :class:`Heard`."""
+                   judge: Judge, *, answered: str, sends: int = 2, bind_group_port: bool = False,
+                   settle: float | None = None) -> tuple[list[ProbeResult], Heard | None]:
+    """One multicast discovery round as probe results: a summary at
+    :data:`~camscan.models.SEGMENT_ADDRESS` ("<n> device(s) answered"), one ``ok`` result per
+    device (reason ``answered``) with its rows, then an ``error`` per source that sent only a
+    fault (``SOAP Fault: ...``) or only rejected datagrams. A socket failure is one result
+    at that address and no :class:`Heard`."""
     started = time.monotonic()
     try:
         heard = await ctx.discovery_round(payload, group, port, judge, sends=sends,
-                                          bind_group_port=bind_group_port)
+                                          bind_group_port=bind_group_port, settle=settle)
     except OSError as exc:
         status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", name, status, port, reason, started))], None
-    results = [ProbeResult(outcome("0.0.0.0", name, Status.OK, port,
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, name, status, port, reason, started))], None
+    results = [ProbeResult(outcome(SEGMENT_ADDRESS, name, Status.OK, port,
                                    f"{len(heard.answers)} device(s) answered", started))]
     for ip, rows in heard.answers.items():
         results.append(ProbeResult(outcome(ip, name, Status.OK, port, answered, started), rows))

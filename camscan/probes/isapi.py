@@ -131,7 +131,7 @@ async def run(ctx: HostContext) -> list[ProbeResult]:
         return [ProbeResult(outcome(ctx.ip, NAME, Status.SKIPPED, None, "no open web port",
                                     started))]
     cred = store.lookup(ctx.ip)
-    ledger = LoginLedger.of(ctx.shared.cache)
+    ledger = ctx.shared.state.logins
     reasons: list[str] = []
     try:
         async with asyncio.timeout(ctx.settings.timeout * 2), client(ctx) as http:

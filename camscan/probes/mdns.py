@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from camscan.models import Observation, ProbeResult, Status
+from camscan.models import SEGMENT_ADDRESS, Observation, ProbeResult, Status
 from camscan.net import udp
 from camscan.probes.base import (
     HostContext,
@@ -48,7 +48,12 @@ CAMERA_TYPES: tuple[str, ...] = (
     "_rtsp._tcp.local.",
 )
 MAX_REPLY = 9_000  # RFC 6762 section 17: at most 9000 bytes of DNS payload
-MAX_INSTANCES = 32
+# Instances kept, three ways, so a flood from one host cannot crowd out another host's camera:
+# per announcing host (its SRV target's address, else the target name), per service type,
+# and in all. A host past its cap loses only its own extra instances.
+MAX_PER_HOST = 16
+MAX_PER_TYPE = 32
+MAX_INSTANCES = 512
 MAX_TYPES = 24
 MAX_TXT = 64
 UNICAST_WAIT = 1.0
@@ -59,7 +64,6 @@ UNICAST_WAIT = 1.0
 # first answers arrive about 0.7 s after the browse starts), so SETTLE leaves twice that.
 SETTLE = 1.5
 QUIET = 0.5
-SEEN_CACHE = "mdns.seen"
 
 TYPE_A = 1
 TYPE_PTR = 12
@@ -78,10 +82,44 @@ class MdnsFacts:
     txt: dict[str, list[str]] = field(default_factory=dict)  # instance -> ["k=v", ...]
     addresses: dict[str, list[str]] = field(default_factory=dict)  # host name -> IPv4s
     overflow: int = 0  # records ignored because a limit (types, instances, answers) was hit
+    # instance -> the host it is counted against ("" while unknown); see add_instance
+    hosts: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def merge(self, other: MdnsFacts) -> None:
-        """Add ``other``'s facts, within the same limits as one answer (what is over them is
-        counted in ``overflow``)."""
+    def add_instance(self, name: str, service_type: str, host: str = "") -> bool:
+        """Keep instance ``name`` of ``service_type`` announced by ``host`` ("" if not known
+        yet) unless that would pass :data:`MAX_PER_HOST`, :data:`MAX_PER_TYPE` or
+        :data:`MAX_INSTANCES` (then counted in ``overflow``). True if kept (or already)."""
+        if name in self.instances:
+            return True
+        kind = service_type.lower()
+        if (len(self.instances) >= MAX_INSTANCES
+                or sum(t.lower() == kind for t in self.instances.values()) >= MAX_PER_TYPE
+                or (host and self._count(host) >= MAX_PER_HOST)):
+            self.overflow += 1
+            return False
+        self.instances[name] = service_type
+        self.hosts[name] = host
+        return True
+
+    def attribute(self, name: str, host: str) -> bool:
+        """``name`` (kept before its host was known) turns out to be ``host``'s: dropped (and
+        counted in ``overflow``) when that host already has :data:`MAX_PER_HOST`."""
+        if name not in self.instances or not host or self.hosts.get(name):
+            return name in self.instances
+        if self._count(host) >= MAX_PER_HOST:
+            del self.instances[name]
+            self.hosts.pop(name, None)
+            self.overflow += 1
+            return False
+        self.hosts[name] = host
+        return True
+
+    def _count(self, host: str) -> int:
+        return sum(h == host for h in self.hosts.values())
+
+    def merge(self, other: MdnsFacts, host: str = "") -> None:
+        """Add ``other``'s facts (answers from ``host``, when one host sent them all), within
+        the same limits as one answer (what is over them is counted in ``overflow``)."""
         self.overflow += other.overflow
         for s in other.services:
             if s.lower() not in {x.lower() for x in self.services}:
@@ -90,11 +128,7 @@ class MdnsFacts:
                 else:
                     self.overflow += 1
         for k, v in other.instances.items():
-            if k not in self.instances:
-                if len(self.instances) < MAX_INSTANCES:
-                    self.instances[k] = v
-                else:
-                    self.overflow += 1
+            self.add_instance(k, v, other.hosts.get(k) or host)
         for k, sv in other.srv.items():
             self.srv.setdefault(k, sv)
         for k, t in other.txt.items():
@@ -143,6 +177,7 @@ def parse_response(data: bytes) -> MdnsFacts:
             return facts
         answers = msg.answers()
         facts.overflow += max(len(answers) - 512, 0)
+        announced: list[tuple[str, str]] = []  # (instance, type) in answer order
         for rec in answers[:512]:
             rtype = getattr(rec, "type", None)
             name = str(getattr(rec, "name", ""))[:255]
@@ -155,11 +190,8 @@ def parse_response(data: bytes) -> MdnsFacts:
                         facts.services.append(alias)
                     else:
                         facts.overflow += 1
-                elif alias and alias not in facts.instances:
-                    if len(facts.instances) < MAX_INSTANCES:
-                        facts.instances[alias] = name
-                    else:
-                        facts.overflow += 1
+                elif alias:  # at most the 512 answers read
+                    announced.append((alias, name))
             elif rtype == TYPE_SRV:
                 facts.srv.setdefault(name, (str(getattr(rec, "server", ""))[:255],
                                             int(getattr(rec, "port", 0))))
@@ -174,6 +206,8 @@ def parse_response(data: bytes) -> MdnsFacts:
                     have = facts.addresses.setdefault(name, [])
                     if ip not in have and len(have) < 8:
                         have.append(ip)
+        for alias, name in announced:  # after the SRV and A records: their host is known
+            facts.add_instance(alias, name, host_of(facts, alias))
         return facts
     except Exception:
         return MdnsFacts()
@@ -205,9 +239,20 @@ def reject_reason(data: bytes) -> str | None:
         return "unreadable answer"
 
 
+def host_of(facts: MdnsFacts, instance: str) -> str:
+    """The host ``instance`` is counted against: its SRV target's first IPv4 address, else
+    the target's name, else "" (not known yet)."""
+    srv = _find(facts.srv, instance)
+    if not srv or not srv[0]:
+        return ""
+    addrs = _find(facts.addresses, srv[0])
+    return str(addrs[0]) if addrs else str(srv[0]).lower()
+
+
 def _over_limits(count: int) -> str:
-    return (f"{count} DNS-SD record(s) over the limits ignored (at most {MAX_INSTANCES}"
-            f" instances and {MAX_TYPES} service types are kept)")
+    return (f"{count} DNS-SD record(s) over the limits ignored (at most {MAX_PER_HOST}"
+            f" instances per host, {MAX_PER_TYPE} per service type and {MAX_INSTANCES} in all,"
+            f" and {MAX_TYPES} service types are kept)")
 
 
 def build_query(names: list[tuple[str, int]], query_id: int | None = None) -> bytes:
@@ -275,7 +320,7 @@ async def _ask(ip: str, port: int, names: list[tuple[str, int]], wait: float,
         got = parse_response(data)
         if rejected is not None and got == MdnsFacts():
             rejected.add(ip, functools.partial(reject_reason, data))
-        facts.merge(got)
+        facts.merge(got, ip)
     return facts
 
 
@@ -284,7 +329,7 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
     """One-shot queries to the host: the meta query and the camera types, then SRV/TXT/A for
     the instances found (and PTR for other types the host announces)."""
     started = time.monotonic()
-    if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, ()):
+    if ctx.ip in ctx.shared.state.mdns_seen:
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
                                     "already answered the multicast browse", started))]
     wait = min(wait, ctx.settings.read_timeout)
@@ -336,17 +381,17 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
 async def run_segment(ctx: SegmentContext) -> list[ProbeResult]:
     started = time.monotonic()
     if not ctx.source_ip:
-        return [ProbeResult(outcome("0.0.0.0", NAME, Status.SKIPPED, PORT,
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.SKIPPED, PORT,
                                     "no IPv4 address on the interface", started))]
     try:
         facts = await browse(ctx)
     except (OSError, RuntimeError) as exc:
         status, reason = failure_status(exc)
-        return [ProbeResult(outcome("0.0.0.0", NAME, status, PORT, reason, started))]
-    by_ip = observations_for("0.0.0.0", facts, NAME)
-    seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
+        return [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, status, PORT, reason, started))]
+    by_ip = observations_for(SEGMENT_ADDRESS, facts, NAME)
+    seen = ctx.shared.state.mdns_seen
     over = f"; {_over_limits(facts.overflow)}" if facts.overflow else ""
-    results = [ProbeResult(outcome("0.0.0.0", NAME, Status.OK, PORT,
+    results = [ProbeResult(outcome(SEGMENT_ADDRESS, NAME, Status.OK, PORT,
                                    f"{len(facts.instances)} instance(s) on "
                                    f"{len(by_ip)} device(s); types: "
                                    + ", ".join(facts.services[:12]) + over, started))]
@@ -357,7 +402,7 @@ async def run_segment(ctx: SegmentContext) -> list[ProbeResult]:
             seen.add(ip)
         results.append(ProbeResult(outcome(ip, NAME, Status.OK, PORT, "DNS-SD", started), rows))
         announced = sum(1 for o in rows if o.key == "mdns.instance")
-        if facts.overflow and announced >= MAX_INSTANCES // 2:
+        if facts.overflow and announced >= MAX_PER_HOST:
             # the limits were hit and this device holds many of the instances kept: the
             # likely flooder (browse answers do not say who sent them)
             results.append(ProbeResult(outcome(
@@ -368,9 +413,10 @@ async def run_segment(ctx: SegmentContext) -> list[ProbeResult]:
 
 
 def added(facts: MdnsFacts, browsing: set[str], new_types: list[str], service_type: str,
-          name: str) -> None:
+          name: str, host: str = "") -> None:
     """Book-keeping for one browse answer: a service type from the meta query (queued for
-    browsing when new and well-formed) or an instance of a browsed type. Bounded."""
+    browsing when new and well-formed) or an instance of a browsed type announced by
+    ``host`` ("" if not known yet). Bounded (:meth:`MdnsFacts.add_instance`)."""
     if _lower_eq(service_type, SERVICES_META):
         if name.lower() in {s.lower() for s in facts.services}:
             return
@@ -380,11 +426,24 @@ def added(facts: MdnsFacts, browsing: set[str], new_types: list[str], service_ty
         facts.services.append(name)
         if name.lower() not in browsing and type_of_instance("x." + name) is not None:
             new_types.append(name)
-    elif name not in facts.instances:
-        if len(facts.instances) < MAX_INSTANCES:
-            facts.instances[name] = service_type
-        else:
-            facts.overflow += 1
+    else:
+        facts.add_instance(name, service_type, host)
+
+
+def cached_host(zc: Any, name: str) -> str:
+    """The host of instance ``name`` from what zeroconf already cached (the SRV and A records
+    an answer carries beside its PTR, RFC 6763 section 12), else "". Never raises."""
+    try:
+        for srv in zc.cache.get_all_by_details(name, TYPE_SRV, CLASS_IN)[:4]:
+            server = str(srv.server)[:255]
+            for rec in zc.cache.get_all_by_details(server, TYPE_A, CLASS_IN)[:8]:
+                if isinstance(rec.address, bytes) and len(rec.address) == 4:
+                    return str(ipaddress.IPv4Address(rec.address))
+            if server:
+                return server.lower()
+    except Exception:
+        return ""
+    return ""
 
 
 async def browse(ctx: SegmentContext) -> MdnsFacts:
@@ -409,7 +468,8 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
                       state_change: Any) -> None:
             if state_change is ServiceStateChange.Added:
                 last_news[0] = loop.time()
-                added(facts, browsing, new_types, service_type, name)
+                added(facts, browsing, new_types, service_type, name,
+                      cached_host(zeroconf, name))
 
         def quiet() -> bool:
             now = loop.time()
@@ -449,6 +509,8 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
                     if addrs:
                         have = facts.addresses.setdefault(str(info.server), [])
                         have.extend(a for a in addrs if a not in have)
+                    if not facts.attribute(name, host_of(facts, name)):
+                        return  # its host is over its cap: dropped
                 if info.text:
                     facts.txt[name] = decode_txt(bytes(info.text))
             except asyncio.CancelledError:

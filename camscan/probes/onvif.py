@@ -1,8 +1,10 @@
 """ONVIF device service: the device's own manufacturer, model, firmware, serial and MAC.
 
-Opt-in and credentialed (stage 2, hosts with an open web port). The device service is
-``/onvif/device_service`` on the open web ports, unless WS-Discovery XAddrs (``wsd.xaddrs``)
-name another path on this address. Steps, all inside ``ctx.permit(port)``:
+Opt-in and credentialed (stage 2, hosts with an open web port or an XAddr). The device
+service is ``/onvif/device_service`` on the open web ports, unless WS-Discovery XAddrs name
+another port or path on this address: those the device multicast for itself
+(:meth:`~camscan.probes.base.SweepShared.xaddrs`; their ports need not be in the sweep's port
+list) and the unicast answer's ``wsd.xaddrs``. Steps, all inside ``ctx.permit(port)``:
 
 1. ``GetSystemDateAndTime`` without credentials (ONVIF requires devices to answer it): the
    device clock and its skew against ours (``onvif.clock_skew``; a wrong clock is itself worth
@@ -39,7 +41,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from camscan.credentials import AttemptResult, Credential, LoginLedger, credential_store
+from camscan.credentials import AttemptResult, Credential, credential_store
 from camscan.models import Observation, ProbeResult, Status
 from camscan.net.http import (
     HTTPS_PORTS,
@@ -49,7 +51,7 @@ from camscan.net.http import (
     offered_scheme,
     send_authenticated,
 )
-from camscan.probes.base import FORBIDDEN_PORTS, HostContext, HostProbe, outcome
+from camscan.probes.base import HostContext, HostProbe, outcome, xaddr_port
 from camscan.probes.registry import spec, web_ports
 from camscan.wire.mac import normalise_mac
 from camscan.wire.xml import local, xml_problem
@@ -251,18 +253,16 @@ class Endpoint:
 
 
 def endpoints(ctx: HostContext) -> list[Endpoint]:
-    """Device-service URLs to try: XAddrs on this address first, then the web ports."""
+    """Device-service URLs to try: XAddrs on this address first (from the multicast
+    ProbeMatch, then the unicast one), then the web ports."""
     out: list[Endpoint] = []
-    for xaddr in ctx.observed("wsd.xaddrs"):
+    for xaddr in [*ctx.shared.xaddrs(ctx.ip), *ctx.observed("wsd.xaddrs")]:
         for part in xaddr.split()[:8]:
-            try:
-                u = urlsplit(part)
-                port = u.port or (443 if u.scheme == "https" else 80)
-            except ValueError:
+            port = xaddr_port(part, ctx.ip)
+            if port is None:
                 continue
-            if u.scheme not in ("http", "https") or u.hostname != ctx.ip:
-                continue
-            if port in FORBIDDEN_PORTS or (u.scheme == "https") != (port in HTTPS_PORTS):
+            u = urlsplit(part[:300])
+            if (u.scheme == "https") != (port in HTTPS_PORTS):
                 continue
             path = u.path if u.path.startswith("/") else DEVICE_PATH
             ep = Endpoint(port, path[:200])
@@ -422,7 +422,7 @@ async def _run_endpoint(s: _Session, started: float) -> ProbeResult | str:
         notes.append("login needed; no credential for this address")
     elif need_login:
         assert s.cred is not None
-        ledger = LoginLedger.of(ctx.shared.cache)
+        ledger = ctx.shared.state.logins
         async with ledger.device(ctx.ip):
             allowed, why = ledger.may_try(ctx.ip, s.cred, NAME)
             if not allowed:

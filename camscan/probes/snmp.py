@@ -302,7 +302,7 @@ async def run(ctx: HostContext, *, port: int = PORT) -> list[ProbeResult]:
     if cred is None:
         return [ProbeResult(outcome(ctx.ip, NAME, Status.SKIPPED, PORT,
                                     "no [[snmp]] credential for this address", started))]
-    ledger = LoginLedger.of(ctx.shared.cache)
+    ledger = ctx.shared.state.logins
     async with ledger.device(ctx.ip):
         allowed, why = ledger.may_try(ctx.ip, cred, NAME)
         if not allowed:

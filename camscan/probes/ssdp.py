@@ -72,7 +72,6 @@ MAX_VALUE = 1_024
 MAX_DESCRIPTION = 65_536  # bytes of a device description read
 MAX_FIELD = 256
 MAX_FETCHES = 32  # descriptions fetched at once after the multicast round
-SEEN_CACHE = "ssdp.seen"  # shared.cache key: ip -> LOCATION (or "") of multicast answerers
 
 _STATUS = re.compile(r"HTTP/1\.[01][ \t]{1,4}(\d{3})(?:[ \t][^\r\n]{0,128})?")
 _HEADER = re.compile(
@@ -312,13 +311,13 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
     description (in scope and at its own address only)."""
     started = time.monotonic()
     results, heard = await discover(ctx, NAME, build_search(f"{group}:{port}"), group, port,
-                                    judge, answered="SSDP answer", sends=SENDS)
+                                    judge, answered="SSDP answer", sends=SENDS,
+                                    settle=float(MX))  # devices may wait MX s to answer
     if heard is None:
         return results
     locations = {ip: next((r.value for r in rows if r.key == "ssdp.location"), "")
                  for ip, rows in heard.answers.items()}
-    seen: dict[str, str] = ctx.shared.cache.setdefault(SEEN_CACHE, {})
-    seen.update(locations)
+    ctx.shared.state.ssdp_locations.update(locations)
     return results + await _describe_all(ctx.shared, locations, started)
 
 
@@ -328,7 +327,7 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT,
     started = time.monotonic()
     # on-link, the multicast round may still hear it: wait for it (its answer is enough)
     reached = await ctx.shared.after_segment(NAME, ctx.ip)
-    if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, {}):
+    if ctx.ip in ctx.shared.state.ssdp_locations:
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
                                     "already answered the multicast search", started))]
     if reached:  # asked twice by multicast on its own link: asking again adds nothing

@@ -47,7 +47,6 @@ PORT = 3702
 MAX_REPLY = 65_536
 SENDS = 2
 UNICAST_WAIT = 1.5
-SEEN_CACHE = "wsd.seen"  # shared.cache key: IPs that answered the multicast probe
 
 _UUID_TAIL = re.compile(
     r"(?i)^(?:urn:)?uuid:([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$"
@@ -275,8 +274,9 @@ async def run_segment(ctx: SegmentContext, *, port: int = PORT, group: str = GRO
     results, heard = await discover(ctx, NAME, build_probe(), group, port, judge,
                                     answered="ProbeMatch", sends=SENDS)
     if heard is not None:
-        seen: set[str] = ctx.shared.cache.setdefault(SEEN_CACHE, set())
-        seen.update(heard.answers)
+        ctx.shared.state.wsd_seen.update(heard.answers)
+        for ip, rows in heard.answers.items():  # answers are filed under their source
+            ctx.shared.note_xaddrs(ip, (r.value for r in rows if r.key == "wsd.xaddrs"))
     return results
 
 
@@ -286,7 +286,7 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
     started = time.monotonic()
     # on-link, the multicast round may still hear it: wait for it (its answer is enough)
     reached = await ctx.shared.after_segment(NAME, ctx.ip)
-    if ctx.ip in ctx.shared.cache.get(SEEN_CACHE, ()):
+    if ctx.ip in ctx.shared.state.wsd_seen:
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.SKIPPED, port,
                                     "already answered the multicast probe", started))]
     if reached:  # asked twice by multicast on its own link: asking again adds nothing

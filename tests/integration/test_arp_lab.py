@@ -17,14 +17,12 @@ import pytest
 from camscan.models import ProbeResult
 from camscan.probes import arp
 from camscan.probes.base import (
-    LIVENESS_KEY,
     Liveness,
     RateLimiter,
     SegmentContext,
     Settings,
     SweepShared,
 )
-from camscan.segment import CONNECTED_CACHE
 from camscan.targets import build_scope
 from tests.conftest import lab_unavailable
 from tests.lab import loss
@@ -42,7 +40,7 @@ def sweep(lab: NamespaceLab, asked: list[str], *, retries: int = arp.RETRIES,
     settings = Settings(rate=2000.0, interface="eth0", discovery_window=1.0, timeout=2.0)
     scope = build_scope(asked, [], resolver=lambda _name: [])
     shared = SweepShared(settings=settings, scope=scope, limiter=RateLimiter(settings.rate))
-    shared.cache[CONNECTED_CACHE] = [ipaddress.IPv4Network(lab.subnet)]
+    shared.state.connected = [ipaddress.IPv4Network(lab.subnet)]
     heard: list[str] = []
     shared.on_heard.append(lambda ip, rows: heard.append(ip))
     ctx = SegmentContext(shared=shared, interface="eth0", source_ip=lab.scanner_ip,
@@ -93,7 +91,7 @@ def test_arp_sweep_asks_the_silent_again_through_lost_replies(
         # every address was asked twice, each frame inside the sweep's budget
         assert shared.limiter.count == shared.attempts == 2 * len(asked)
         assert f"({len(asked)} asked again)" in results[0].outcome.reason
-        live = shared.cache[LIVENESS_KEY]
+        live = shared.state.liveness
         assert isinstance(live, Liveness)
         assert live.alive == set(devices) and live.asked == set(asked)
     finally:

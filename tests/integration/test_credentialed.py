@@ -125,7 +125,7 @@ async def _sweep(tmp_path: Path) -> tuple[ScanReport, CredentialedLab, dict[str,
 
         async def spy(self: Sweep):
             result = await original(self)
-            captured["cache"] = self.shared.cache
+            captured["state"] = self.shared.state
             captured["outcomes"] = result.outcomes
             captured["observations"] = result.observations
             return result
@@ -177,7 +177,7 @@ async def test_credentialed_sweep(tmp_path: Path, debug_log: io.StringIO) -> Non
         assert not state.locked, ip
     locking = lab["127.77.1.15"]
     assert locking.failed_logins == 1 and locking.good_logins == 0
-    ledger = captured["cache"]["credentials.ledger"]  # type: ignore[index]
+    ledger = captured["state"].logins  # type: ignore[attr-defined]
     assert isinstance(ledger, LoginLedger)
     tried = ledger.attempts("127.77.1.15")
     assert len(tried) == 1 and tried[0].result == "rejected"
@@ -203,7 +203,7 @@ async def test_credentialed_sweep(tmp_path: Path, debug_log: io.StringIO) -> Non
         render(report, fmt, out)
     texts = [out.getvalue(), debug_log.getvalue(), repr(report),
              repr(captured["observations"]), repr(captured["outcomes"]),
-             repr(captured["cache"])]
+             repr(captured["state"])]
     assert "login accepted" in texts[0] or "credential rejected" in texts[0]
     assert "127.77.1.15" in texts[1]  # the log did capture the sweep at DEBUG
     blob = "\n".join(texts).encode()

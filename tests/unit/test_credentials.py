@@ -135,9 +135,7 @@ def test_credential_store_from_settings() -> None:
 
 
 async def test_ledger_one_attempt_and_cross_protocol() -> None:
-    ledger = LoginLedger.of({})
-    cache: dict[str, object] = {}
-    assert LoginLedger.of(cache) is LoginLedger.of(cache)
+    ledger = LoginLedger()
     cred = Credential("admin", Secret(PW), "entry *")
     other = Credential("admin2", Secret("x"), "entry 10.0.0.1")
     assert ledger.may_try("10.0.0.1", cred, "onvif") == (True, "")

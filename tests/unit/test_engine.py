@@ -479,10 +479,10 @@ async def test_live_address_gets_the_whole_port_set() -> None:
 
 
 async def test_gating_probe_liveness_skips_addresses_that_did_not_answer() -> None:
-    from camscan.probes.base import LIVENESS_KEY, Liveness, SegmentContext, SegmentProbe
+    from camscan.probes.base import Liveness, SegmentContext, SegmentProbe
 
     async def arp_like(ctx: SegmentContext) -> list[ProbeResult]:
-        ctx.shared.cache[LIVENESS_KEY] = Liveness(asked={"127.0.0.1", "127.0.0.2"},
+        ctx.shared.state.liveness = Liveness(asked={"127.0.0.1", "127.0.0.2"},
                                                   alive={"127.0.0.1"})
         return []
 
@@ -505,6 +505,34 @@ async def test_gating_probe_liveness_skips_addresses_that_did_not_answer() -> No
     result = await sweep.run()
     assert sorted(seen) == ["127.0.0.1", "127.0.0.3"]  # .3 was not asked about: probed
     assert result.skipped_hosts == 1
+
+
+async def test_announced_xaddr_ports_get_the_hosts_service_probes() -> None:
+    from camscan.probes.base import SegmentContext, SegmentProbe, ServiceProbe
+
+    async def wsd_like(ctx: SegmentContext) -> list[ProbeResult]:
+        ctx.shared.note_xaddrs("127.0.0.1", ["http://127.0.0.1:18899/onvif/device_service"])
+        return [ProbeResult(ProbeOutcome("127.0.0.1", "wsd-like", Status.OK),
+                            [Observation("127.0.0.1", "wsd-like", "service", "ws-discovery")])]
+
+    ports: list[tuple[str, int]] = []
+
+    async def service(ctx: HostContext, port: int) -> ProbeResult:
+        ports.append((ctx.ip, port))
+        return ProbeResult(ProbeOutcome(ctx.ip, "svc", Status.CLOSED, port))
+
+    probes: list[Probe] = [
+        SegmentProbe(name="wsd-like", run=wsd_like, gates_hosts=True, multicast=False),
+        ServiceProbe(name="svc", run=service, ports=frozenset(), fallback=True),
+    ]
+
+    def seg_ctx(shared: SweepShared) -> SegmentContext:
+        return SegmentContext(shared=shared, interface="eth0", source_ip="127.0.0.9",
+                              on_link=True, privileged=True)
+
+    s = settings(ports=(80,))
+    await Sweep(scope_of("127.0.0.1-2"), s, probes, segment_context=seg_ctx).run()
+    assert ports == [("127.0.0.1", 18899)]  # not in the port list, and only for its host
 
 
 def test_rtt_estimator_adapts_within_bounds() -> None:

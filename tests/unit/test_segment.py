@@ -7,8 +7,6 @@ from pathlib import Path
 
 from camscan.probes.base import RateLimiter, Settings, SweepShared
 from camscan.segment import (
-    CONNECTED_CACHE,
-    REASON_CACHE,
     Choice,
     Route,
     build_segment_context,
@@ -104,7 +102,7 @@ def test_context_for_on_link_targets() -> None:
     assert ctx is not None
     assert (ctx.interface, ctx.source_ip, ctx.on_link, ctx.privileged) == (
         "lab0", "198.18.0.1", True, False)
-    assert sh.cache[CONNECTED_CACHE] == [Net("198.18.0.0/15")]
+    assert sh.state.connected == [Net("198.18.0.0/15")]
 
 
 def test_no_context_for_loopback_targets() -> None:
@@ -117,7 +115,7 @@ def test_no_context_for_loopback_targets() -> None:
                                      addresses_of=addresses_of, privileged=True) is None
     sh = _shared(["127.0.0.1"])
     assert default_segment_context(sh) is None
-    assert "loopback" in sh.cache[REASON_CACHE]
+    assert "loopback" in (sh.state.no_segment_reason or "")
 
 
 def test_parse_ip_addr_json() -> None:

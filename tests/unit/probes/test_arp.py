@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 from camscan.models import Observation, Status
 from camscan.probes import arp
-from camscan.probes.base import LIVENESS_KEY, Liveness
-from camscan.segment import CONNECTED_CACHE
+from camscan.probes.base import Liveness
 from tests.unit.probes._discovery import host_ctx, segment_ctx, shared
 
 PROC_ARP = """IP address       HW type     Flags       HW address            Mask     Device
@@ -76,7 +75,7 @@ def test_mac_observations_name_the_vendor() -> None:
 def _ctx(targets: list[str], excludes: list[str] | None = None, *,
          interface: str | None = "eth9", **kw: object):
     sh = shared(targets=targets, excludes=excludes, **kw)
-    sh.cache[CONNECTED_CACHE] = [ipaddress.IPv4Network("192.0.2.0/24")]
+    sh.state.connected = [ipaddress.IPv4Network("192.0.2.0/24")]
     return segment_ctx(sh, source_ip="192.0.2.2", privileged=True, interface=interface)
 
 
@@ -142,7 +141,7 @@ async def test_sweep_asks_only_in_scope_on_link_addresses() -> None:
     assert "1 of 124 answered (123 asked again)" in summary.outcome.reason
     assert device.outcome.ip == "192.0.2.64"
     assert {o.key for o in device.observations} == {"arp.mac", "mac.vendor"}
-    assert ctx.shared.cache[arp.SEEN_CACHE] == {"192.0.2.64": "c0:56:e3:fe:42:92"}
+    assert ctx.shared.state.arp_macs == {"192.0.2.64": "c0:56:e3:fe:42:92"}
 
 
 async def test_silent_addresses_are_asked_exactly_once_more_inside_the_budget() -> None:
@@ -164,7 +163,7 @@ async def test_silent_addresses_are_asked_exactly_once_more_inside_the_budget() 
     assert ctx.shared.attempts == 8
     assert {r.outcome.ip for r in results[1:]} == set(answers)
     assert "3 of 5 answered (3 asked again)" in results[0].outcome.reason
-    live = ctx.shared.cache[LIVENESS_KEY]
+    live = ctx.shared.state.liveness
     assert isinstance(live, Liveness)
     assert live.asked == set(counts) and live.alive == set(answers)
     assert live.is_dead("192.0.2.4") and not live.is_dead("192.0.2.5")
@@ -276,7 +275,7 @@ async def test_neighbour_table_probe() -> None:
     [missing] = await arp.run_neighbours(host_ctx(), reader=dict)
     assert missing.outcome.status is Status.SKIPPED
     known = host_ctx()
-    known.shared.cache[arp.SEEN_CACHE] = {"127.0.0.1": "4c:11:bf:c2:0b:9d"}
+    known.shared.state.arp_macs = {"127.0.0.1": "4c:11:bf:c2:0b:9d"}
     [skipped] = await arp.run_neighbours(known, reader=lambda: table)
     assert skipped.outcome.status is Status.SKIPPED and skipped.observations == []
 

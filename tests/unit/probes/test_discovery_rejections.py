@@ -128,16 +128,16 @@ def test_reject_reasons_never_raise(data: bytes) -> None:
 
 def test_mdns_limits_are_counted_not_silent() -> None:
     big = mdns.MdnsFacts(instances={f"i{n}._http._tcp.local.": "_http._tcp.local."
-                                    for n in range(mdns.MAX_INSTANCES)})
+                                    for n in range(mdns.MAX_PER_TYPE)})
     more = mdns.MdnsFacts(instances={"extra._http._tcp.local.": "_http._tcp.local."},
                           services=[f"_t{n}._tcp.local." for n in range(mdns.MAX_TYPES + 2)])
     big.merge(more)
-    assert len(big.instances) == mdns.MAX_INSTANCES
+    assert len(big.instances) == mdns.MAX_PER_TYPE
     assert len(big.services) == mdns.MAX_TYPES
     assert big.overflow == 3
     facts = mdns.MdnsFacts()
     new: list[str] = []
-    for n in range(mdns.MAX_INSTANCES + 5):
+    for n in range(mdns.MAX_PER_TYPE + 5):
         mdns.added(facts, set(), new, "_http._tcp.local.", f"x{n}._http._tcp.local.")
     assert facts.overflow == 5
 
@@ -156,7 +156,7 @@ async def test_segment_wsd_records_refused_answers() -> None:
     assert device.outcome.ip == "127.0.0.1" and device.outcome.status is Status.ERROR
     assert device.outcome.reason.startswith("4 answer(s) rejected: refused: XML with a DTD")
     assert "not XML (512 bytes of binary data)" in device.outcome.reason
-    assert device.observations == [] and "127.0.0.1" not in sh.cache.get(wsd.SEEN_CACHE, ())
+    assert device.observations == [] and "127.0.0.1" not in sh.state.wsd_seen
 
 
 async def test_segment_wsd_good_answer_wins_over_garbage() -> None:

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.credentials import LoginLedger
 from camscan.models import Status
 from camscan.probes import isapi
 from tests.lab.credentialed import CredentialedLab, DeviceSpec
@@ -115,7 +114,7 @@ async def test_wrong_password_is_one_attempt_then_recorded() -> None:
     assert again.outcome.status is Status.SKIPPED
     assert "credential rejected by isapi; isapi not tried" in again.outcome.reason
     assert lab[IP].failed_logins == 1 and not lab[IP].locked
-    ledger = LoginLedger.of(ctx.shared.cache)
+    ledger = ctx.shared.state.logins
     assert [a.result for a in ledger.attempts(IP)] == ["rejected"]
 
 

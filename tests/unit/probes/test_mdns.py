@@ -98,7 +98,7 @@ def test_browse_bookkeeping() -> None:
         mdns.added(facts, browsing, queue, mdns.SERVICES_META, f"_t{i}._tcp.local.")
         mdns.added(facts, browsing, queue, "_CGI._tcp.local.", f"n{i}._CGI._tcp.local.")
     assert len(facts.services) == mdns.MAX_TYPES
-    assert len(facts.instances) == mdns.MAX_INSTANCES
+    assert len(facts.instances) == mdns.MAX_PER_TYPE  # one type, hosts not known
 
 
 @settings(max_examples=300, deadline=None)
@@ -256,7 +256,7 @@ async def test_segment_browse_with_fake_zeroconf(monkeypatch) -> None:
     assert ("mdns.txt", "path=/") in hik
     late = {(o.key, o.value) for o in by_ip["192.168.1.65"].observations}
     assert ("mdns.service", "_hik-extra._tcp.local.") in late
-    assert sh.cache[mdns.SEEN_CACHE] == {"192.168.1.64", "192.168.1.65"}
+    assert sh.state.mdns_seen == {"192.168.1.64", "192.168.1.65"}
 
 
 async def test_segment_browse_without_an_address_is_skipped() -> None:

@@ -14,7 +14,6 @@ from defusedxml import ElementTree as SafeET
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.credentials import LoginLedger
 from camscan.models import ProbeResult, Status
 from camscan.probes import isapi, onvif
 from tests.lab.credentialed import CredentialedLab, DeviceSpec, capture, render
@@ -128,6 +127,29 @@ def test_endpoints_prefer_xaddrs_on_this_address_only() -> None:
                    onvif.Endpoint(443, "/onvif/device_service")]
 
 
+def test_endpoints_use_the_sweeps_multicast_xaddrs_without_an_open_port() -> None:
+    ctx = context(IP, 80, None)
+    ctx.open_ports.clear()
+    ctx.shared.note_xaddrs(IP, [f"http://{IP}:8899/dev/svc", "http://127.0.0.9:8899/x",
+                                f"https://{IP}:8899/tls-on-a-plain-port"])
+    assert onvif.endpoints(ctx) == [onvif.Endpoint(8899, "/dev/svc")]
+
+
+async def test_run_follows_an_xaddr_to_a_port_the_sweep_did_not_list() -> None:
+    spec = DeviceSpec(ip=IP, username="admin", password=PW, onvif_open=True, port=18899,
+                      onvif_info="onvif/dahua-getdeviceinformation.xml")
+    async with CredentialedLab([spec]):
+        ctx = context(IP, spec.port, None)
+        ctx.open_ports.clear()  # the TCP sweep never saw this port
+        assert spec.port not in ctx.settings.ports
+        assert (await onvif.run(ctx))[0].outcome.status is Status.SKIPPED
+        ctx.shared.note_xaddrs(IP, [f"http://{IP}:{spec.port}/onvif/device_service"])
+        [res] = await onvif.run(ctx)
+    assert res.outcome.status is Status.OK, res.outcome.reason
+    assert res.outcome.port == spec.port
+    assert _values(res)["onvif.manufacturer"] == "Dahua"
+
+
 def _values(res: ProbeResult) -> dict[str, str]:
     return {o.key: o.value for o in res.observations}
 
@@ -163,7 +185,7 @@ async def test_wrong_password_one_attempt_and_isapi_not_tried() -> None:
     assert isa.outcome.status is Status.SKIPPED
     assert isa.outcome.reason == "credential rejected by onvif; isapi not tried"
     assert lab[IP].failed_logins == 1 and not lab[IP].locked
-    assert [a.describe() for a in LoginLedger.of(ctx.shared.cache).attempts(IP)] == [
+    assert [a.describe() for a in ctx.shared.state.logins.attempts(IP)] == [
         f"onvif: admin (entry {IP}) rejected (HTTP 400)"]
 
 
@@ -260,4 +282,4 @@ async def test_hostile_endless_or_dripping_reply(drip: bool) -> None:
     assert res.outcome.status in (Status.ERROR, Status.TIMEOUT), res.outcome
     assert res.outcome.elapsed < 3.0
     assert isa.outcome.status in (Status.ERROR, Status.TIMEOUT), isa.outcome
-    assert LoginLedger.of(ctx.shared.cache).attempts(IP) == []
+    assert ctx.shared.state.logins.attempts(IP) == []

@@ -207,7 +207,7 @@ async def test_v2c_reads_system_group_and_entity(agent_port: int, tmp_path: Path
         k.key for k in registry.spec("snmp").keys}
     # one system GET + one GetNext per ENTITY row (1 row, then the column ends)
     assert ctx.shared.attempts == 3
-    assert_no_secret(results, caplog, LoginLedger.of(ctx.shared.cache))
+    assert_no_secret(results, caplog, ctx.shared.state.logins)
 
 
 @needs_snmpd
@@ -216,7 +216,7 @@ async def test_v3_auth_priv(agent_port: int, tmp_path: Path,
     ctx, results = await sweep_ok(tmp_path, caplog, V3, agent_port)
     assert values(results)["snmp.enterprise"] == "39165"
     assert values(results)["snmp.serial"].startswith("DS-2CD2385G1-I")
-    assert_no_secret(results, caplog, LoginLedger.of(ctx.shared.cache))
+    assert_no_secret(results, caplog, ctx.shared.state.logins)
 
 
 @needs_snmpd
@@ -302,4 +302,4 @@ async def test_a_library_exception_is_reported_scrubbed(tmp_path: Path,
     assert store is not None
     cred = store.lookup_snmp("127.0.0.1")
     assert cred is not None
-    assert not LoginLedger.of(ctx.shared.cache).may_try("127.0.0.1", cred, "snmp")[0]
+    assert not ctx.shared.state.logins.may_try("127.0.0.1", cred, "snmp")[0]

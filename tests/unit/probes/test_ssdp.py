@@ -236,7 +236,7 @@ async def test_segment_round_then_descriptions_and_seen_skip() -> None:
     assert "1 device(s) answered" in by_reason
     values = {o.key: o.value for r in results for o in r.observations}
     assert values["upnp.manufacturer"] == "Dahua" and w.connections == 1
-    assert sh.cache[ssdp.SEEN_CACHE] == {"127.0.0.1": f"http://127.0.0.1:{http_port}/d.xml"}
+    assert sh.state.ssdp_locations == {"127.0.0.1": f"http://127.0.0.1:{http_port}/d.xml"}
     assert sh.known_alive("127.0.0.1")
     assert again[0].outcome.status is Status.SKIPPED  # heard by multicast: no unicast sent
 

@@ -230,7 +230,7 @@ async def test_unicast_never_sends_to_excluded_or_seen_hosts() -> None:
         excluded = host_ctx(targets=["127.0.0.0/30"], excludes=["127.0.0.1"])
         [r1] = await wsd.run_unicast(excluded, port=responder.port, wait=0.3)
         seen = host_ctx()
-        seen.shared.cache[wsd.SEEN_CACHE] = {"127.0.0.1"}
+        seen.shared.state.wsd_seen = {"127.0.0.1"}
         [r2] = await wsd.run_unicast(seen, port=responder.port, wait=0.3)
     finally:
         responder.close()
@@ -254,7 +254,7 @@ async def test_segment_run_sends_twice_and_collects() -> None:
     # the same ProbeMatch twice gives each observation once
     keys = [o.key for o in device.observations]
     assert keys.count("wsd.endpoint") == 1
-    assert "127.0.0.1" in sh.cache[wsd.SEEN_CACHE]
+    assert "127.0.0.1" in sh.state.wsd_seen
     assert sh.attempts == 2
 
 
@@ -300,3 +300,26 @@ def test_parse_announcements_reads_hello_and_bye_not_only_probe_matches() -> Non
     (bye,) = wsd.parse_announcements(hello("urn:uuid:abc", "", "", bye=True))
     assert bye.endpoint == "urn:uuid:abc" and bye.scopes == []
     assert wsd.parse_announcements(msg, ("ProbeMatch",)) == []
+
+
+async def test_multicast_xaddrs_on_the_answerers_own_address_feed_the_host_probes() -> None:
+    own = "http://127.0.0.1:8899/onvif/device_service"
+    xaddrs = " ".join([own, "http://10.9.9.9/onvif/device_service",  # another host
+                       "http://127.0.0.1:9100/onvif/x",  # a port never probed
+                       "ftp://127.0.0.1/x", "http://127.0.0.1/onvif/device_service"])
+    reply = re.sub(rb"<d:XAddrs>[^<]*</d:XAddrs>",
+                   b"<d:XAddrs>" + xaddrs.encode() + b"</d:XAddrs>", capture(HIK))
+    responder = await start_responder(lambda _d: [reply])
+    sh = shared(discovery_window=0.3)
+    elsewhere = shared(targets=["127.0.0.2"], discovery_window=0.3)
+    try:
+        await wsd.run_segment(segment_ctx(sh), port=responder.port, group="127.0.0.1")
+        await wsd.run_segment(segment_ctx(elsewhere), port=responder.port, group="127.0.0.1")
+    finally:
+        responder.close()
+    assert sh.xaddrs("127.0.0.1") == [own, "http://127.0.0.1/onvif/device_service"]
+    assert 8899 not in sh.settings.ports and 80 in sh.settings.ports
+    assert sh.extra_ports("127.0.0.1") == {8899}
+    assert sh.xaddrs("10.9.9.9") == [] and sh.extra_ports("10.9.9.9") == set()
+    # an answerer outside the scope steers nothing
+    assert elsewhere.xaddrs("127.0.0.1") == [] and elsewhere.extra_ports("127.0.0.1") == set()
