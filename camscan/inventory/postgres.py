@@ -49,13 +49,16 @@ from camscan.inventory.errors import (
 )
 from camscan.inventory.identity import AssetKey, Lookup
 from camscan.inventory.migrations import APPLICATION_ID, POSTGRES, SCHEMA_VERSION
-from camscan.inventory.sqlstore import SQLStore
+from camscan.inventory.sqlstore import ASSET_STATE, SQLStore
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 MAX_PASSWORD_FILE = 4096
 
 # advisory lock classes (the two-key form): (class, hash of the site or 0)
 _MIGRATE, _SENSOR, _SITE_REPLAY, _ALL = 0x43414D, 1, 2, 3
+# the types of ASSET_STATE and the id, for the arrays one UPDATE takes
+_STATE_TYPES = ("text", "integer", "text", "text", "text", "text", "text", "bigint", "bigint",
+                "bigint", "bigint", "bigint")
 
 
 def is_url(target: object) -> bool:
@@ -353,6 +356,19 @@ class PostgresStore(SQLStore):
     def _values(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return "SELECT unnest(?::text[])", [list(values)]
 
+    def _update_assets(self, rows: Sequence[Sequence[Any]]) -> None:
+        # one statement over arrays (not a statement a row), and only the rows that change
+        if not rows:
+            return
+        columns = list(zip(*rows, strict=True))
+        v = ", ".join(f"v.{c}" for c in ASSET_STATE)
+        a = ", ".join(f"a.{c}" for c in ASSET_STATE)
+        self._exec(
+            "UPDATE assets a SET " + ", ".join(f"{c} = v.{c}" for c in ASSET_STATE)  # noqa: S608 (constant names; values bound)
+            + " FROM unnest(" + ", ".join(f"?::{t}[]" for t in _STATE_TYPES)
+            + ") AS v(" + ", ".join((*ASSET_STATE, "id")) + ") WHERE a.id = v.id "
+            f"AND ({a}) IS DISTINCT FROM ({v})", [list(c) for c in columns])
+
     # -- what the embedded backend does otherwise
 
     def lookup(self, site: str, serials: Collection[str], macs: Collection[str]) -> Lookup:
@@ -387,8 +403,9 @@ class PostgresStore(SQLStore):
         if not wanted:
             return {}
         keys = sorted(wanted)
-        self._many("INSERT INTO asset_keys(key, asset_id) VALUES (?, ?) "
-                   "ON CONFLICT (key) DO NOTHING", [(k, wanted[k]) for k in keys])
+        self._exec("INSERT INTO asset_keys(key, asset_id) SELECT * FROM "
+                   "unnest(?::text[], ?::bigint[]) ON CONFLICT (key) DO NOTHING",
+                   (keys, [wanted[k] for k in keys]))
         taken: dict[int, set[int]] = {}
         for key, holder in self._read("SELECT key, asset_id FROM asset_keys WHERE "
                                       "key = ANY(?)", (keys,)):

@@ -41,6 +41,9 @@ it)."""
 
 SIGHTING_COLUMNS = ("sweep_id", "asset_id", "ip", "mac", "serial", "manufacturer", "brand",
                     "model", "firmware", "verdict", "confidence", "reason", "data")
+ASSET_STATE = ("status", "missed", "site", "ip", "serial", "mac", "model", "first_sweep",
+               "last_sweep", "status_sweep", "same_as")
+"""The columns of ``assets`` a replay sets."""
 TRANSITION_COLUMNS = ("asset_id", "sweep_id", "mark_id", "at", "old", "new")
 
 
@@ -230,13 +233,15 @@ class SQLStore:
                     for t in outcome.transitions])
         self._many(f"UPDATE sweeps SET remaining = ? WHERE id = ? AND remaining {self.DISTINCT} ?",  # noqa: S608 (constant fragments; values bound)
                    [(n, sid, n) for sid, n in outcome.remaining])
-        self._many(
-            "UPDATE assets SET status = ?, missed = ?, site = ?, ip = ?, serial = ?, mac = ?, "
-            "model = ?, first_sweep = ?, last_sweep = ?, status_sweep = ?, same_as = ? "
-            "WHERE id = ?",
+        self._update_assets(
             [(a.status, a.missed, a.site, a.ip, a.serial, a.mac, a.model, a.first_sweep,
               a.last_sweep, a.status_sweep, outcome.same_as.get(a.asset_id), a.asset_id)
              for a in outcome.assets])
+
+    def _update_assets(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Set the replayed columns (:data:`ASSET_STATE`, then the id) of these assets."""
+        self._many("UPDATE assets SET " + ", ".join(f"{c} = ?" for c in ASSET_STATE)  # noqa: S608 (constant names; values bound)
+                   + " WHERE id = ?", rows)
 
     # -- finding assets and sweeps
 
