@@ -106,6 +106,21 @@ def sensors_at_once(url: str, n_sensors: int, n_devices: int) -> tuple[float, fl
     return wall, sum(out.get(timeout=10) for _ in procs)
 
 
+def server_cpu(data: Path) -> float:
+    """CPU seconds the cluster of data folder ``data`` used so far: its postmaster and its
+    backends, those still running and those that have ended (Linux ``/proc``)."""
+    postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(pid) == postmaster or int(fields[1]) == postmaster:
+            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 # --- worklist -----------------------------------------------------------------------------
 
 
@@ -193,9 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with Cluster() as cluster:
             alone_url = cluster.create_database("alone")
-            alone, _ = sensors_at_once(alone_url, 1, args.devices)
             together_url = cluster.create_database("together")
+            s0 = server_cpu(cluster.data)
+            alone, _ = sensors_at_once(alone_url, 1, args.devices)
+            s1 = server_cpu(cluster.data)
             together, cpu = sensors_at_once(together_url, args.sensors, args.devices)
+            server = server_cpu(cluster.data) - s1
             cores = len(os.sched_getaffinity(0))
             print(f"sensors: alone {alone:.2f} s, {args.sensors} at once {together:.2f} s",
                   file=sys.stderr)
@@ -204,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(Figure(
                 f"{args.sensors} sensors at once, 2 sweeps x {args.devices} devices each",
                 together, f"<= 2x alone ({2 * alone:.2f} s)", together <= 2 * alone,
-                f"ratio {together / alone:.2f}; the sensors alone used {cpu:.1f} s of CPU "
-                f"on {cores} core(s), without the server's"))
+                f"ratio {together / alone:.2f}; CPU on {cores} core(s): the sensors "
+                f"{cpu:.1f} s, the server {server:.1f} s (alone: {s1 - s0:.1f} s)"))
             figures.append(worklist_figure("postgres", cluster.create_database("worklist"),
                                            args.assets, 4))
     print("\n".join(line(f) for f in figures))

@@ -27,10 +27,24 @@ class CodecError(ValueError):
 # --- encoding ---------------------------------------------------------------------------------
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass in order (``None``: not one), looked up once a class."""
+    names = _FIELDS.get(cls)
+    if names is None and dataclasses.is_dataclass(cls):
+        names = _FIELDS.setdefault(cls, tuple(f.name for f in dataclasses.fields(cls)))
+    return names
+
+
 def to_dict(obj: Any) -> Any:
     """A dataclass (recursively, lists and dicts too) as plain JSON values, fields in order."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if obj is None or isinstance(obj, str | int | float):
+        return obj
+    names = None if isinstance(obj, type) else _field_names(type(obj))
+    if names is not None:
+        return {name: to_dict(getattr(obj, name)) for name in names}
     if isinstance(obj, list | tuple):
         return [to_dict(x) for x in obj]
     if isinstance(obj, dict):

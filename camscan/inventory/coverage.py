@@ -3,6 +3,7 @@ a complete sweep counts as missed only where that sweep looked."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ipaddress
 from collections.abc import Iterable
@@ -21,6 +22,12 @@ Ranges = list[tuple[int, int]]
 
 def ip_int(ip: str) -> int | None:
     """An IPv4 address as an integer (``None`` if it is not one)."""
+    parts = ip.split(".", 4)
+    if len(parts) == 4 and all(0 < len(p) <= 3 and p.isascii() and p.isdigit()
+                               and (p[0] != "0" or p == "0") for p in parts):
+        # the common spelling, without building an IPv4Address (as strict: no leading zeros)
+        a, b, c, d = (int(p) for p in parts)
+        return (a << 24 | b << 16 | c << 8 | d) if max(a, b, c, d) <= 255 else None
     try:
         return int(ipaddress.IPv4Address(ip))
     except (ipaddress.AddressValueError, ValueError):
@@ -34,10 +41,21 @@ def ip_str(value: int) -> str:
 def _ranges(include: IPSet, addresses: Iterable[str], exclude: IPSet | None = None) -> Ranges:
     from netaddr import IPRange, IPSet
 
+    # looking an address up in the include's ranges (bisect) is cheap, adding one is not:
+    # only the addresses outside them are added
+    spans = [(int(r.first), int(r.last)) for r in include.iter_ipranges()]
+    starts = [lo for lo, _ in spans]
     final = IPSet(include)
+    outside: set[str] = set()
     for ip in addresses:
-        if ip_int(ip) is not None and ip not in final:  # adding is costly, looking is not
-            final.add(ip)
+        n = ip_int(ip)
+        if n is None:
+            continue
+        i = bisect.bisect_right(starts, n) - 1
+        if i < 0 or n > spans[i][1]:
+            outside.add(ip_str(n))
+    for ip in sorted(outside):
+        final.add(ip)
     if exclude is not None:
         final = final - exclude
     return [(int(r.first), int(r.last)) for r in final.iter_ipranges()

@@ -3,8 +3,8 @@
 Migration ``n`` takes a database from schema ``n - 1`` to ``n``; the schema version lives in
 the database (SQLite: ``PRAGMA user_version``) and every migration runs in the writer's
 transaction, re-reading the version inside it (another process may have migrated first).
-The statements are per backend: :data:`SQLITE` for the embedded store; a server backend adds
-its own list with the same numbering.
+The statements are per backend, :data:`SQLITE` and :data:`POSTGRES`, with one numbering; the
+first schema is one text of both, its column types filled in per backend.
 """
 
 from __future__ import annotations
@@ -27,16 +27,18 @@ class Migration:
         return [s.strip() for s in self.script.split(";") if s.strip()]
 
 
-SQLITE: tuple[Migration, ...] = (
-    Migration(1, "the first schema", """
+# The first schema of both backends, spelled once: {ID} a table's own key, {BIG} an id or a
+# 64-bit count, {BOOL}/{FALSE} a flag, {REAL} a float, {SEQ} the transitions' order column
+# (SQLite has its rowid).
+_V1 = """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE sweeps (
-        id INTEGER PRIMARY KEY,
+        id {ID},
         uuid TEXT NOT NULL UNIQUE,
         site TEXT NOT NULL DEFAULT '',
         started TEXT NOT NULL,
         finished TEXT,
-        complete INTEGER NOT NULL,
+        complete {BOOL} NOT NULL,
         partial_reason TEXT,
         policy TEXT NOT NULL,
         version TEXT NOT NULL,
@@ -44,22 +46,22 @@ SQLITE: tuple[Migration, ...] = (
         excludes TEXT NOT NULL,
         options TEXT NOT NULL,
         meta TEXT NOT NULL,
-        addresses INTEGER NOT NULL,
+        addresses {BIG} NOT NULL,
         devices INTEGER NOT NULL,
         flagged INTEGER NOT NULL,
         sensor TEXT NOT NULL,
-        imported INTEGER NOT NULL DEFAULT 0,
+        imported {BOOL} NOT NULL DEFAULT {FALSE},
         recorded TEXT NOT NULL,
         remaining INTEGER
     );
     CREATE TABLE sweep_cover (
-        sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
-        first INTEGER NOT NULL,
-        last INTEGER NOT NULL
+        sweep_id {BIG} NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+        first {BIG} NOT NULL,
+        last {BIG} NOT NULL
     );
     CREATE INDEX sweep_cover_sweep ON sweep_cover(sweep_id);
     CREATE TABLE assets (
-        id INTEGER PRIMARY KEY,
+        id {ID},
         site TEXT NOT NULL DEFAULT '',
         serial TEXT,
         mac TEXT,
@@ -67,16 +69,16 @@ SQLITE: tuple[Migration, ...] = (
         model TEXT,
         status TEXT NOT NULL DEFAULT 'open',
         missed INTEGER NOT NULL DEFAULT 0,
-        first_sweep INTEGER REFERENCES sweeps(id),
-        last_sweep INTEGER REFERENCES sweeps(id),
-        status_sweep INTEGER REFERENCES sweeps(id)
+        first_sweep {BIG} REFERENCES sweeps(id),
+        last_sweep {BIG} REFERENCES sweeps(id),
+        status_sweep {BIG} REFERENCES sweeps(id)
     );
     CREATE INDEX assets_serial ON assets(serial);
     CREATE INDEX assets_mac ON assets(mac);
     CREATE INDEX assets_site_ip ON assets(site, ip);
     CREATE TABLE sightings (
-        sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
-        asset_id INTEGER NOT NULL REFERENCES assets(id),
+        sweep_id {BIG} NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+        asset_id {BIG} NOT NULL REFERENCES assets(id),
         ip TEXT NOT NULL,
         mac TEXT,
         serial TEXT,
@@ -85,32 +87,41 @@ SQLITE: tuple[Migration, ...] = (
         model TEXT,
         firmware TEXT,
         verdict TEXT NOT NULL,
-        confidence REAL NOT NULL,
+        confidence {REAL} NOT NULL,
         reason TEXT NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (sweep_id, asset_id)
     );
     CREATE INDEX sightings_asset ON sightings(asset_id);
     CREATE TABLE marks (
-        id INTEGER PRIMARY KEY,
+        id {ID},
         uuid TEXT NOT NULL UNIQUE,
-        asset_id INTEGER NOT NULL REFERENCES assets(id),
+        asset_id {BIG} NOT NULL REFERENCES assets(id),
         status TEXT NOT NULL,
         note TEXT NOT NULL,
         at TEXT NOT NULL,
         who TEXT NOT NULL
     );
-    CREATE TABLE transitions (
-        asset_id INTEGER NOT NULL REFERENCES assets(id),
-        sweep_id INTEGER REFERENCES sweeps(id),
-        mark_id INTEGER REFERENCES marks(id),
+    CREATE TABLE transitions ({SEQ}
+        asset_id {BIG} NOT NULL REFERENCES assets(id),
+        sweep_id {BIG} REFERENCES sweeps(id),
+        mark_id {BIG} REFERENCES marks(id),
         at TEXT NOT NULL,
         old TEXT,
         new TEXT NOT NULL
     );
     CREATE INDEX transitions_sweep ON transitions(sweep_id);
     CREATE INDEX transitions_asset ON transitions(asset_id);
-    """),
+"""
+_SQLITE_TYPES = {"ID": "INTEGER PRIMARY KEY", "BIG": "INTEGER", "BOOL": "INTEGER",
+                 "FALSE": "0", "REAL": "REAL", "SEQ": ""}
+_POSTGRES_TYPES = {"ID": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+                   "BIG": "BIGINT", "BOOL": "BOOLEAN", "FALSE": "FALSE",
+                   "REAL": "DOUBLE PRECISION",
+                   "SEQ": "\n        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"}
+
+SQLITE: tuple[Migration, ...] = (
+    Migration(1, "the first schema", _V1.format_map(_SQLITE_TYPES)),
     Migration(2, "identity links stored with the statuses (no replay to read a worklist)", """
     ALTER TABLE assets ADD COLUMN same_as INTEGER;
     CREATE INDEX marks_asset ON marks(asset_id);
@@ -120,94 +131,13 @@ SQLITE: tuple[Migration, ...] = (
 POSTGRES: tuple[Migration, ...] = (
     Migration(1, "the first schema (as SQLite's 1), plus the identity claims", """
     CREATE TABLE camscan_schema (version INTEGER NOT NULL, application_id BIGINT NOT NULL);
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE sweeps (
-        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-        uuid TEXT NOT NULL UNIQUE,
-        site TEXT NOT NULL DEFAULT '',
-        started TEXT NOT NULL,
-        finished TEXT,
-        complete BOOLEAN NOT NULL,
-        partial_reason TEXT,
-        policy TEXT NOT NULL,
-        version TEXT NOT NULL,
-        targets TEXT NOT NULL,
-        excludes TEXT NOT NULL,
-        options TEXT NOT NULL,
-        meta TEXT NOT NULL,
-        addresses BIGINT NOT NULL,
-        devices INTEGER NOT NULL,
-        flagged INTEGER NOT NULL,
-        sensor TEXT NOT NULL,
-        imported BOOLEAN NOT NULL DEFAULT FALSE,
-        recorded TEXT NOT NULL,
-        remaining INTEGER
-    );
+    """ + _V1.format_map(_POSTGRES_TYPES) + """
     CREATE INDEX sweeps_site_started ON sweeps(site, started);
-    CREATE TABLE sweep_cover (
-        sweep_id BIGINT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
-        first BIGINT NOT NULL,
-        last BIGINT NOT NULL
-    );
-    CREATE INDEX sweep_cover_sweep ON sweep_cover(sweep_id);
-    CREATE TABLE assets (
-        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-        site TEXT NOT NULL DEFAULT '',
-        serial TEXT,
-        mac TEXT,
-        ip TEXT NOT NULL,
-        model TEXT,
-        status TEXT NOT NULL DEFAULT 'open',
-        missed INTEGER NOT NULL DEFAULT 0,
-        first_sweep BIGINT REFERENCES sweeps(id),
-        last_sweep BIGINT REFERENCES sweeps(id),
-        status_sweep BIGINT REFERENCES sweeps(id)
-    );
-    CREATE INDEX assets_serial ON assets(serial);
-    CREATE INDEX assets_mac ON assets(mac);
-    CREATE INDEX assets_site_ip ON assets(site, ip);
     CREATE TABLE asset_keys (
         key TEXT PRIMARY KEY,
         asset_id BIGINT NOT NULL REFERENCES assets(id) ON DELETE CASCADE
     );
-    CREATE TABLE sightings (
-        sweep_id BIGINT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
-        asset_id BIGINT NOT NULL REFERENCES assets(id),
-        ip TEXT NOT NULL,
-        mac TEXT,
-        serial TEXT,
-        manufacturer TEXT,
-        brand TEXT,
-        model TEXT,
-        firmware TEXT,
-        verdict TEXT NOT NULL,
-        confidence DOUBLE PRECISION NOT NULL,
-        reason TEXT NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (sweep_id, asset_id)
-    );
-    CREATE INDEX sightings_asset ON sightings(asset_id);
-    CREATE TABLE marks (
-        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-        uuid TEXT NOT NULL UNIQUE,
-        asset_id BIGINT NOT NULL REFERENCES assets(id),
-        status TEXT NOT NULL,
-        note TEXT NOT NULL,
-        at TEXT NOT NULL,
-        who TEXT NOT NULL
-    );
     CREATE INDEX marks_asset ON marks(asset_id);
-    CREATE TABLE transitions (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        asset_id BIGINT NOT NULL REFERENCES assets(id),
-        sweep_id BIGINT REFERENCES sweeps(id),
-        mark_id BIGINT REFERENCES marks(id),
-        at TEXT NOT NULL,
-        old TEXT,
-        new TEXT NOT NULL
-    );
-    CREATE INDEX transitions_sweep ON transitions(sweep_id);
-    CREATE INDEX transitions_asset ON transitions(asset_id);
     """),
     Migration(2, "identity links stored with the statuses (no replay to read a worklist)", """
     ALTER TABLE assets ADD COLUMN same_as BIGINT;

@@ -27,25 +27,31 @@ def pg_unavailable(reason: str) -> None:
     unavailable("the PostgreSQL server", reason)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
+def started_cluster(*, tls: bool = False, database: str = "camscan") -> Iterator[Cluster]:
+    """A started throwaway cluster with an empty ``database`` (skips, or fails in CI, when
+    none can be made here), removed when the generator is resumed or closed."""
     reason = unavailable_reason()
     if reason:
         pg_unavailable(reason)
     try:
-        cluster = Cluster()
+        cluster = Cluster(tls=tls)
     except (ClusterError, OSError) as exc:
         pg_unavailable(f"no throwaway cluster: {exc}")
         raise
     try:
         try:
             cluster.start()
-            cluster.create_database("camscan")
+            cluster.create_database(database)
         except (ClusterError, OSError) as exc:
             pg_unavailable(f"the throwaway cluster did not start: {exc}")
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    yield from started_cluster()
 
 
 def pg_schema_url(cluster: Cluster) -> str:

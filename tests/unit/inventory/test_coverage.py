@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+
+import pytest
 
 from camscan.inventory.coverage import coverage_of, coverage_of_scope, ip_int
 from camscan.targets import build_scope
@@ -32,3 +35,15 @@ def test_scope_plus_in_scope_devices_merged() -> None:
     assert got == [(n("10.77.0.1"), n("10.77.0.2")), (n("10.77.0.4"), n("10.77.0.6")),
                    (n("10.77.0.8"), n("10.77.0.8"))], "a CIDR's broadcast .7 was not swept"
     assert scope.addresses.size == 5, "the scope itself is not changed"
+
+
+@pytest.mark.parametrize("text", [
+    "1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5",
+    "a.b.c.d", "\uff11.2.3.4", " 1.2.3.4", "1.2.3.4 ", "1.2.3.-4", "+1.2.3.4", "1.2.3.0004",
+    "10.0.0.00", "::1", "", "1..2.3"])
+def test_ip_int_is_as_strict_as_ipaddress(text: str) -> None:
+    try:
+        want: int | None = int(ipaddress.IPv4Address(text))
+    except ValueError:
+        want = None
+    assert ip_int(text) == want

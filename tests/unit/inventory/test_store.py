@@ -17,8 +17,12 @@ LAB = (int.from_bytes(bytes([10, 77, 0, 0]), "big"), int.from_bytes(bytes([10, 7
 
 
 def _members(cls: type) -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(obj) for name, obj in vars(cls).items()
-            if not name.startswith("_") and callable(obj)}
+    """The public methods ``cls`` defines or inherits (a backend's shared half included)."""
+    found: dict[str, inspect.Signature] = {}
+    for base in reversed(cls.__mro__[:-1]):  # not object's; a subclass's override wins
+        found.update({name: inspect.signature(obj) for name, obj in vars(base).items()
+                      if not name.startswith("_") and callable(obj)})
+    return found
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
