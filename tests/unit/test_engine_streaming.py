@@ -22,6 +22,7 @@ from camscan.probes.base import (
     RateLimiter,
     SegmentContext,
     SegmentProbe,
+    ServiceProbe,
     SweepShared,
     outcome,
 )
@@ -247,3 +248,32 @@ async def test_a_device_that_hangs_still_times_out_despite_queueing() -> None:
 
     got = await guarded("p", "127.0.0.1", 80, s.timeout, hang())
     assert got.outcome.status is Status.TIMEOUT
+
+
+async def test_xaddr_ports_heard_after_the_host_finished_are_still_probed() -> None:
+    host_done = asyncio.Event()
+    probed_ports: list[int] = []
+
+    async def wsd(ctx: SegmentContext) -> list[ProbeResult]:
+        await host_done.wait()  # the ProbeMatch arrives after the host's own stages
+        ctx.shared.note_xaddrs("127.0.0.1", ["http://127.0.0.1:18899/onvif/device_service"])
+        return [ProbeResult(outcome("127.0.0.1", "wsd", Status.OK, None, "answered"),
+                            [row("127.0.0.1", "wsd", "wsd.xaddrs",
+                                 "http://127.0.0.1:18899/onvif/device_service")])]
+
+    async def tcp(ctx: HostContext) -> list[ProbeResult]:
+        ctx.open_ports.add(80)
+        return [ProbeResult(outcome(ctx.ip, "t", Status.OK, 80, "open"),
+                            [ctx.obs("t", "tcp.open", "80", 80)])]
+
+    async def web(ctx: HostContext, port: int) -> ProbeResult:
+        probed_ports.append(port)
+        if port == 80:
+            host_done.set()
+        return ProbeResult(outcome(ctx.ip, "web", Status.OK, port, "fine"))
+
+    probes: list[Probe] = [SegmentProbe(name="wsd", run=wsd), HostProbe(name="t", run=tcp),
+                           ServiceProbe(name="web", run=web, ports=frozenset({80}),
+                                        fallback=True)]
+    await Sweep(scope_of("127.0.0.1"), settings(), probes, segment_context=on_link_ctx).run()
+    assert probed_ports == [80, 18899]
