@@ -74,28 +74,66 @@ def vary_mac(mac: str, n: int) -> str:
     return ":".join([*octets[:3], tail[0:2], tail[2:4], tail[4:6]])
 
 
+def copy_serial(serial: str, n: int) -> str:
+    """A serial of the same shape and length for copy ``n`` of a unit: its tail replaced."""
+    width = max(4, len(str(n)))
+    tail = f"{n:0{width}d}"
+    out = serial[:-width] + tail if len(serial) > width else tail[-len(serial):]
+    if out == serial:  # the tail already was n: mark the copy one place earlier
+        out = serial[:-width - 1] + ("X" if serial[-width - 1] != "X" else "Y") + tail
+    return out
+
+
+def _replace_strings(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_replace_strings(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, old, new) for k, v in value.items()}
+    return value
+
+
+def copy_profile_yaml(p: Profile, n: int, *, discovery: bool = True) -> dict[str, Any]:
+    """Profile ``p`` as a second real unit (id ``<id>-copy<n>``): its own MAC, its own serial
+    wherever the profile emits one (SNMP, mDNS names, and every capture through the lab's
+    ``rewrite``: UPnP description, Dahua realms), its own mDNS name; it answers neither SADP
+    nor DHIP. ``discovery=False`` drops every discovery answer (a TCP-only farm)."""
+    raw: dict[str, Any] = yaml.safe_load(p.path.read_text(encoding="utf-8"))
+    raw["id"] = f"{p.id}-copy{n}"
+    raw["mac"] = vary_mac(p.mac, n)
+    serial = p.expect.serial
+    if serial:
+        own = copy_serial(serial, n)
+        raw = _replace_strings(raw, serial, own)
+        raw["rewrite"] = {serial: own}
+    disc = raw.get("discovery") or {}
+    # SADP and DHIP replies are built from captures of the original unit (other ids than
+    # the serial): copies answer neither (as units with them turned off do)
+    for proto in ("sadp", "dhip"):
+        disc.pop(proto, None)
+    mdns = disc.get("mdns")
+    if isinstance(mdns, dict):
+        mdns["instance"] = f"{mdns['instance']}-{n}"
+        mdns["server"] = str(mdns["server"]).replace(".local.", f"-{n}.local.")
+    if not discovery:
+        raw.pop("discovery", None)
+    return raw
+
+
 def write_slash24_profiles(directory: Path, count: int = 30) -> list[str]:
     """Write ``count`` device profiles of mixed kinds into ``directory`` and return their ids:
-    every lab profile once, then copies (id ``<id>-copy<n>``) until there are ``count``; a
-    copy has, as a second real unit would, its own MAC and its own mDNS name, and answers
-    neither SADP nor DHIP (their replies would repeat the original's serial)."""
+    every lab profile once, then copies (:func:`copy_profile_yaml`) until there are
+    ``count``. A copy that kept its original's serial (SNMP ``entPhysicalSerialNum``, UPnP
+    ``serialNumber``) would rightly be merged with it into one asset by camscan."""
     base = load_profiles()
     ids: list[str] = []
     for i in range(count):
         p = base[i % len(base)]
-        raw = yaml.safe_load(p.path.read_text(encoding="utf-8"))
         if i >= len(base):
-            raw["id"] = f"{p.id}-copy{i}"
-            raw["mac"] = vary_mac(p.mac, i)
-            disc = raw.get("discovery") or {}
-            # SADP and DHIP replies carry the unit's serial, which camscan rightly takes as
-            # the same device: copies answer neither (as units with them turned off do)
-            for proto in ("sadp", "dhip"):
-                disc.pop(proto, None)
-            mdns = disc.get("mdns")
-            if isinstance(mdns, dict):
-                mdns["instance"] = f"{mdns['instance']}-{i}"
-                mdns["server"] = str(mdns["server"]).replace(".local.", f"-{i}.local.")
+            raw = copy_profile_yaml(p, i)
+        else:
+            raw = yaml.safe_load(p.path.read_text(encoding="utf-8"))
         (directory / f"{raw['id']}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False),
                                                      encoding="utf-8")
         ids.append(str(raw["id"]))
