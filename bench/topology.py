@@ -65,6 +65,13 @@ ROUTER16 = "198.19.0.1"
 TRANSIT = ("198.18.254.1", "198.18.254.2")  # router <-> routed farm, a /30
 
 
+def _nft(ns: str, ruleset: str) -> None:
+    out = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=ruleset.encode(),
+                         capture_output=True, timeout=30, check=False)
+    if out.returncode:
+        raise LabError(f"nft in {ns}: {out.stderr.decode(errors='replace')[-500:]}")
+
+
 def vary_mac(mac: str, n: int) -> str:
     """``mac`` with its device half (last three octets) shifted by ``n``: same OUI, a MAC
     of its own."""
@@ -148,10 +155,25 @@ def slash24_lab(directory: Path, count: int = 30) -> NamespaceLab:
 
 @dataclass(frozen=True)
 class FarmDevice:
+    """A live device of a farm. ``answers``: ``tcp`` (the emulator serves ``profile``'s TCP
+    services), ``closed`` (every port closed: the kernel's RSTs, as a PC with no server),
+    ``arp`` (on-link only: answers ARP, drops every IP packet)."""
+
     ip: str
     mac: str
-    profile: Profile
+    profile: Profile | None
     routed: bool
+    answers: str = "tcp"
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.profile.id if self.profile else self.name
+
+    @property
+    def maker(self) -> str | None:
+        """The maker camscan must name (None: a device no profile describes)."""
+        return self.profile.expect.manufacturer if self.profile else None
 
 
 def plan_slash16(onlink: int = 200, routed: int = 50, seed: int = 2544,
@@ -184,12 +206,28 @@ def plan_slash16(onlink: int = 200, routed: int = 50, seed: int = 2544,
     return out
 
 
+# the kernel's neighbour table (one for every namespace): the scanner's entry for each
+# on-link device and each farm macvlan's entry for the scanner must fit
+NEIGH_THRESH = (4096, 8192, 16384)
+NEIGH_SYSCTL = "/proc/sys/net/ipv4/neigh/default/gc_thresh{}"
+
+
 class Slash16Lab:
-    """The /16 topology; ``with Slash16Lab() as lab:`` builds it and always tears it down."""
+    """The /16 topology; ``with Slash16Lab() as lab:`` builds it and always tears it down.
+    ``devices`` (default: :func:`plan_slash16`) and their ``profile_dir`` may be given; each
+    emulator process serves at most ``shard`` devices."""
 
     def __init__(self, onlink: int = 200, routed: int = 50, seed: int = 2544,
-                 python: str | None = None, ready_timeout: float = 120.0) -> None:
-        self.devices = plan_slash16(onlink, routed, seed)
+                 python: str | None = None, ready_timeout: float = 120.0, *,
+                 devices: Sequence[FarmDevice] | None = None, profile_dir: Path | None = None,
+                 shard: int = 400) -> None:
+        self.devices = list(devices) if devices is not None else plan_slash16(onlink, routed,
+                                                                               seed)
+        if any(d.answers == "arp" and d.routed for d in self.devices):
+            raise LabError("an ARP-only device must be on-link")
+        self.profile_dir = profile_dir
+        self.shard = shard
+        self._neigh_saved: list[tuple[Path, str, str]] = []
         self.prefix = f"cs{os.getpid():x}x{900 + os.getpid() % 97}-"
         self.switch_ns = self.prefix + "sw"
         self.scanner_ns = self.prefix + "sc"
@@ -202,6 +240,7 @@ class Slash16Lab:
         self.subnet = str(SLASH16)
         self.build_seconds = 0.0
         self.procs: list[subprocess.Popen[bytes]] = []
+        self._logs: list[Path] = []
         self._created: list[str] = []
         self._logdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}bench-"))
 
@@ -234,6 +273,7 @@ class Slash16Lab:
             raise LabError(reason)
         t0 = time.monotonic()
         sweep_stale()
+        self._raise_neighbour_limits()
         self._created = list(self.namespaces)
         _ip(["-batch", "-"], stdin="".join(f"netns add {n}\n" for n in self.namespaces))
         sw, sc, farm, rt, rfarm = self.namespaces
@@ -262,6 +302,10 @@ class Slash16Lab:
             farm_cmds += [f"link add m{i} link eth0 address {d.mac} type macvlan mode bridge",
                           f"addr add {d.ip}/17 dev m{i}", f"link set m{i} up"]
         self._batch(farm, farm_cmds)
+        quiet = [d.ip for d in onlink if d.answers == "arp"]
+        if quiet:
+            _nft(farm, "table ip quiet {\n chain in {\n  type filter hook input priority 0\n"
+                       f"  ip daddr {{ {', '.join(quiet)} }} drop\n }}\n}}\n")
         self._batch(rt, ["link set lo up", f"addr add {ROUTER16}/17 dev eth0", "link set eth0 up",
                          f"addr add {TRANSIT[0]}/30 dev transit", "link set transit up",
                          *(f"route add {d.ip}/32 via {TRANSIT[1]}" for d in routed),
@@ -269,8 +313,10 @@ class Slash16Lab:
         self._batch(rfarm, ["link set lo up", f"addr add {TRANSIT[1]}/30 dev eth0",
                             "link set eth0 up", f"route add {ONLINK} via {TRANSIT[0]}",
                             *(f"addr add {d.ip}/32 dev lo" for d in routed)])
-        self._serve(farm, onlink, "onlink")
-        self._serve(rfarm, routed, "routed")
+        for name, ns, group in (("onlink", farm, onlink), ("routed", rfarm, routed)):
+            served = [d for d in group if d.answers == "tcp"]
+            for k in range(0, len(served), self.shard):
+                self._serve(ns, served[k:k + self.shard], f"{name}{k // self.shard}")
         self._wait_ready()
         self.build_seconds = time.monotonic() - t0
 
@@ -281,17 +327,40 @@ class Slash16Lab:
         env["PYTHONPATH"] = str(REPO)
         env["TMPDIR"] = str(self._logdir)
         argv = [self.python, "-m", "tests.lab.emulator", "serve", "--any-address"]
+        if self.profile_dir is not None:
+            argv += ["--profile-dir", str(self.profile_dir)]
         for d in devices:
-            argv += ["--bind", f"{d.ip}={d.profile.id}"]
+            argv += ["--bind", f"{d.ip}={d.label}"]
         log = self._logdir / f"{name}.log"
+        self._logs.append(log)
         with open(log, "wb") as fh:
             self.procs.append(subprocess.Popen(
                 ["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL, stdout=fh,
                 stderr=subprocess.STDOUT, cwd=str(REPO), env=env, start_new_session=True))
 
+    def _raise_neighbour_limits(self) -> None:
+        """Raise the kernel's neighbour-table thresholds to :data:`NEIGH_THRESH` where they
+        are lower (restored by :meth:`close` unless someone changed them meanwhile)."""
+        onlink = sum(1 for d in self.devices if not d.routed)
+        if 2 * onlink + 64 <= 1024:
+            return
+        for n, want in zip((1, 2, 3), NEIGH_THRESH, strict=True):
+            path = Path(NEIGH_SYSCTL.format(n))
+            old = path.read_text().strip()
+            if int(old) < want:
+                path.write_text(str(want))
+                self._neigh_saved.append((path, old, str(want)))
+
+    def _restore_neighbour_limits(self) -> None:
+        for path, old, ours in reversed(self._neigh_saved):
+            with contextlib.suppress(OSError):
+                if path.read_text().strip() == ours:
+                    path.write_text(old)
+        self._neigh_saved = []
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
-        logs = sorted(self._logdir.glob("*.log"))
+        logs = list(self._logs)
         while True:
             texts = [p.read_text(errors="replace") for p in logs]
             if all("READY" in t for t in texts):
@@ -329,6 +398,7 @@ class Slash16Lab:
         _kill_namespace_processes(existing)
         _delete_namespaces(existing)
         self._created = []
+        self._restore_neighbour_limits()
         for f in self._logdir.glob("*"):
             with contextlib.suppress(OSError):
                 f.unlink()
