@@ -206,10 +206,17 @@ def plan_slash16(onlink: int = 200, routed: int = 50, seed: int = 2544,
     return out
 
 
-# the kernel's neighbour table (one for every namespace): the scanner's entry for each
-# on-link device and each farm macvlan's entry for the scanner must fit
-NEIGH_THRESH = (4096, 8192, 16384)
-NEIGH_SYSCTL = "/proc/sys/net/ipv4/neigh/default/gc_thresh{}"
+# Kernel limits shared by every namespace, raised (never lowered) for a farm of more than a
+# few hundred on-link devices: the neighbour table must hold the scanner's entry for each
+# on-link device and each macvlan's entry for the scanner; the per-CPU backlog takes the
+# bursts of replies the macvlans' broadcast worker sends into the veth at once.
+HOST_LIMITS = (("/proc/sys/net/ipv4/neigh/default/gc_thresh1", 4096),
+               ("/proc/sys/net/ipv4/neigh/default/gc_thresh2", 8192),
+               ("/proc/sys/net/ipv4/neigh/default/gc_thresh3", 16384),
+               ("/proc/sys/net/core/netdev_max_backlog", 20000))
+# the macvlans' shared queue of broadcasts (every ARP request is copied to every macvlan by a
+# kernel worker; the default 1,000 drops requests once a farm has a thousand devices)
+MACVLAN_BC_QUEUE = 65536
 
 
 class Slash16Lab:
@@ -227,7 +234,7 @@ class Slash16Lab:
             raise LabError("an ARP-only device must be on-link")
         self.profile_dir = profile_dir
         self.shard = shard
-        self._neigh_saved: list[tuple[Path, str, str]] = []
+        self._host_saved: list[tuple[Path, str, str]] = []
         self.prefix = f"cs{os.getpid():x}x{900 + os.getpid() % 97}-"
         self.switch_ns = self.prefix + "sw"
         self.scanner_ns = self.prefix + "sc"
@@ -273,7 +280,7 @@ class Slash16Lab:
             raise LabError(reason)
         t0 = time.monotonic()
         sweep_stale()
-        self._raise_neighbour_limits()
+        self._raise_host_limits()
         self._created = list(self.namespaces)
         _ip(["-batch", "-"], stdin="".join(f"netns add {n}\n" for n in self.namespaces))
         sw, sc, farm, rt, rfarm = self.namespaces
@@ -299,7 +306,8 @@ class Slash16Lab:
         routed = [d for d in self.devices if d.routed]
         farm_cmds = ["link set lo up", "link set eth0 up"]
         for i, d in enumerate(onlink):
-            farm_cmds += [f"link add m{i} link eth0 address {d.mac} type macvlan mode bridge",
+            farm_cmds += [f"link add m{i} link eth0 address {d.mac} type macvlan mode bridge"
+                          f" bcqueuelen {MACVLAN_BC_QUEUE}",
                           f"addr add {d.ip}/17 dev m{i}", f"link set m{i} up"]
         self._batch(farm, farm_cmds)
         quiet = [d.ip for d in onlink if d.answers == "arp"]
@@ -338,25 +346,25 @@ class Slash16Lab:
                 ["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL, stdout=fh,
                 stderr=subprocess.STDOUT, cwd=str(REPO), env=env, start_new_session=True))
 
-    def _raise_neighbour_limits(self) -> None:
-        """Raise the kernel's neighbour-table thresholds to :data:`NEIGH_THRESH` where they
-        are lower (restored by :meth:`close` unless someone changed them meanwhile)."""
+    def _raise_host_limits(self) -> None:
+        """Raise the kernel limits of :data:`HOST_LIMITS` where they are lower (put back by
+        :meth:`close` unless someone changed them meanwhile)."""
         onlink = sum(1 for d in self.devices if not d.routed)
-        if 2 * onlink + 64 <= 1024:
+        if 2 * onlink + 64 <= 512:
             return
-        for n, want in zip((1, 2, 3), NEIGH_THRESH, strict=True):
-            path = Path(NEIGH_SYSCTL.format(n))
+        for name, want in HOST_LIMITS:
+            path = Path(name)
             old = path.read_text().strip()
             if int(old) < want:
                 path.write_text(str(want))
-                self._neigh_saved.append((path, old, str(want)))
+                self._host_saved.append((path, old, str(want)))
 
-    def _restore_neighbour_limits(self) -> None:
-        for path, old, ours in reversed(self._neigh_saved):
+    def _restore_host_limits(self) -> None:
+        for path, old, ours in reversed(self._host_saved):
             with contextlib.suppress(OSError):
                 if path.read_text().strip() == ours:
                     path.write_text(old)
-        self._neigh_saved = []
+        self._host_saved = []
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -398,7 +406,7 @@ class Slash16Lab:
         _kill_namespace_processes(existing)
         _delete_namespaces(existing)
         self._created = []
-        self._restore_neighbour_limits()
+        self._restore_host_limits()
         for f in self._logdir.glob("*"):
             with contextlib.suppress(OSError):
                 f.unlink()
