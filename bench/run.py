@@ -7,7 +7,11 @@ the scanner sent: TCP SYNs, UDP datagrams, ARP requests). Prints one table per t
 writes everything as JSON (``bench/results/latest.json`` and a dated copy) so runs can be
 compared over time. Root only. See docs/performance.md.
 
-    python -m bench.run [--only 24|16] [--no-nmap] [--nmap16-budget SECONDS]
+    python -m bench.run [--only 24|16|2000] [--no-nmap] [--nmap16-budget SECONDS]
+                        [--farm-budget SECONDS]
+
+``--only 2000`` is the 2,000-live-host farm (:mod:`bench.farm`, camscan only); the default
+run is the /24 and the /16.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.farm import plan_farm
 from bench.pcapcount import count_sent
 from bench.scoring import parse_nmap_xml, ratio, score
-from bench.topology import Slash16Lab, slash24_lab
+from bench.topology import FarmDevice, Slash16Lab, slash24_lab
 from camscan import __version__
 from camscan.probes.base import DEFAULT_PORTS
+from camscan.settings import DEFAULTS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -55,6 +61,12 @@ class Run:
     sent_total: int | None = None
     found: int | None = None
     maker_correct: int | None = None
+    # live devices whose profile names a maker, and how many of them got it
+    named: int | None = None
+    named_right: int | None = None
+    # packets sent / --rate: the least time the rate limit allows; wall / that
+    rate_bound_s: float | None = None
+    wall_per_bound: float | None = None
     note: str = ""
     # live devices not found or with the wrong maker: address -> "expected X, got Y"
     misses: dict[str, str] = field(default_factory=dict)
@@ -155,20 +167,34 @@ def misses(found: dict[str, str | None], expected: dict[str, str | None],
     return out
 
 
+def named_makers(run: Run, got: dict[str, str | None], expected: dict[str, str | None]) -> None:
+    named = [ip for ip, maker in expected.items() if maker is not None]
+    run.named = len(named)
+    run.named_right = sum(1 for ip in named if ip in got and got[ip] == expected[ip])
+
+
 def bench_topology(name: str, spawn: Spawn, target: str, ports: Sequence[int],
                    expected: dict[str, str | None], names: dict[str, str], addresses: int,
                    build_s: float,
                    workdir: Path, *, nmap: bool, nmap_budget: float | None,
-                   camscan_args: Sequence[str] = ()) -> Topology:
+                   camscan_args: Sequence[str] = (), rate_bound: bool = False,
+                   camscan_budget: float | None = None) -> Topology:
     topo = Topology(name=name, target=target, live_devices=len(expected), addresses=addresses,
                     build_s=round(build_s, 2))
     cs_cmd = [sys.executable, "-m", "camscan", "scan", target, "--format", "json", "--quiet",
               *camscan_args]
-    run, out = measured(spawn, "camscan", cs_cmd, workdir, None)
+    run, out = measured(spawn, "camscan", cs_cmd, workdir, camscan_budget)
     got = camscan_makers(out)
     s = score(got, expected)
     run.found, run.maker_correct = s.found, s.maker_correct
+    named_makers(run, got, expected)
     run.misses = misses(got, expected, names)
+    if rate_bound and run.sent_total:
+        rate = float(camscan_args[camscan_args.index("--rate") + 1]) \
+            if "--rate" in camscan_args else DEFAULTS.rate
+        run.rate_bound_s = round(run.sent_total / rate, 1)
+        if run.wall_s is not None:
+            run.wall_per_bound = round(run.wall_s / run.rate_bound_s, 2)
     topo.runs.append(run)
     if nmap:
         nm_cmd = ["nmap", "-sV", "-T4", "-n", "-p", port_spec(ports), "-oX", "-", target]
@@ -178,6 +204,7 @@ def bench_topology(name: str, spawn: Spawn, target: str, ports: Sequence[int],
             ngot = {a: h.maker for a, h in hosts.items()}
             ns = score(ngot, expected)
             nrun.found, nrun.maker_correct = ns.found, ns.maker_correct
+            named_makers(nrun, ngot, expected)
             nrun.misses = misses(ngot, expected, names)
         topo.runs.append(nrun)
         for key in () if nrun.wall_s is None else ("wall_s", "maxrss_mb", "sent_total"):
@@ -203,20 +230,35 @@ def run_slash24(workdir: Path, nmap: bool, budget: float | None) -> Topology:
                               names, 254, lab.build_seconds, workdir, nmap=nmap, nmap_budget=budget)
 
 
+def _bench_farm(lab: Slash16Lab, name: str, workdir: Path, nmap: bool, budget: float | None,
+                camscan_budget: float | None = None) -> Topology:
+    # the truth (the profile's maker), even where only TCP and the MAC can be heard
+    expected = {d.ip: d.maker for d in lab.devices}
+
+    def spawn(cmd: Sequence[str], stdout: Any) -> subprocess.Popen[bytes]:
+        return lab.popen_in(lab.scanner_ns, cmd, stdout=stdout,
+                            stderr=subprocess.PIPE if stdout else None,
+                            start_new_session=True)
+
+    return bench_topology(name, spawn, lab.subnet, DEFAULT_PORTS, expected,
+                          {d.ip: d.label for d in lab.devices}, 65534, lab.build_seconds,
+                          workdir, nmap=nmap, nmap_budget=budget, rate_bound=True,
+                          camscan_budget=camscan_budget)
+
+
 def run_slash16(workdir: Path, nmap: bool, budget: float | None) -> Topology:
     with Slash16Lab() as lab:
-        # the truth (the profile's maker), even where only TCP and the MAC can be heard
-        expected = {d.ip: d.profile.expect.manufacturer for d in lab.devices}
+        return _bench_farm(lab, "/16, ~250 live (on-link + routed)", workdir, nmap, budget)
 
-        def spawn(cmd: Sequence[str], stdout: Any) -> subprocess.Popen[bytes]:
-            return lab.popen_in(lab.scanner_ns, cmd, stdout=stdout,
-                                stderr=subprocess.PIPE if stdout else None,
-                                start_new_session=True)
 
-        return bench_topology("/16, ~250 live (on-link + routed)", spawn, lab.subnet,
-                              DEFAULT_PORTS, expected, {d.ip: d.profile.id for d in lab.devices},
-                              65534, lab.build_seconds, workdir,
-                              nmap=nmap, nmap_budget=budget)
+def run_farm2000(workdir: Path, budget: float | None) -> Topology:
+    """The 2,000-live-host farm (:mod:`bench.farm`), camscan only, stopped after ``budget``."""
+    profiles = workdir / "farm-profiles"
+    profiles.mkdir()
+    devices: list[FarmDevice] = plan_farm(profiles)
+    with Slash16Lab(devices=devices, profile_dir=profiles, ready_timeout=600.0) as lab:
+        return _bench_farm(lab, "/16, 2,000 live (500 cameras, printers, PCs, quiet)",
+                           workdir, False, None, camscan_budget=budget)
 
 
 def help_seconds(repeat: int = 7) -> float:
@@ -255,15 +297,19 @@ def print_table(topo: Topology) -> None:
 
     t = Table(title=f"{topo.name}: {topo.target} ({topo.addresses:,} addresses, "
                     f"{topo.live_devices} live; lab built in {topo.build_s:.1f} s)")
-    for col in ("tool", "wall s", "peak RSS MB", "sent (SYN/UDP/ARP)", "found",
-                "maker right", "note"):
+    for col in ("tool", "wall s", "peak RSS MB", "sent (SYN/UDP/ARP)", "wall / rate bound",
+                "found", "maker right", "named maker right", "note"):
         t.add_column(col)
     for r in topo.runs:
         sent = (f"{_fmt(r.sent_total)} ({_fmt(r.sent_syn)}/{_fmt(r.sent_udp)}/"
                 f"{_fmt(r.sent_arp)})")
-        t.add_row(r.tool, _fmt(r.wall_s), _fmt(r.maxrss_mb), sent,
+        bound = "-" if r.wall_per_bound is None else \
+            f"{r.wall_per_bound:.2f} ({_fmt(r.rate_bound_s)} s)"
+        named = "-" if not r.named or r.named_right is None else \
+            f"{r.named_right}/{r.named} ({100 * r.named_right / r.named:.1f} %)"
+        t.add_row(r.tool, _fmt(r.wall_s), _fmt(r.maxrss_mb), sent, bound,
                   f"{_fmt(r.found)}/{topo.live_devices}",
-                  f"{_fmt(r.maker_correct)}/{topo.live_devices}", r.note)
+                  f"{_fmt(r.maker_correct)}/{topo.live_devices}", named, r.note)
     Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120)).print(t)
     for k, v in topo.ratios.items():
         print(f"  {k}: {_fmt(v)}")
@@ -271,10 +317,13 @@ def print_table(topo: Topology) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=("24", "16"), help="run one topology")
+    ap.add_argument("--only", choices=("24", "16", "2000"),
+                    help="run one topology (2000: the 2,000-live-host farm, only this way)")
     ap.add_argument("--no-nmap", action="store_true", help="camscan only")
     ap.add_argument("--nmap16-budget", type=float, default=300.0, metavar="SECONDS",
                     help="stop nmap on the /16 after this long (default 300; 0 skips it)")
+    ap.add_argument("--farm-budget", type=float, default=1200.0, metavar="SECONDS",
+                    help="stop camscan on the 2,000-host farm after this long (default 1200)")
     ap.add_argument("--json", type=Path, default=RESULTS / "latest.json",
                     help="where to write the results (a dated copy goes next to it)")
     args = ap.parse_args(argv)
@@ -301,6 +350,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["topologies"].append(asdict(topo))
         if args.only in (None, "16"):
             topo = run_slash16(work, nmap_ok and args.nmap16_budget > 0, args.nmap16_budget)
+            print_table(topo)
+            results["topologies"].append(asdict(topo))
+        if args.only == "2000":
+            topo = run_farm2000(work, args.farm_budget or None)
             print_table(topo)
             results["topologies"].append(asdict(topo))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -285,7 +285,7 @@ class Device:
             reply = http_reply(spec, target)
             if reply.close:
                 return
-            data = render(reply.data("HTTP/1.1"), self.values())
+            data = render(self.profile.own(reply.data("HTTP/1.1")), self.values())
             if method == "HEAD":
                 data = data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
             writer.write(data)
@@ -308,7 +308,8 @@ class Device:
             if reply.close:
                 return
             cseq = "".join(c for c in headers.get("cseq", "0")[:10] if c.isdigit()) or "0"
-            writer.write(render(reply.data("RTSP/1.0"), self.values(cseq=cseq)))
+            writer.write(render(self.profile.own(reply.data("RTSP/1.0")),
+                                self.values(cseq=cseq)))
             await asyncio.wait_for(writer.drain(), self.idle_timeout)
 
     async def _raw(self, spec: ServiceSpec, reader: asyncio.StreamReader,

@@ -205,6 +205,14 @@ class Profile:
     discovery: DiscoverySpec
     path: Path
     uuid: str = ""  # stable urn:uuid for WS-Discovery / SADP (derived from the MAC)
+    # (old, new) byte strings of equal length replaced in every reply (a second unit's serial)
+    rewrite: tuple[tuple[bytes, bytes], ...] = ()
+
+    def own(self, data: bytes) -> bytes:
+        """``data`` (a capture) as this unit sends it: every ``rewrite`` pair applied."""
+        for old, new in self.rewrite:
+            data = data.replace(old, new)
+        return data
 
     @property
     def mac_dash(self) -> str:
@@ -491,7 +499,7 @@ def _expect(path: Path, value: Any) -> Expect:
     )
 
 
-_PROFILE_KEYS = {"id", "about", "mac", "oui", "expect", "services", "discovery"}
+_PROFILE_KEYS = {"id", "about", "mac", "oui", "expect", "services", "discovery", "rewrite"}
 
 
 def _read_yaml(path: Path) -> Any:
@@ -535,8 +543,19 @@ def _profile_from(path: Path, data: Any) -> Profile:
     return Profile(
         id=pid, about=" ".join(about.split()), mac=mac, oui=str(oui), expect=expect,
         services=services, discovery=_discovery(path, data.get("discovery")), path=path,
-        uuid=stable_uuid(mac),
+        uuid=stable_uuid(mac), rewrite=_rewrite(path, data.get("rewrite")),
     )
+
+
+def _rewrite(path: Path, value: Any) -> tuple[tuple[bytes, bytes], ...]:
+    pairs = _mapping(path, value or {}, "rewrite")
+    out: list[tuple[bytes, bytes]] = []
+    for old, new in pairs.items():
+        if not (isinstance(old, str) and isinstance(new, str) and old
+                and len(old.encode()) == len(new.encode())):
+            raise _err(path, "rewrite: non-empty strings mapped to strings of the same length")
+        out.append((old.encode(), new.encode()))
+    return tuple(out)
 
 
 def load_profiles(directory: Path = PROFILE_DIR, ids: Sequence[str] = ()) -> list[Profile]:

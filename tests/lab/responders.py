@@ -314,7 +314,8 @@ class Device:
         return capture_bytes(rel)
 
     def fill(self, template: bytes, relates_to: str = "") -> bytes:
-        return render(template, template_values(self.profile, self.ip, relates_to=relates_to))
+        return render(self.profile.own(template),
+                      template_values(self.profile, self.ip, relates_to=relates_to))
 
 
 def _accepts(entry: Mapping[str, Any], dgram: Datagram, own_ip: str) -> bool:

@@ -10,11 +10,12 @@ from bench.topology import (
     ROUTED,
     ROUTER16,
     SCANNER16,
+    copy_serial,
     plan_slash16,
     vary_mac,
     write_slash24_profiles,
 )
-from tests.lab.profiles import load_profiles
+from tests.lab.profiles import capture_bytes, load_profiles
 
 
 def test_vary_mac_keeps_the_oui_and_changes_the_device_half() -> None:
@@ -37,7 +38,7 @@ def test_plan_slash16_spreads_live_devices_and_is_repeatable() -> None:
     assert len(set(ips)) == 250 and not {SCANNER16, ROUTER16} & set(ips)
     assert not any(ip.endswith((".0", ".255")) for ip in ips)
     assert len({d.mac for d in plan}) == 250
-    assert all(d.profile.ports for d in plan)  # every live device serves TCP
+    assert all(d.profile is not None and d.profile.ports for d in plan)  # all serve TCP
     # spread through the range, not packed at its start
     thirds = {int(ip.split(".")[2]) * 3 // 256 for ip in ips}
     assert thirds == {0, 1, 2}
@@ -55,3 +56,28 @@ def test_slash24_profiles_are_all_kinds_with_distinct_macs_and_names(tmp_path: P
     assert all(p.discovery.sadp is None and p.discovery.dhip is None for p in copies)
     names = [p.discovery.mdns.instance for p in profiles if p.discovery.mdns]
     assert len(names) == len(set(names))
+
+
+def test_copy_serial_keeps_the_length_and_differs() -> None:
+    for serial in ("6C01E93PAG00A7D", "DS-2CD2385G1-I20200414AAWRE33840021", "AB0027"):
+        copies = {copy_serial(serial, n) for n in range(20, 600)}
+        assert len(copies) == 580 and serial not in copies
+        assert {len(c) for c in copies} == {len(serial)}
+    assert copy_serial("X0027", 27) != "X0027"
+
+
+def test_slash24_copies_emit_their_own_serial_everywhere(tmp_path: Path) -> None:
+    ids = write_slash24_profiles(tmp_path, 30)
+    profiles = {p.id: p for p in load_profiles(tmp_path, ids)}
+    serials = [p.expect.serial for p in profiles.values() if p.expect.serial]
+    assert len(serials) == len(set(serials))  # no copy is merged with its original
+    copy = profiles["hikvision-ds2cd2385g1-v5.6-copy27"]
+    original = load_profiles(ids=["hikvision-ds2cd2385g1-v5.6"])[0]
+    assert copy.expect.serial and copy.expect.serial != original.expect.serial
+    assert original.expect.serial
+    text = (tmp_path / f"{copy.id}.yaml").read_text()
+    # the original's serial is left only as the key of the rewrite of its captures
+    assert text.count(original.expect.serial) == 1
+    assert copy.discovery.ssdp_description is not None
+    doc = copy.own(capture_bytes(copy.discovery.ssdp_description))
+    assert copy.expect.serial.encode() in doc and original.expect.serial.encode() not in doc

@@ -193,6 +193,8 @@ BAD_CASES = {
     "bad mac": ("mac", "58:50:ED:1F:A0:21"),
     "wrong oui": ("mac", "00:07:5f:00:00:01"),
     "unknown field": ("colour", "red"),
+    "rewrite to another length": ("rewrite", {"AAWRE33840021": "AAWRE3384002"}),
+    "rewrite of nothing": ("rewrite", {"": ""}),
 }
 
 
