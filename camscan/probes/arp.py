@@ -37,7 +37,6 @@ from typing import Protocol
 from camscan.models import SEGMENT_ADDRESS, Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
-    PRIORITY_HEARD,
     HostContext,
     HostProbe,
     Liveness,
@@ -354,9 +353,8 @@ async def run_segment(ctx: SegmentContext, *,
         ctx.shared.heard(ip, mac_observations(ip, mac, NAME))
 
     async def spend() -> None:
-        # the sweep's frames share the budget evenly with hosts already heard (the ARP sweep
-        # of a /16 takes minutes; the hosts it found need not wait for its end)
-        await ctx.spend_packet(PRIORITY_HEARD)
+        # discovery first: the sooner the sweep ends, the sooner the silent are skipped
+        await ctx.spend_packet()
 
     # the retransmits are best effort: no frame leaves once the engine's budget runs short
     deadline = asyncio.get_running_loop().time() + max(engine_budget - 1.0, wait + grace)

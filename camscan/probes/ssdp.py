@@ -45,6 +45,7 @@ from camscan.net.http import HttpFailure, HttpSession, client
 from camscan.net.multicast import Answer
 from camscan.probes.base import (
     FORBIDDEN_PORTS,
+    PRIORITY_SEGMENT,
     HostContext,
     HostProbe,
     SegmentContext,
@@ -63,7 +64,8 @@ UNICAST_NAME = "ssdp-unicast"
 GROUP = "239.255.255.250"
 PORT = 1900
 SEARCH_TARGET = "upnp:rootdevice"
-MX = 2  # seconds a device may wait before answering the multicast search (UDA: 1..5)
+MX = 1  # seconds a device may wait before answering the multicast search (UDA 1.1: 1..5;
+# the shortest keeps the round short: the round listens MX seconds, then until answers stop)
 SENDS = 2
 UNICAST_WAIT = 1.5
 MAX_DATAGRAM = 8_192  # an SSDP answer is a few hundred bytes
@@ -299,7 +301,9 @@ async def _describe_all(shared: SweepShared, locations: dict[str, str],
 
     async def one(ip: str, location: str) -> ProbeResult:
         async with sem:
-            return await fetch_description(HostContext(ip, shared), location, NAME, started)
+            # part of discovery: ahead of the hosts' own probes in the packet budget
+            host = HostContext(ip, shared, PRIORITY_SEGMENT)
+            return await fetch_description(host, location, NAME, started)
 
     return list(await asyncio.gather(*(one(ip, loc) for ip, loc in locations.items()
                                        if shared.in_scope(ip))))

@@ -29,7 +29,7 @@ def test_search_is_a_root_device_m_search() -> None:
     msg = ssdp.build_search()
     assert msg.startswith(b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n")
     assert b'MAN: "ssdp:discover"\r\n' in msg and b"ST: upnp:rootdevice\r\n" in msg
-    assert b"MX: 2\r\n" in msg and msg.endswith(b"\r\n\r\n")
+    assert b"MX: 1\r\n" in msg and msg.endswith(b"\r\n\r\n")
     assert b"MX:" not in ssdp.build_search("10.0.0.5:1900", mx=None)
 
 
@@ -231,7 +231,7 @@ async def test_segment_round_then_descriptions_and_seen_skip() -> None:
         finally:
             responder.close()
     assert len(responder.received) == ssdp.SENDS
-    assert b"MX: 2" in responder.received[0][0]
+    assert b"MX: 1" in responder.received[0][0]
     by_reason = {r.outcome.reason: r for r in results}
     assert "1 device(s) answered" in by_reason
     values = {o.key: o.value for r in results for o in r.observations}
