@@ -303,8 +303,11 @@ class Sweep:
 
     # --- per host --------------------------------------------------------------------------
 
-    async def _run_host(self, ip: str, priority: int) -> None:
-        ctx = HostContext(ip, self.shared, priority)
+    async def _run_host(self, ip: str) -> None:
+        # admission order puts heard hosts first; once started, every host's packets share
+        # the budget in arrival order with the ARP sweep's (a host starved mid-probe would
+        # run out its probes' own deadlines)
+        ctx = HostContext(ip, self.shared, PRIORITY_HEARD)
         self._state[ip] = _RUNNING
         s = self.settings
         outcomes: list[ProbeOutcome] = []
@@ -477,7 +480,7 @@ class Sweep:
                     if nxt is None:
                         exhausted = True
                         break
-                    in_flight.add(asyncio.create_task(self._run_host(*nxt)))
+                    in_flight.add(asyncio.create_task(self._run_host(nxt[0])))
                 idle = exhausted and not self._heard and not self._held
                 if idle and not in_flight and (segment is None or segment.done()):
                     break

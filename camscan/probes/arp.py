@@ -37,6 +37,7 @@ from typing import Protocol
 from camscan.models import SEGMENT_ADDRESS, Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
+    PRIORITY_HEARD,
     HostContext,
     HostProbe,
     Liveness,
@@ -353,8 +354,9 @@ async def run_segment(ctx: SegmentContext, *,
         ctx.shared.heard(ip, mac_observations(ip, mac, NAME))
 
     async def spend() -> None:
-        # discovery first: the sooner the sweep ends, the sooner the silent are skipped
-        await ctx.spend_packet()
+        # the sweep's frames share the budget in arrival order with the hosts' probes (the
+        # ARP sweep of a /16 takes minutes: hosts must not starve mid-probe meanwhile)
+        await ctx.spend_packet(PRIORITY_HEARD)
 
     # the retransmits are best effort: no frame leaves once the engine's budget runs short
     deadline = asyncio.get_running_loop().time() + max(engine_budget - 1.0, wait + grace)
