@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from camscan.models import SEGMENT_ADDRESS, Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
     PRIORITY_HEARD,
-    PRIORITY_UNKNOWN,
     HostContext,
     HostProbe,
     Probe,
@@ -153,7 +152,6 @@ class Sweep:
         self._segment_ips: set[str] = set()
         self._segment_obs: dict[str, list[Observation]] = {}
         self._segment_outcomes: dict[str, list[ProbeOutcome]] = {}
-        self._segment_running = False  # any segment-wide probe still running
         self._discovery_running = False  # a non-gating one (it may still hear any host)
         self._gating_running = False
         self._gating_names: set[str] = set()
@@ -257,10 +255,6 @@ class Sweep:
                 rounds[p.name].set()
 
         gating = [p for p in probes if p.gates_hosts]
-        self._gating_names = {p.name for p in gating}
-        self._segment_running = True
-        self._gating_running = bool(gating)
-        self._discovery_running = any(not p.gates_hosts for p in probes)
 
         async def rest() -> None:
             try:
@@ -283,7 +277,6 @@ class Sweep:
             if not others.done():
                 others.cancel()
                 await asyncio.gather(others, return_exceptions=True)
-            self._segment_running = False
             self._finalise_waiting()
             self._wake.set()
 
@@ -426,12 +419,12 @@ class Sweep:
         return on_link
 
     def _next_host(self, order: Iterator[str], hold: Callable[[str], bool] | None
-                   ) -> tuple[str, int] | None:
+                   ) -> str | None:
         """The next address to start: a heard one first, else the scope's next unknown one."""
         while self._heard:
             ip = self._heard.popleft()
             if self._state.get(ip) == _QUEUED:
-                return ip, PRIORITY_HEARD
+                return ip
         for ip in order:
             if ip in self._state or self.scope.is_excluded(ip):
                 continue
@@ -444,7 +437,7 @@ class Sweep:
                     self.result.skipped_hosts += 1
                     self._count_done()
                     continue
-            return ip, PRIORITY_UNKNOWN
+            return ip
         return None
 
     async def run(self) -> SweepResult:
@@ -464,7 +457,8 @@ class Sweep:
                 max_in_flight = max(8, min(max_in_flight, neighbour_table_limit() // 4))
             if ctx is not None and runnable:
                 self._phase("discovery")
-                self._segment_running = True
+                # set before the task runs: hosts admitted meanwhile must see discovery on
+                self._gating_names = {p.name for p in gating}
                 self._gating_running = bool(gating)
                 self._discovery_running = len(runnable) > len(gating)
                 segment = asyncio.create_task(self._run_segment(ctx, runnable))
@@ -480,7 +474,7 @@ class Sweep:
                     if nxt is None:
                         exhausted = True
                         break
-                    in_flight.add(asyncio.create_task(self._run_host(nxt[0])))
+                    in_flight.add(asyncio.create_task(self._run_host(nxt)))
                 idle = exhausted and not self._heard and not self._held
                 if idle and not in_flight and (segment is None or segment.done()):
                     break

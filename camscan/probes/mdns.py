@@ -57,13 +57,13 @@ MAX_INSTANCES = 512
 MAX_TYPES = 24
 MAX_TXT = 64
 UNICAST_WAIT = 1.0
-# The browse ends early once answers stop: at least SETTLE seconds after it starts and QUIET
-# seconds after the last new name (the discovery window stays the longest it may take).
+# The browse ends early once answers stop: at least SETTLE seconds after it starts (or the
+# sweep's discovery_settle, if longer) and discovery_quiet seconds after the last new name
+# (the discovery window stays the longest it may take).
 # RFC 6762 section 6: a responder answers a multicast query after 20-120 ms (up to 500 ms when
 # the query was truncated); zeroconf's first browse query leaves a little later (in the lab the
 # first answers arrive about 0.7 s after the browse starts), so SETTLE leaves twice that.
 SETTLE = 1.5
-QUIET = 0.5
 
 TYPE_A = 1
 TYPE_PTR = 12
@@ -471,9 +471,12 @@ async def browse(ctx: SegmentContext) -> MdnsFacts:
                 added(facts, browsing, new_types, service_type, name,
                       cached_host(zeroconf, name))
 
+        settle = max(SETTLE, ctx.shared.settings.discovery_settle)
+        hush = ctx.shared.settings.discovery_quiet
+
         def quiet() -> bool:
             now = loop.time()
-            return now >= started + SETTLE and now >= last_news[0] + QUIET
+            return now >= started + settle and now >= last_news[0] + hush
 
         new_types: list[str] = []
         first = [SERVICES_META, *CAMERA_TYPES]
