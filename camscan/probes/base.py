@@ -235,6 +235,12 @@ class SweepShared:
     def connect_timeout(self) -> float:
         return self.rtt.timeout() if self.rtt is not None else self.settings.connect_timeout
 
+    def note_rtt(self, seconds: float) -> None:
+        """One connect round trip (accepted or refused), timed from the moment the packet
+        budget let it go: the adaptive connect timeout learns from it."""
+        if self.rtt is not None:
+            self.rtt.add(seconds)
+
     def heard(self, ip: str, rows: Sequence[Observation] = ()) -> None:
         """A segment-wide probe (an ARP reply, a discovery answer) just heard from ``ip``.
 
@@ -359,15 +365,24 @@ class HostContext:
     ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
         """A TCP (or TLS) connection to ``port`` inside a permit, closed on exit."""
         async with self.permit(port):
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
-                    self.ip, port, ssl=ssl, server_hostname=server_hostname, limit=limit,
-                    **({"ssl_handshake_timeout": self.settings.connect_timeout * 2} if ssl
-                       else {}),
-                ),
-                timeout=(self.shared.connect_timeout() if connect_timeout is None
-                         else connect_timeout) * (3 if ssl else 1),
-            )
+            loop = asyncio.get_running_loop()
+            started = loop.time()  # after the permit: queueing is not the network's time
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        self.ip, port, ssl=ssl, server_hostname=server_hostname, limit=limit,
+                        **({"ssl_handshake_timeout": self.settings.connect_timeout * 2} if ssl
+                           else {}),
+                    ),
+                    timeout=(self.shared.connect_timeout() if connect_timeout is None
+                             else connect_timeout) * (3 if ssl else 1),
+                )
+            except ConnectionRefusedError:
+                if not ssl:
+                    self.shared.note_rtt(loop.time() - started)
+                raise
+            if not ssl:  # a TLS handshake is not a round trip
+                self.shared.note_rtt(loop.time() - started)
             try:
                 yield reader, writer
             finally:

@@ -7,7 +7,8 @@ Cost grows with live hosts, not with empty addresses: unless a segment-wide prob
 heard from the host, a cheap first pass connects to the liveness ports only (80 and 554, or
 the first two ports asked for). A host that neither accepts nor refuses any of them is taken
 as silent and gets nothing more; a live host then gets the rest of the port set. Connect
-round-trip times feed the sweep's adaptive connect timeout.
+round-trip times (timed inside the permit, :meth:`HostContext.connect`) feed the
+sweep's adaptive connect timeout.
 """
 
 from __future__ import annotations
@@ -30,11 +31,7 @@ async def connect_port(ctx: HostContext, port: int) -> ProbeResult:
             pass
     except (TimeoutError, OSError) as exc:
         status, reason = failure_status(exc)
-        if status is Status.CLOSED and ctx.shared.rtt is not None:
-            ctx.shared.rtt.add(time.monotonic() - started)
         return ProbeResult(outcome(ctx.ip, NAME, status, port, reason, started))
-    if ctx.shared.rtt is not None:
-        ctx.shared.rtt.add(time.monotonic() - started)
     return ProbeResult(
         outcome(ctx.ip, NAME, Status.OK, port, "open", started),
         [ctx.obs(NAME, "tcp.open", str(port), port)],

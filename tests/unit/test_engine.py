@@ -8,6 +8,7 @@ whole file runs in a few seconds.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Sequence
 
@@ -547,6 +548,22 @@ def test_rtt_estimator_adapts_within_bounds() -> None:
     for rtt in (0.3, 0.5, 0.2, 0.6):
         slow.add(rtt)
     assert 0.3 < slow.timeout() <= 1.5
+
+
+async def test_connect_round_trips_leave_out_the_wait_for_the_budget() -> None:
+    """The adaptive timeout learns the network's round trip, not the rate limiter's queue: 20
+    refused connects at 10/s queue for up to 2 s, yet each sample is the connect alone."""
+    from tests.unit.probes._loopctx import make_ctx
+
+    with socket.socket() as s:  # a port nobody listens on: every connect is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = make_ctx(port, rate=10.0, host_concurrency=20)
+    results = await asyncio.gather(*(tcp.connect_port(ctx, port) for _ in range(20)))
+    assert {r.outcome.status for r in results} == {Status.CLOSED}
+    rtt = ctx.shared.rtt
+    assert rtt is not None and rtt.samples == 20
+    assert rtt.srtt < 0.5  # queueing alone averages about 1 s
 
 
 async def test_on_link_without_arp_stays_inside_the_neighbour_table(
