@@ -37,6 +37,7 @@ from typing import Protocol
 from camscan.models import SEGMENT_ADDRESS, Observation, ProbeResult, Status
 from camscan.oui import vendor_of
 from camscan.probes.base import (
+    FLOW_ARP,
     PRIORITY_HEARD,
     HostContext,
     HostProbe,
@@ -354,9 +355,11 @@ async def run_segment(ctx: SegmentContext, *,
         ctx.shared.heard(ip, mac_observations(ip, mac, NAME))
 
     async def spend() -> None:
-        # the sweep's frames share the budget in arrival order with the hosts' probes (the
-        # ARP sweep of a /16 takes minutes: hosts must not starve mid-probe meanwhile)
-        await ctx.spend_packet(PRIORITY_HEARD)
+        # the sweep's frames share the budget half and half with the hosts' probes while both
+        # have packets waiting (a flow of their own): hosts must not starve mid-probe during
+        # the minutes of a /16's sweep, and the sweep, a few frames booked at a time, must not
+        # queue behind every host's connects (the deadline would cut its second pass)
+        await ctx.spend_packet(PRIORITY_HEARD, FLOW_ARP)
 
     # the retransmits are best effort: no frame leaves once the engine's budget runs short
     deadline = asyncio.get_running_loop().time() + max(engine_budget - 1.0, wait + grace)

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 # failure_status is re-exported: probes and the engine classify failures here; DEFAULT_PORTS
 # and FORBIDDEN_PORTS too (their one home: camscan.settings)
 __all__ = [
-    "DEFAULT_PORTS", "FORBIDDEN_PORTS", "PRIORITY_HEARD", "PRIORITY_SEGMENT", "PRIORITY_UNKNOWN",
+    "DEFAULT_PORTS", "FLOW_ARP", "FLOW_HOSTS", "FORBIDDEN_PORTS", "PRIORITY_HEARD",
+    "PRIORITY_SEGMENT", "PRIORITY_UNKNOWN",
     "HostContext", "HostProbe", "HostRun", "Liveness", "Probe", "RateLimiter", "RttEstimator",
     "SegmentContext", "SegmentProbe", "SegmentRun", "ServiceProbe", "ServiceRun", "Settings",
     "SweepShared", "SweepState", "deadline_scope", "discover", "extend_deadline",
@@ -55,6 +56,10 @@ DEFAULT_PORTS: tuple[int, ...] = DEFAULTS.ports
 PRIORITY_SEGMENT = 0
 PRIORITY_HEARD = 1
 PRIORITY_UNKNOWN = 2
+# Flows sharing one priority of the budget fairly (RateLimiter): every host's probes are one
+# flow, the ARP sweep another, so neither starves the other whatever their queue lengths.
+FLOW_HOSTS = "hosts"
+FLOW_ARP = "arp"
 
 # The whole-operation timeout of the probe call running in this context (the engine's
 # guarded call sets it): time spent queueing for local limits is added back to it, so a low
@@ -84,11 +89,17 @@ def deadline_scope(cm: asyncio.Timeout) -> Iterator[None]:
 
 
 class RateLimiter:
-    """Spaces events at most ``rate`` per second (no bursts), highest priority first.
+    """Spaces events at most ``rate`` per second (no bursts), highest priority first, and
+    within one priority shared fairly between flows.
 
     A caller that finds the limiter free and nobody queued goes at once; otherwise it queues
-    by (priority, arrival) and one waiter is released per interval. :meth:`acquire` returns
-    the seconds it waited.
+    and one waiter is released per interval. Waiters of one priority are served by
+    start-time fair queueing over their ``flow``: each takes the tag
+    ``max(its flow's last tag, the tag last served) + 1`` and the lowest tag goes first, so two
+    flows with waiters share the budget 1:1 however many callers each has queued (the ARP
+    sweep, one sender with a few frames booked ahead, against hundreds of hosts' connects),
+    and a flow that was idle gets no credit for it. :meth:`acquire` returns the seconds it
+    waited.
     """
 
     def __init__(self, rate: float) -> None:
@@ -97,15 +108,17 @@ class RateLimiter:
         self.interval = 1.0 / rate
         self._next = 0.0
         self.count = 0
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, float, int, asyncio.Future[None]]] = []
         self._seq = 0
+        self._served_tag = 0.0
+        self._flow_tags: dict[str, float] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     @property
     def queued(self) -> int:
         return sum(1 for *_, f in self._waiters if not f.done())
 
-    async def acquire(self, priority: int = PRIORITY_UNKNOWN) -> float:
+    async def acquire(self, priority: int = PRIORITY_UNKNOWN, flow: str = FLOW_HOSTS) -> float:
         loop = asyncio.get_running_loop()
         now = loop.time()
         self.count += 1
@@ -113,7 +126,9 @@ class RateLimiter:
             self._next = now + self.interval
             return 0.0
         fut: asyncio.Future[None] = loop.create_future()
-        heapq.heappush(self._waiters, (priority, self._seq, fut))
+        tag = max(self._flow_tags.get(flow, 0.0), self._served_tag) + 1.0
+        self._flow_tags[flow] = tag
+        heapq.heappush(self._waiters, (priority, tag, self._seq, fut))
         self._seq += 1
         self._arm(loop)
         try:
@@ -130,9 +145,10 @@ class RateLimiter:
     def _release(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
         while self._waiters:
-            _, _, fut = heapq.heappop(self._waiters)
+            _, tag, _, fut = heapq.heappop(self._waiters)
             if fut.done():  # its caller was cancelled
                 continue
+            self._served_tag = max(self._served_tag, tag)
             fut.set_result(None)
             self._next = max(self._next, loop.time()) + self.interval
             break
@@ -405,9 +421,10 @@ class SegmentContext:
     on_link: bool
     privileged: bool
 
-    async def spend_packet(self, priority: int = PRIORITY_SEGMENT) -> None:
+    async def spend_packet(self, priority: int = PRIORITY_SEGMENT,
+                           flow: str = FLOW_HOSTS) -> None:
         """Wait for the sweep's packet budget and count one packet sent."""
-        extend_deadline(await self.shared.limiter.acquire(priority))
+        extend_deadline(await self.shared.limiter.acquire(priority, flow))
         self.shared.attempts += 1
 
     async def discovery_round(self, payload: bytes, group: str, port: int, judge: Judge, *,

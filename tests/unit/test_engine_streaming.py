@@ -13,6 +13,8 @@ import asyncio
 from camscan.engine import Sweep, guarded
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
+    FLOW_ARP,
+    FLOW_HOSTS,
     PRIORITY_HEARD,
     PRIORITY_SEGMENT,
     PRIORITY_UNKNOWN,
@@ -207,6 +209,46 @@ async def test_rate_limiter_serves_higher_priority_first() -> None:
     assert served == [PRIORITY_SEGMENT, PRIORITY_HEARD, PRIORITY_HEARD, PRIORITY_UNKNOWN,
                       PRIORITY_UNKNOWN]
     assert limiter.count == 6
+
+
+async def test_rate_limiter_shares_one_priority_fairly_between_flows() -> None:
+    """One ARP-like flow with two frames booked at a time gets every other slot against a
+    hosts' flow with 40 connects queued (arrival order would give it the 41st and 42nd)."""
+    limiter = RateLimiter(1000.0)
+    await limiter.acquire()
+    served: list[str] = []
+
+    async def hosts() -> None:
+        await limiter.acquire(PRIORITY_HEARD, FLOW_HOSTS)
+        served.append("h")
+
+    async def sweep(frames: int) -> None:
+        for _ in range(frames):
+            await limiter.acquire(PRIORITY_HEARD, FLOW_ARP)
+            served.append("a")
+
+    await asyncio.gather(*(hosts() for _ in range(40)), sweep(10))
+    assert served.count("a") == 10
+    # the sweep's 10 frames went out among the first 21 slots, one at a time between hosts'
+    assert served.index("a") <= 1 and len(served) - served[::-1].index("a") <= 21
+    assert "aa" not in "".join(served[:21])
+    assert limiter.count == 51
+
+
+async def test_a_flow_that_was_idle_gets_no_credit() -> None:
+    limiter = RateLimiter(1000.0)
+    await limiter.acquire()
+    for _ in range(30):  # the hosts' flow alone: its tags run ahead
+        await limiter.acquire(PRIORITY_HEARD, FLOW_HOSTS)
+    served: list[str] = []
+
+    async def want(flow: str, name: str) -> None:
+        await limiter.acquire(PRIORITY_HEARD, flow)
+        served.append(name)
+
+    await asyncio.gather(*(want(FLOW_ARP, "a") for _ in range(6)),
+                         *(want(FLOW_HOSTS, "h") for _ in range(6)))
+    assert "".join(served) in ("ahahahahahah", "hahahahahaha")
 
 
 async def test_a_cancelled_waiter_gives_its_turn_away() -> None:
