@@ -11,12 +11,14 @@ addresses are more likely to be devices).
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
 import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from math import gcd
 from pathlib import Path
 
@@ -163,6 +165,33 @@ def _range(token: str, first: str, last: str) -> IPRange:
     return IPRange(a, b)
 
 
+def ip_int(ip: str) -> int | None:
+    """A dotted-quad IPv4 address as an integer; None for anything else."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class _Ranges:
+    """An IPSet as sorted, disjoint integer ranges, for fast membership."""
+
+    firsts: list[int]
+    lasts: list[int]
+
+    @classmethod
+    def of(cls, ips: IPSet) -> _Ranges:
+        ranges = [(r.first, r.last) for r in ips.iter_ipranges()]
+        return cls([f for f, _ in ranges], [la for _, la in ranges])
+
+    def has(self, value: int | None) -> bool:
+        if value is None or not self.firsts:
+            return False
+        k = bisect.bisect_right(self.firsts, value) - 1
+        return k >= 0 and value <= self.lasts[k]
+
+
 @dataclass
 class Scope:
     """The addresses a sweep may send to, and nothing else."""
@@ -177,17 +206,21 @@ class Scope:
     def size(self) -> int:
         return int(self.addresses.size)
 
+    @cached_property
+    def _included(self) -> _Ranges:
+        return _Ranges.of(self.addresses)
+
+    @cached_property
+    def _excluded(self) -> _Ranges:
+        return _Ranges.of(self.excluded)
+
     def __contains__(self, ip: object) -> bool:
-        try:
-            return IPAddress(str(ip), version=4) in self.addresses
-        except (AddrFormatError, ValueError, TypeError):
-            return False
+        # asked for every packet a probe sends (HostContext.permit): a bisect over the
+        # scope's integer ranges, not a netaddr lookup
+        return self._included.has(ip_int(str(ip)))
 
     def is_excluded(self, ip: str) -> bool:
-        try:
-            return IPAddress(ip, version=4) in self.excluded
-        except (AddrFormatError, ValueError, TypeError):
-            return False
+        return self._excluded.has(ip_int(ip))
 
     def networks(self) -> list[IPNetwork]:
         return list(self.addresses.iter_cidrs())
@@ -215,12 +248,11 @@ class Scope:
             b = rng.randrange(total)
         else:
             a, b = 1, 0
-        import bisect
-
+        firsts = [c.first for c in cidrs]
         for i in range(total):
             idx = (a * i + b) % total
             k = bisect.bisect_right(starts, idx) - 1
-            yield str(IPAddress(cidrs[k].first + (idx - starts[k]), version=4))
+            yield socket.inet_ntoa((firsts[k] + idx - starts[k]).to_bytes(4, "big"))
 
     def sample(self, n: int = 5) -> list[str]:
         return [str(ip) for _, ip in zip(range(n), self.addresses, strict=False)]

@@ -292,14 +292,15 @@ def on_link_targets(ctx: SegmentContext, limit: int = MAX_SWEEP) -> list[str]:
     if scope is None or not connected:
         return []
     own = ctx.source_ip
+    nets = [(int(n.network_address), int(n.broadcast_address)) for n in connected]
     out: list[str] = []
     for ip in scope.iter_addresses(randomise=False):
         if len(out) >= limit:
             break
         if ip == own or scope.is_excluded(ip):
             continue
-        addr = ipaddress.IPv4Address(ip)
-        if any(addr in net for net in connected):
+        value = int.from_bytes(socket.inet_aton(ip), "big")
+        if any(first <= value <= last for first, last in nets):
             out.append(ip)
     return out
 

@@ -60,6 +60,8 @@ PRIORITY_UNKNOWN = 2
 # flow, the ARP sweep another, so neither starves the other whatever their queue lengths.
 FLOW_HOSTS = "hosts"
 FLOW_ARP = "arp"
+# How far a rate limiter's released slots may lag the clock (RateLimiter._release)
+CATCH_UP = 0.008
 
 # The whole-operation timeout of the probe call running in this context (the engine's
 # guarded call sets it): time spent queueing for local limits is added back to it, so a low
@@ -89,8 +91,9 @@ def deadline_scope(cm: asyncio.Timeout) -> Iterator[None]:
 
 
 class RateLimiter:
-    """Spaces events at most ``rate`` per second (no bursts), highest priority first, and
-    within one priority shared fairly between flows.
+    """Spaces events at most ``rate`` per second (bursts of at most :data:`CATCH_UP` seconds'
+    worth, see :meth:`_release`), highest priority first, and within one priority shared
+    fairly between flows.
 
     A caller that finds the limiter free and nobody queued goes at once; otherwise it queues
     and one waiter is released per interval. Waiters of one priority are served by
@@ -106,6 +109,7 @@ class RateLimiter:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.interval = 1.0 / rate
+        self.catch_up = CATCH_UP
         self._next = 0.0
         self.count = 0
         self._waiters: list[tuple[int, float, int, asyncio.Future[None]]] = []
@@ -143,15 +147,22 @@ class RateLimiter:
             self._timer = loop.call_at(max(self._next, loop.time()), self._release, loop)
 
     def _release(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Release every waiter whose slot has come. A busy event loop runs this timer late
+        (a loop turn of a sweep with hundreds of hosts takes longer than a 1 ms slot): the
+        slots that passed meanwhile are released now, as long as they are no older than
+        ``catch_up``, so the average stays at ``rate`` instead of one per loop turn, and the
+        burst stays below ``catch_up`` seconds' worth (less than one slot for a slow limiter
+        such as a host's)."""
         self._timer = None
-        while self._waiters:
+        now = loop.time()
+        self._next = max(self._next, now - self.catch_up)
+        while self._waiters and self._next <= now:
             _, tag, _, fut = heapq.heappop(self._waiters)
             if fut.done():  # its caller was cancelled
                 continue
             self._served_tag = max(self._served_tag, tag)
             fut.set_result(None)
-            self._next = max(self._next, loop.time()) + self.interval
-            break
+            self._next += self.interval
         self._arm(loop)
 
 
@@ -181,9 +192,10 @@ class Settings:
 
 def segment_budget(settings: Settings, addresses: int) -> float:
     """The whole-operation timeout of one segment-wide probe: the discovery window, one probe
-    timeout, and time to ask every address twice at the sweep's rate (the ARP sweep asks the
-    silent ones again)."""
-    return settings.discovery_window + settings.timeout + 2 * addresses / max(settings.rate, 1.0)
+    timeout, and time to ask every address twice (the ARP sweep asks the silent ones again) at
+    half the sweep's rate (its share of the budget while hosts' probes want the rest)."""
+    return (settings.discovery_window + settings.timeout
+            + 2 * addresses / (max(settings.rate, 1.0) / 2))
 
 
 @dataclass
