@@ -467,6 +467,15 @@ class Sweep:
             order = self.scope.iter_addresses(randomise=self.settings.randomise,
                                               seed=self.settings.seed)
             self._phase("hosts")
+
+            def ended(task: asyncio.Task[None]) -> None:
+                # a done callback, not asyncio.wait over every task in flight: that adds and
+                # removes a callback on each of the hundreds in flight per host finished
+                in_flight.discard(task)
+                self._wake.set()
+
+            if segment is not None:
+                segment.add_done_callback(lambda _t: self._wake.set())
             while True:
                 exhausted = False
                 while len(in_flight) < max_in_flight:
@@ -474,17 +483,14 @@ class Sweep:
                     if nxt is None:
                         exhausted = True
                         break
-                    in_flight.add(asyncio.create_task(self._run_host(nxt)))
+                    task = asyncio.create_task(self._run_host(nxt))
+                    in_flight.add(task)
+                    task.add_done_callback(ended)
                 idle = exhausted and not self._heard and not self._held
                 if idle and not in_flight and (segment is None or segment.done()):
                     break
                 self._wake.clear()
-                wake = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait([*in_flight, wake], return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    wake.cancel()
-                in_flight = {t for t in in_flight if not t.done()}
+                await self._wake.wait()
             if segment is not None:
                 await segment
         except asyncio.CancelledError:

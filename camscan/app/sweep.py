@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from camscan.app.outputs import (
     STDOUT,
+    quiet_collector,
     raise_fd_limit,
     stdout_gone,
     watch_stdout,
@@ -183,6 +184,7 @@ def _run(request: ScanRequest, reporter: Reporter, interrupts: Interrupts) -> in
     with recorder:
         started = time.monotonic()
         sweep = _Sweep(plan, request, reporter, interrupts)
+        quiet_collector()
         try:
             report = asyncio.run(sweep.run())
         except OSError as exc:
