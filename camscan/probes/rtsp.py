@@ -4,7 +4,8 @@ What a camera says before any login is evidence: Hikvision answers ``OPTIONS`` w
 ``Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, PAUSE`` and no ``Server`` header, and
 refuses ``DESCRIBE`` with ``Digest realm="Hikvision"`` (older firmware) or
 ``Digest realm="IP Camera(XXXXX)"`` (newer); Dahua firmware sends
-``Server: Dahua Rtsp Server`` and a ``Login to <serial>`` realm. No credentials are ever sent.
+``Server: Dahua Rtsp Server`` and a ``Login to <serial>`` realm; Uniview's realm is the unit's
+MAC as 12 hex digits (``Digest realm="c4790503a344"``). No credentials are ever sent.
 
 Every reply is read under bounds: headers stop at the blank line or at
 :data:`MAX_HEADER_BYTES`, a body is drained only up to :data:`MAX_BODY_BYTES`, and one reply

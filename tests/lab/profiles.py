@@ -4,8 +4,8 @@ A profile (``tests/lab/profiles/<id>.yaml``, format in ``tests/lab/README.md``) 
 real device answers on each TCP port and to segment-wide discovery, and what camscan must
 conclude about it. Both labs (loopback and namespace) and the tests read profiles through
 :func:`load_profiles`; replies are read with :func:`capture_bytes` and filled in with
-:func:`render` (``{{ip}}``, ``{{mac}}``, ``{{mac_dash}}``, ``{{uuid}}``, ``{{relates_to}}``,
-``{{cseq}}``).
+:func:`render` (``{{ip}}``, ``{{mac}}``, ``{{mac_dash}}``, ``{{mac_hex}}``, ``{{uuid}}``,
+``{{relates_to}}``, ``{{cseq}}``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ DEVICE_TYPES: tuple[str, ...] = (
 VERDICTS: tuple[str, ...] = ("remove", "review", "keep")
 POLICIES: tuple[str, ...] = ("canada-2025", "ndaa-889")
 TLS_VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
-TEMPLATE_NAMES = frozenset({"ip", "mac", "mac_dash", "uuid", "relates_to", "cseq"})
+TEMPLATE_NAMES = frozenset({"ip", "mac", "mac_dash", "mac_hex", "uuid", "relates_to", "cseq"})
 FORBIDDEN_PORTS = frozenset(range(9100, 9108))
 
 # IEEE OUI assignments (first three octets, upper-case hex) of the makers the profiles use.
@@ -219,6 +219,11 @@ class Profile:
         return self.mac.replace(":", "-")
 
     @property
+    def mac_hex(self) -> str:
+        """The MAC as 12 hex digits, no separators (Uniview's RTSP realm)."""
+        return self.mac.replace(":", "")
+
+    @property
     def ports(self) -> tuple[int, ...]:
         return tuple(s.port for s in self.services)
 
@@ -246,7 +251,7 @@ def capture_bytes(rel: str) -> bytes:
 def template_values(profile: Profile, ip: str, **extra: str) -> dict[str, str]:
     """The values :func:`render` substitutes for one device at address ``ip``."""
     values = {"ip": ip, "mac": profile.mac, "mac_dash": profile.mac_dash,
-              "uuid": profile.uuid, "relates_to": "", "cseq": "0"}
+              "mac_hex": profile.mac_hex, "uuid": profile.uuid, "relates_to": "", "cseq": "0"}
     values.update(extra)
     return values
 

@@ -130,3 +130,17 @@ def test_vivotek_and_mobotix_headers_name_them() -> None:
     mobotix = _asset(("http.www_authenticate", 'Basic realm="MOBOTIX Camera User"'))
     assert mobotix.manufacturer == "Mobotix"
     assert mobotix.confidence >= 0.8
+
+
+def test_a_routed_uniview_camera_is_named_by_its_rtsp_realm() -> None:
+    """Behind a router no MAC is heard; the RTSP realm is the unit's MAC in a Uniview block."""
+    seen = (("http.title", "Web"), ("rtsp.status", "200"), ("rtsp.realm", "c4790503a344"))
+    asset = _asset(*seen)
+    assert asset.manufacturer == "Uniview"
+    assert 0.5 <= asset.confidence < 0.8
+    assert {p.name: p.verdict(asset, DB.vocabulary)[0] for p in POLICIES} == {
+        p.name: "keep" for p in POLICIES}
+    # 12 hex digits outside Uniview's blocks name nobody (a video device, maker unknown)
+    other = _asset(("rtsp.status", "200"), ("rtsp.realm", "7a0c41d9e3b2"))
+    assert other.manufacturer is None
+    assert all(p.verdict(other, DB.vocabulary)[0] == "review" for p in POLICIES)

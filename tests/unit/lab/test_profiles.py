@@ -15,6 +15,7 @@ from tests.lab.profiles import (
     CAPTURES_DIR,
     OUIS,
     PROFILE_DIR,
+    TEMPLATE_NAMES,
     Profile,
     ProfileError,
     capture_bytes,
@@ -139,6 +140,7 @@ def test_http_captures_are_well_formed(profile: Profile) -> None:
                 data = capture_bytes(reply.capture)
                 assert data.startswith(b"RTSP/1.0 ") and data.endswith(b"\r\n\r\n")
                 assert b"CSeq: {{cseq}}\r\n" in data, reply.capture
+                assert template_names(data) <= TEMPLATE_NAMES, reply.capture
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=IDS)
@@ -177,10 +179,21 @@ def test_stable_uuid_ends_in_mac() -> None:
 
 def test_loopback_overrides_apply_only_to_loopback() -> None:
     p = next(p for p in PROFILES if p.id == "uniview-ipc2124lb")
-    assert p.expect.for_lab("namespace").manufacturer == "Uniview"
+    assert p.expect.for_lab("namespace").model == "IPC2124LB-SF28KM-G"
     loop = p.expect.for_lab("loopback")
-    assert loop.manufacturer is None and loop.verdict["ndaa-889"] == "review"
-    assert loop.device_type == "camera"
+    assert loop.model is None and loop.manufacturer == "Uniview"
+    assert loop.device_type == "camera" and loop.verdict["ndaa-889"] == "keep"
+
+
+def test_uniview_rtsp_realm_is_the_units_mac() -> None:
+    """Real Uniview units refuse DESCRIBE with their MAC as the realm: each copy its own."""
+    p = next(p for p in PROFILES if p.id == "uniview-ipc2124lb")
+    rtsp = p.service(554)
+    assert rtsp is not None
+    capture = rtsp.replies["DESCRIBE"].capture
+    assert capture is not None
+    data = render(capture_bytes(capture), template_values(p, "198.18.0.10"))
+    assert b'Digest realm="48ea6321240b",' in data and b"Server:" not in data
 
 
 BAD_CASES = {
