@@ -8,11 +8,17 @@ heard from the host, a cheap first pass connects to the liveness ports only (80 
 the first two ports asked for). A host that neither accepts nor refuses any of them is taken
 as silent and gets nothing more; a live host then gets the rest of the port set. Connect
 round-trip times feed the sweep's adaptive connect timeout.
+
+A host that refused connections and accepted none gets one ``tcp.refused`` row (the refused
+ports): it answered, so it is a live device and an asset of its own (a PC with no server,
+routed, where no ARP answer speaks for it). Loopback addresses never get it: there the local
+kernel answers every address of 127.0.0.0/8 with a RST, which says nothing about a device.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 
 from camscan.models import ProbeResult, Status
@@ -21,6 +27,7 @@ from camscan.probes.registry import spec
 
 NAME = "tcp"
 LIVENESS_PORTS = (80, 554)
+MAX_REFUSED_LISTED = 16  # ports named in a tcp.refused value; the rest are counted
 
 
 async def connect_port(ctx: HostContext, port: int) -> ProbeResult:
@@ -51,6 +58,35 @@ def answered(results: list[ProbeResult]) -> bool:
     return any(r.outcome.status in (Status.OK, Status.CLOSED) for r in results)
 
 
+def refused_value(ports: list[int]) -> str:
+    """``80, 554, 8000``: the refused ports in ascending order, at most
+    :data:`MAX_REFUSED_LISTED` named (``... (+12 more)`` for the rest)."""
+    ordered = sorted(set(ports))
+    text = ", ".join(map(str, ordered[:MAX_REFUSED_LISTED]))
+    more = len(ordered) - MAX_REFUSED_LISTED
+    return text + (f" (+{more} more)" if more > 0 else "")
+
+
+def note_refusals(ctx: HostContext, results: list[ProbeResult]) -> None:
+    """No port accepted but some refused: one ``tcp.refused`` row on the first refusal's
+    result, so the host is an asset. Never on loopback (the local kernel refuses for every
+    address of 127.0.0.0/8, whether or not anything is there)."""
+    if loopback(ctx.ip) or any(r.outcome.status is Status.OK for r in results):
+        return  # open ports: their tcp.open rows make the asset
+    refused = {r.outcome.port: r for r in results
+               if r.outcome.status is Status.CLOSED and r.outcome.port is not None}
+    if refused:
+        first = next(iter(refused.values()))
+        first.observations.append(ctx.obs(NAME, "tcp.refused", refused_value(list(refused))))
+
+
+def loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
 async def run(ctx: HostContext) -> list[ProbeResult]:
     ports = [p for p in ctx.settings.ports if p not in FORBIDDEN_PORTS]
     results: list[ProbeResult] = []
@@ -64,6 +100,7 @@ async def run(ctx: HostContext) -> list[ProbeResult]:
     for r in results:
         if r.outcome.status is Status.OK and r.outcome.port is not None:
             ctx.open_ports.add(r.outcome.port)
+    note_refusals(ctx, results)
     return results
 
 
