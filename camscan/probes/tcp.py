@@ -9,10 +9,11 @@ the first two ports asked for). A host that neither accepts nor refuses any of t
 as silent and gets nothing more; a live host then gets the rest of the port set. Connect
 round-trip times feed the sweep's adaptive connect timeout.
 
-A host that refused connections and accepted none gets one ``tcp.refused`` row (the refused
-ports): it answered, so it is a live device and an asset of its own (a PC with no server,
-routed, where no ARP answer speaks for it). Loopback addresses never get it: there the local
-kernel answers every address of 127.0.0.0/8 with a RST, which says nothing about a device.
+A host that refused connections, accepted none and was heard by no segment-wide probe gets
+one ``tcp.refused`` row (the refused ports): it answered, so it is a live device and an asset
+of its own (a PC with no server, routed, where no ARP answer speaks for it). Loopback
+addresses never get it: there the local kernel answers every address of 127.0.0.0/8 with a
+RST, which says nothing about a device.
 """
 
 from __future__ import annotations
@@ -68,11 +69,15 @@ def refused_value(ports: list[int]) -> str:
 
 
 def note_refusals(ctx: HostContext, results: list[ProbeResult]) -> None:
-    """No port accepted but some refused: one ``tcp.refused`` row on the first refusal's
-    result, so the host is an asset. Never on loopback (the local kernel refuses for every
-    address of 127.0.0.0/8, whether or not anything is there)."""
-    if loopback(ctx.ip) or any(r.outcome.status is Status.OK for r in results):
-        return  # open ports: their tcp.open rows make the asset
+    """No port accepted, no segment-wide probe heard the host, but some port refused: one
+    ``tcp.refused`` row on the first refusal's result, so the host is an asset. Open ports
+    (their ``tcp.open`` rows) or a segment-wide answer (an ARP reply, a discovery answer:
+    its rows) make the asset already, and its report stays as it was. Never on loopback:
+    the local kernel refuses for every address of 127.0.0.0/8, whether or not anything is
+    there."""
+    if (loopback(ctx.ip) or ctx.shared.known_alive(ctx.ip)
+            or any(r.outcome.status is Status.OK for r in results)):
+        return
     refused = {r.outcome.port: r for r in results
                if r.outcome.status is Status.CLOSED and r.outcome.port is not None}
     if refused:

@@ -1,5 +1,6 @@
 """The TCP connect sweep's ``tcp.refused`` row: a host that refused every connection it
-answered is listed (with why), except on loopback; hosts with an open port are unchanged.
+answered is listed (with why), except on loopback; hosts with an open port, or heard by a
+segment-wide probe, are unchanged.
 
 Off loopback, connections are faked at ``tcp.connect_port`` (what the sweep decides from each
 port's outcome is under test here, not how a connect is made): nothing is sent. The loopback
@@ -85,6 +86,21 @@ async def test_open_ports_keep_their_rows_and_get_no_refused_row(
     results = await tcp.run(ctx)
     assert rows(results) == [("tcp.open", "554", 554)]
     assert ctx.open_ports == {554}
+
+
+@pytest.mark.parametrize("when", ["as the answer arrived", "when the round ended"])
+async def test_a_host_a_segment_probe_heard_gets_no_refused_row(
+        monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    # its ARP answer (or a discovery answer) lists it already: its report stays as it was
+    tried = fake_ports(monkeypatch, {p: Status.CLOSED for p in (80, 443, 554)})
+    ctx = ctx_for(PC, (80, 443, 554))
+    if when == "as the answer arrived":  # the streaming engine starts the host right then
+        ctx.shared.heard(PC)
+    else:
+        ctx.shared.state.arp_macs[PC] = "02:00:00:00:00:41"
+    results = await tcp.run(ctx)
+    assert sorted(tried) == [80, 443, 554]  # heard: the whole port set at once
+    assert rows(results) == []
 
 
 async def test_a_silent_host_gets_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
