@@ -37,9 +37,11 @@ _VALUE_LABELS = {
     "subject": "certificate", "issuer": "certificate issuer", "location": "redirect",
 }
 _KEY_LABELS = {"mac.vendor": "MAC vendor", "http.location": ""}  # the location is a URL
-# Keys whose value camscan writes itself (never device text): what to call them, quoted
-# whatever they look like (a list of port numbers is not plain by the test below).
-_OWN_LABELS = {"tcp.refused": "refused connections on ports"}
+# Keys whose value camscan writes itself (never device text): what to call them, and the
+# shape their value must have to be quoted (a list of port numbers is not plain by the test
+# below; a report read back from a file is checked all the same).
+_OWN_LABELS = {"tcp.refused": ("refused connections on ports",
+                               re.compile(r"\d{1,5}(?:, \d{1,5}){0,63}(?: \(\+\d{1,5} more\))?"))}
 _HEXISH = re.compile(r"[0-9A-Fa-f]{8}")
 _HEX_ONLY = re.compile(r"[0-9A-Fa-f\s:.,-]{12,}")
 _PARENS = re.compile(r"\([^()]{0,400}\)")
@@ -65,7 +67,8 @@ def fact(e: Evidence) -> str | None:
     connections on ports 80, 554``), or None when its value is not for a sentence."""
     own = _OWN_LABELS.get(e.key)
     if own is not None:
-        return f"{own} {e.value}"
+        words, shape = own
+        return f"{words} {e.value}" if shape.fullmatch(e.value[:200]) else None
     lab = value_label(e.key)
     return f"{lab} {e.value}" if lab and plain(e.value) else None
 
