@@ -11,16 +11,20 @@ round-trip times feed the sweep's adaptive connect timeout.
 
 A host that refused connections, accepted none and was heard by no segment-wide probe gets
 one ``tcp.refused`` row (the refused ports): it answered, so it is a live device and an asset
-of its own (a PC with no server, routed, where no ARP answer speaks for it). Loopback
-addresses never get it: there the local kernel answers every address of 127.0.0.0/8 with a
-RST, which says nothing about a device.
+of its own (a PC with no server, routed, where no ARP answer speaks for it). The sweeping
+machine's own addresses never get it: there the local kernel answers (every address of
+127.0.0.0/8, and the machine's interface addresses, never on the wire), which says nothing
+about a device on the network.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+import socket
 import time
+from pathlib import Path
 
 from camscan.models import ProbeResult, Status
 from camscan.probes.base import FORBIDDEN_PORTS, HostContext, HostProbe, failure_status, outcome
@@ -72,23 +76,43 @@ def note_refusals(ctx: HostContext, results: list[ProbeResult]) -> None:
     """No port accepted, no segment-wide probe heard the host, but some port refused: one
     ``tcp.refused`` row on the first refusal's result, so the host is an asset. Open ports
     (their ``tcp.open`` rows) or a segment-wide answer (an ARP reply, a discovery answer:
-    its rows) make the asset already, and its report stays as it was. Never on loopback:
-    the local kernel refuses for every address of 127.0.0.0/8, whether or not anything is
-    there."""
-    if (loopback(ctx.ip) or ctx.shared.known_alive(ctx.ip)
-            or any(r.outcome.status is Status.OK for r in results)):
+    its rows) make the asset already, and its report stays as it was. Never for this
+    machine's own addresses (:func:`own_address`)."""
+    if ctx.shared.known_alive(ctx.ip) or any(r.outcome.status is Status.OK for r in results):
         return
     refused = {r.outcome.port: r for r in results
                if r.outcome.status is Status.CLOSED and r.outcome.port is not None}
-    if refused:
+    if refused and not own_address(ctx.ip):
         first = next(iter(refused.values()))
         first.observations.append(ctx.obs(NAME, "tcp.refused", refused_value(list(refused))))
 
 
-def loopback(ip: str) -> bool:
+def own_address(ip: str) -> bool:
+    """Is ``ip`` this machine's, where its own kernel answers every connect? Loopback
+    (127.0.0.0/8: the kernel refuses for every address of it, device or not), or an address
+    of one of its interfaces (the scanner's own address in the targets): a socket binds to
+    it. Nothing is sent. With ``ip_nonlocal_bind`` on, any address binds: then only
+    loopback counts."""
     try:
-        return ipaddress.ip_address(ip).is_loopback
+        if ipaddress.ip_address(ip).is_loopback:
+            return True
     except ValueError:
+        return False
+    if _nonlocal_bind():
+        return False
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((ip, 0))
+    except OSError:
+        return False
+    return True
+
+
+@functools.cache
+def _nonlocal_bind() -> bool:
+    try:
+        return Path("/proc/sys/net/ipv4/ip_nonlocal_bind").read_text().strip() != "0"
+    except OSError:
         return False
 
 

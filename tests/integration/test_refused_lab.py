@@ -4,7 +4,8 @@ where no ARP answer speaks for it, its ``tcp.refused`` row is what lists it.
 A small /16 farm (bench/topology.py, root, network namespaces): a routed PC with no server, an
 on-link one (listed by its ARP answer, as before), a routed Hikvision camera, and silent
 routed addresses (the router drops them).
-camscan sweeps them from the scanner namespace, which has no route out of the lab.
+camscan sweeps them, and its own address, from the scanner namespace, which has no route out
+of the lab.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 
 import pytest
 
-from bench.topology import FarmDevice, Slash16Lab
+from bench.topology import SCANNER16, FarmDevice, Slash16Lab
 from camscan.probes.tcp import MAX_REFUSED_LISTED
 from camscan.settings import DEFAULTS
 from tests.conftest import lab_unavailable
@@ -46,9 +47,10 @@ def test_hosts_that_only_refuse_are_listed_and_cameras_unchanged() -> None:
             lab.start()
         except (LabError, OSError, subprocess.SubprocessError) as exc:
             lab_unavailable(f"the /16 lab could not be built: {exc}")
-        # the routed /28 around them (the others silent: dropped by the router), the on-link PC
+        # the routed /28 around them (the others silent: dropped by the router), the on-link
+        # PC, and the scanner's own address (its own kernel refuses: not a device)
         proc = lab.popen_in(lab.scanner_ns, [
-            sys.executable, "-m", "camscan", "scan", "198.19.128.48/28", ONLINK_PC,
+            sys.executable, "-m", "camscan", "scan", "198.19.128.48/28", ONLINK_PC, SCANNER16,
             "--format", "json", "--quiet", "--seed", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = proc.communicate(timeout=240)

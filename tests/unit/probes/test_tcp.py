@@ -1,6 +1,6 @@
 """The TCP connect sweep's ``tcp.refused`` row: a host that refused every connection it
-answered is listed (with why), except on loopback; hosts with an open port, or heard by a
-segment-wide probe, are unchanged.
+answered is listed (with why), except this machine's own addresses (loopback, its interface
+addresses); hosts with an open port, or heard by a segment-wide probe, are unchanged.
 
 Off loopback, connections are faked at ``tcp.connect_port`` (what the sweep decides from each
 port's outcome is under test here, not how a connect is made): nothing is sent. The loopback
@@ -126,6 +126,23 @@ async def test_a_real_loopback_refusal_gives_no_row() -> None:
     await server.wait_closed()
     results = await tcp.run(ctx_for("127.0.0.1", (free,)))
     assert [r.outcome.status for r in results] == [Status.CLOSED]
+    assert rows(results) == []
+
+
+def test_own_addresses_are_loopback_and_the_machines_interfaces() -> None:
+    # under tools/iso (a namespace with lo only): 127.0.0.0/8 is this machine's, TEST-NET not
+    assert tcp.own_address("127.0.0.1") and tcp.own_address("127.77.0.9")
+    assert not tcp.own_address(PC)
+    assert not tcp.own_address("not an address")
+
+
+async def test_no_refused_row_for_an_interface_address_of_this_machine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the scanner's own address in the targets: its own kernel refuses, never the network
+    fake_ports(monkeypatch, {80: Status.CLOSED, 554: Status.CLOSED})
+    monkeypatch.setattr(tcp, "own_address", lambda ip: ip == PC)
+    results = await tcp.run(ctx_for(PC, (80, 554)))
+    assert [r.outcome.status for r in results] == [Status.CLOSED, Status.CLOSED]
     assert rows(results) == []
 
 
