@@ -232,10 +232,13 @@ class SweepState:
     wsd_xaddrs: dict[str, list[str]] = field(default_factory=dict)
     # what credentials were presented to which device (onvif, isapi, snmp)
     logins: LoginLedger = field(default_factory=LoginLedger)
+    # in-scope addresses a segment-wide probe announced as each answer arrived
+    # (SweepShared.heard), before its round ends and fills the fields above
+    heard: set[str] = field(default_factory=set)
 
     def heard_from(self, ip: str) -> bool:
         """Did a segment-wide probe (ARP, multicast discovery) hear from ``ip``?"""
-        return ((self.liveness is not None and ip in self.liveness.alive)
+        return (ip in self.heard or (self.liveness is not None and ip in self.liveness.alive)
                 or ip in self.arp_macs or ip in self.wsd_seen or ip in self.mdns_seen
                 or ip in self.ssdp_locations)
 
@@ -276,6 +279,7 @@ class SweepShared:
         start the host's own probes while discovery still listens; ``rows`` (the answer's
         observations) join the host's asset at once. Out-of-scope addresses are ignored."""
         if self.in_scope(ip):
+            self.state.heard.add(ip)  # known alive from now on (known_alive)
             for listener in self.on_heard:
                 listener(ip, rows)
 

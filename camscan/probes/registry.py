@@ -121,6 +121,11 @@ _SSDP_KEYS = (
 SPECS: tuple[ProbeSpec, ...] = (
     ProbeSpec("tcp", "camscan.probes.tcp", "tcp", "TCP connect to the camera ports", (
         _k("tcp.open", "the open port number (`554`)"),
+        _k("tcp.refused", "the ports that refused the connection (`80, 554, 8000`; at most 16 "
+                          "named, then `(+N more)`), only when none accepted, no segment-wide "
+                          "probe heard the host, and never for the scanning machine's own "
+                          "addresses (loopback, its interfaces): the host answered, so it is "
+                          "listed", True),
     )),
     ProbeSpec(
         "http", "camscan.probes.http", "tcp",

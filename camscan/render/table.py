@@ -16,7 +16,7 @@ from rich.table import Table
 
 from camscan.models import ScanReport
 from camscan.render.csvout import sort_assets
-from camscan.render.why import LABEL_UNKNOWN, findings, label, plain, value_label
+from camscan.render.why import LABEL_UNKNOWN, fact, findings, label
 
 __all__ = ["write_table"]
 
@@ -50,8 +50,7 @@ def write_table(report: ScanReport, out: TextIO, *, color: bool = False,
             table.add_column(col, overflow="fold")
     for a in sort_assets(report.assets):
         why = "; ".join(findings(a.evidence, limit=2)) or next(
-            (f"{lab} {e.value}" for e in a.evidence
-             if (lab := value_label(e.key)) and plain(e.value)), "")
+            (text for e in a.evidence if (text := fact(e))), "")
         maker = a.manufacturer or "unknown"
         brand = label(a.brand, a.manufacturer, a.evidence)
         if narrow and brand != LABEL_UNKNOWN:

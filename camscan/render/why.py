@@ -18,8 +18,8 @@ from camscan.fingerprints import Rule, RuleError, shipped_database
 from camscan.models import Evidence
 
 __all__ = [
-    "FALLBACK_CHARS", "LABEL_UNKNOWN", "MAX_FINDINGS", "MAX_VALUE_CHARS", "findings", "human_why",
-    "label", "names_label", "plain", "rule_text", "value_label",
+    "FALLBACK_CHARS", "LABEL_UNKNOWN", "MAX_FINDINGS", "MAX_VALUE_CHARS", "fact", "findings",
+    "human_why", "label", "names_label", "plain", "rule_text", "value_label",
 ]
 
 MAX_FINDINGS = 3
@@ -37,6 +37,11 @@ _VALUE_LABELS = {
     "subject": "certificate", "issuer": "certificate issuer", "location": "redirect",
 }
 _KEY_LABELS = {"mac.vendor": "MAC vendor", "http.location": ""}  # the location is a URL
+# Keys whose value camscan writes itself (never device text): what to call them, and the
+# shape their value must have to be quoted (a list of port numbers is not plain by the test
+# below; a report read back from a file is checked all the same).
+_OWN_LABELS = {"tcp.refused": ("refused connections on ports",
+                               re.compile(r"\d{1,5}(?:, \d{1,5}){0,63}(?: \(\+\d{1,5} more\))?"))}
 _HEXISH = re.compile(r"[0-9A-Fa-f]{8}")
 _HEX_ONLY = re.compile(r"[0-9A-Fa-f\s:.,-]{12,}")
 _PARENS = re.compile(r"\([^()]{0,400}\)")
@@ -55,6 +60,17 @@ def value_label(key: str) -> str | None:
     if key in _KEY_LABELS:
         return _KEY_LABELS[key] or None
     return _VALUE_LABELS.get(key.rsplit(".", 1)[-1])
+
+
+def fact(e: Evidence) -> str | None:
+    """An evidence line no rule fired on, in words (``MAC vendor Axis``, ``refused
+    connections on ports 80, 554``), or None when its value is not for a sentence."""
+    own = _OWN_LABELS.get(e.key)
+    if own is not None:
+        words, shape = own
+        return f"{words} {e.value}" if shape.fullmatch(e.value[:200]) else None
+    lab = value_label(e.key)
+    return f"{lab} {e.value}" if lab and plain(e.value) else None
 
 
 def rule_text(rule: Rule) -> str:

@@ -451,3 +451,34 @@ def test_a_device_that_moves_between_sites_replays_as_one_history(inv: Inventory
     assert {s.asset_id: s.status for s in full.assets} == inv.store.statuses()
     assert [(s.id, s.remaining) for s in inv.sweeps()] == [
         (sid, n) for sid, n in sorted(full.remaining, key=lambda x: x[0])]
+
+
+def refusing_pc(ip: str) -> Asset:
+    """A routed host that only refused connections, as identify and the policy make it."""
+    from camscan.fingerprints import shipped_database
+    from camscan.identify import build_asset
+    from camscan.models import Observation
+    from camscan.policy import judge, load_policy
+
+    db = shipped_database()
+    row = Observation(ip=ip, probe="tcp", key="tcp.refused", value="80, 554, 8000")
+    return judge(build_asset([row], [], db), load_policy("canada-2025", db.vocabulary),
+                 db.vocabulary)
+
+
+def test_a_host_that_only_refused_is_an_address_only_keep_record(inv: Inventory) -> None:
+    r1 = inv.record_sweep(report([refusing_pc("10.77.0.60"), a_cam("10.77.0.10")],
+                                 started=day(1)))
+    pc = ids_by_ip(inv)["10.77.0.60"]
+    assert r1.remaining == 1  # the camera; the PC is kept, never on the worklist
+    inv.record_sweep(report([refusing_pc("10.77.0.60"), a_cam("10.77.0.10")], started=day(2)))
+    assert ids_by_ip(inv)["10.77.0.60"] == pc and len(inv.assets()) == 2  # matched by address
+    # it vanishes and another one answers elsewhere: no maker or model, so never taken for it
+    inv.record_sweep(report([refusing_pc("10.77.0.61"), a_cam("10.77.0.10")], started=day(3)))
+    assert [w.ip for w in inv.worklist()] == ["10.77.0.10"]
+    d = inv.diff(2, 3)
+    assert [(e.ip, e.same_as) for e in d.new] == [("10.77.0.61", None)]
+    assert [(e.ip, e.same_as) for e in d.gone] == [("10.77.0.60", None)]
+    assert statuses(inv)[pc] == "open"  # missed once; gone after two (N=2)
+    inv.record_sweep(report([refusing_pc("10.77.0.61"), a_cam("10.77.0.10")], started=day(4)))
+    assert statuses(inv)[pc] == "gone" and [w.ip for w in inv.worklist()] == ["10.77.0.10"]

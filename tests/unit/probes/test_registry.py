@@ -62,7 +62,8 @@ def test_derived_values_are_the_ones_camscan_used_before() -> None:
         "dhip.model", "onvif.manufacturer", "onvif.model", "isapi.model", "mac.vendor",
         "dhip.vendor", "sadp.oeminfo", "onvif.auth", "isapi.auth", "onvif.clock_skew",
         "ssdp.server", "upnp.manufacturer", "upnp.model_name", "upnp.friendly_name",
-        "snmp.sysdescr", "snmp.sysobjectid", "snmp.auth"}
+        "snmp.sysdescr", "snmp.sysobjectid", "snmp.auth",
+        "tcp.refused"}  # new: a host that only refused connections is listed, and says why
     assert frozenset(registry.spec("tls").default_ports) == TLS_PORTS
 
 

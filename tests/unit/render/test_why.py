@@ -7,7 +7,15 @@ from pathlib import Path
 
 from camscan.fingerprints import default_dir, load_rule_file, load_vocabulary, shipped_database
 from camscan.models import Evidence
-from camscan.render.why import LABEL_UNKNOWN, findings, human_why, label, plain, rule_text
+from camscan.render.why import (
+    LABEL_UNKNOWN,
+    fact,
+    findings,
+    human_why,
+    label,
+    plain,
+    rule_text,
+)
 
 SDK = Evidence(probe="sdk", key="sdk.banner", value="000000100000001e0000001e00000000",
                rule="hikvision.sdk.banner", port=8000)
@@ -95,3 +103,17 @@ def test_label_column_never_repeats_the_maker() -> None:
     shown = Evidence(probe="isapi", key="isapi.oemcode", value="1",
                      rule="hikvision.isapi.oemcode-hikvision")
     assert label("Hikvision", "Hikvision", [SDK, shown]) == "Hikvision"
+
+
+def test_facts_in_words_and_refusals_only_in_their_own_shape() -> None:
+    def ev(key: str, value: str) -> Evidence:
+        return Evidence(probe=key.split(".", 1)[0], key=key, value=value, rule=None)
+
+    assert fact(ev("tcp.refused", "80, 554, 8000")) == "refused connections on ports 80, 554, 8000"
+    many = ", ".join(str(p) for p in range(1000, 1016)) + " (+2 more)"
+    assert fact(ev("tcp.refused", many)) == f"refused connections on ports {many}"
+    assert fact(ev("mac.vendor", "Axis Communications AB")) == "MAC vendor Axis Communications AB"
+    # a report read back from a file: a value camscan would never have written is not quoted
+    for hostile in ("[red]80[/red]", "80, 554; rm -rf", "", "80,554"):
+        assert fact(ev("tcp.refused", hostile)) is None, hostile
+    assert fact(ev("http.body", "<html>")) is None
