@@ -29,6 +29,7 @@ import httpx
 
 from camscan.credentials import Credential
 from camscan.models import Status
+from camscan.net.deadline import deadline_scope, on_local_wait
 from camscan.net.errors import describe, failure_status
 from camscan.net.tls import TLS_PORTS, peer_details, permissive_context
 from camscan.wire.http import MAX_BODY as MAX_PAGE
@@ -215,6 +216,19 @@ class HttpSession:
     def remaining(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
 
+    def _give_back(self, waited: float) -> None:
+        # Time a request queued for the sweep's budget or the host's slots is not the
+        # device's: the session's deadline moves with it (see camscan.net.deadline).
+        self.deadline += waited
+
+    @contextlib.asynccontextmanager
+    async def _request_scope(self, when: float) -> AsyncIterator[None]:
+        """One request's timeout (``when``), pushed back, with the session's deadline, by
+        the time the request waits on local limits."""
+        async with asyncio.timeout_at(when) as cm:
+            with on_local_wait(self._give_back), deadline_scope(cm):
+                yield
+
     def _check_budget(self) -> None:
         if self.remaining() <= 0.05:
             raise HttpFailure(Status.TIMEOUT, "no time left in the probe budget", None)
@@ -236,7 +250,7 @@ class HttpSession:
         reply: Reply | None = None
         buf = bytearray()
         try:
-            async with asyncio.timeout_at(when):
+            async with self._request_scope(when):
                 self.client.cookies.clear()
                 async with self.client.stream("GET", url) as resp:
                     der, version = (None, None)
@@ -290,7 +304,7 @@ class HttpSession:
         version: str | None = None
         incomplete = ""
         try:
-            async with asyncio.timeout_at(when):
+            async with self._request_scope(when):
                 ssl_ctx = permissive_context() if target.scheme == "https" else None
                 async with self.ctx.connect(self.port, ssl=ssl_ctx) as (reader, writer):
                     der, version = peer_details(writer.get_extra_info("ssl_object"))

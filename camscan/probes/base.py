@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import heapq
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 
 from camscan.credentials import LoginLedger
 from camscan.models import SEGMENT_ADDRESS, Observation, ProbeOutcome, ProbeResult, Status
+from camscan.net.deadline import deadline_scope, local_wait, on_local_wait
 from camscan.net.errors import failure_status
 from camscan.net.multicast import Heard, Judge, multicast_round
 from camscan.settings import DEFAULTS, FORBIDDEN_PORTS
@@ -39,12 +39,35 @@ if TYPE_CHECKING:
 # failure_status is re-exported: probes and the engine classify failures here; DEFAULT_PORTS
 # and FORBIDDEN_PORTS too (their one home: camscan.settings)
 __all__ = [
-    "DEFAULT_PORTS", "FLOW_ARP", "FLOW_HOSTS", "FORBIDDEN_PORTS", "PRIORITY_HEARD",
-    "PRIORITY_SEGMENT", "PRIORITY_UNKNOWN",
-    "HostContext", "HostProbe", "HostRun", "Liveness", "Probe", "RateLimiter", "RttEstimator",
-    "SegmentContext", "SegmentProbe", "SegmentRun", "ServiceProbe", "ServiceRun", "Settings",
-    "SweepShared", "SweepState", "deadline_scope", "discover", "extend_deadline",
-    "failure_status", "outcome", "segment_budget",
+    "DEFAULT_PORTS",
+    "FLOW_ARP",
+    "FLOW_HOSTS",
+    "FORBIDDEN_PORTS",
+    "PRIORITY_HEARD",
+    "PRIORITY_SEGMENT",
+    "PRIORITY_UNKNOWN",
+    "HostContext",
+    "HostProbe",
+    "HostRun",
+    "Liveness",
+    "Probe",
+    "RateLimiter",
+    "RttEstimator",
+    "SegmentContext",
+    "SegmentProbe",
+    "SegmentRun",
+    "ServiceProbe",
+    "ServiceRun",
+    "Settings",
+    "SweepShared",
+    "SweepState",
+    "deadline_scope",
+    "discover",
+    "failure_status",
+    "local_wait",
+    "on_local_wait",
+    "outcome",
+    "segment_budget",
 ]
 
 # Every probe's default ports (camscan.probes.registry), ascending.
@@ -62,33 +85,6 @@ FLOW_HOSTS = "hosts"
 FLOW_ARP = "arp"
 # How far a rate limiter's released slots may lag the clock (RateLimiter._release)
 CATCH_UP = 0.008
-
-# The whole-operation timeout of the probe call running in this context (the engine's
-# guarded call sets it): time spent queueing for local limits is added back to it, so a low
-# --rate or a busy host never turns into a device "timeout".
-_DEADLINE: contextvars.ContextVar[asyncio.Timeout | None] = contextvars.ContextVar(
-    "camscan_deadline", default=None)
-
-
-def extend_deadline(waited: float) -> None:
-    """Give the current probe call back ``waited`` seconds spent waiting on local limits."""
-    cm = _DEADLINE.get()
-    if cm is None or waited <= 0:
-        return
-    when = cm.when()
-    if when is not None and not cm.expired():
-        cm.reschedule(when + waited)
-
-
-@contextlib.contextmanager
-def deadline_scope(cm: asyncio.Timeout) -> Iterator[None]:
-    """Make ``cm`` the deadline :func:`extend_deadline` extends, inside this block."""
-    token = _DEADLINE.set(cm)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
 
 class RateLimiter:
     """Spaces events at most ``rate`` per second (bursts of at most :data:`CATCH_UP` seconds'
@@ -292,10 +288,8 @@ class SweepShared:
         if done is None:
             return False
         if not done.is_set():
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            await done.wait()
-            extend_deadline(loop.time() - started)
+            with local_wait():
+                await done.wait()
         return ip is not None and self.on_link(ip)
 
     def on_link(self, ip: str) -> bool:
@@ -380,15 +374,20 @@ class HostContext:
             raise PermissionError(f"port {port} is never probed")
         if not self.shared.in_scope(self.ip):
             raise PermissionError(f"{self.ip} is not in scope")
-        loop = asyncio.get_running_loop()
-        queued = loop.time()
-        async with self._sem:
-            await self.shared.limiter.acquire(self.priority)
-            await self._host_rate.acquire()
-            # queueing for local limits is not the device's time: give it back
-            extend_deadline(loop.time() - queued)
+        # queueing for local limits is not the device's time: its deadlines stand still
+        with local_wait():
+            await self._sem.acquire()
+            try:
+                await self.shared.limiter.acquire(self.priority)
+                await self._host_rate.acquire()
+            except BaseException:
+                self._sem.release()
+                raise
+        try:
             self.shared.attempts += 1
             yield
+        finally:
+            self._sem.release()
 
     @contextlib.asynccontextmanager
     async def connect(
@@ -440,7 +439,8 @@ class SegmentContext:
     async def spend_packet(self, priority: int = PRIORITY_SEGMENT,
                            flow: str = FLOW_HOSTS) -> None:
         """Wait for the sweep's packet budget and count one packet sent."""
-        extend_deadline(await self.shared.limiter.acquire(priority, flow))
+        with local_wait():
+            await self.shared.limiter.acquire(priority, flow)
         self.shared.attempts += 1
 
     async def discovery_round(self, payload: bytes, group: str, port: int, judge: Judge, *,
