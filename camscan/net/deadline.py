@@ -15,6 +15,8 @@ import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
 
+__all__ = ["Resume", "deadline_scope", "local_wait", "on_local_wait"]
+
 # Resumes a held deadline, given the seconds waited.
 Resume = Callable[[float], None]
 
