@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from camscan.models import SEGMENT_ADDRESS, Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
+    CATCH_UP,
     PRIORITY_HEARD,
     HostContext,
     HostProbe,
@@ -142,7 +143,7 @@ class Sweep:
         self.service_probes = [p for p in probes if isinstance(p, ServiceProbe)]
         self.segment_probes = [p for p in probes if isinstance(p, SegmentProbe)]
         self.shared = SweepShared(settings=settings, scope=scope,
-                                  limiter=RateLimiter(settings.rate))
+                                  limiter=RateLimiter(settings.rate, CATCH_UP))
         self._segment_context = segment_context
         self.on_host_done = on_host_done
         self.on_progress = on_progress
@@ -284,14 +285,19 @@ class Sweep:
         """The ARP sweep ended: held addresses it heard started already; the ones it asked
         about and did not hear are not there; any it did not ask about are probed."""
         liveness = self.shared.state.liveness
+        dead = 0
         for ip in sorted(self._held):
             if liveness is not None and liveness.is_dead(ip):
-                self.result.skipped_hosts += 1
-                self._count_done()
+                dead += 1
             else:
                 self._state[ip] = _QUEUED
                 self._heard.append(ip)
         self._held.clear()
+        if dead:  # counted at once: a /17's silent addresses are tens of thousands
+            self.result.skipped_hosts += dead
+            self._done += dead
+            self.result.hosts_done = self._done
+            self._progress()
         self._wake.set()
 
     # --- per host --------------------------------------------------------------------------

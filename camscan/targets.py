@@ -202,8 +202,10 @@ class Scope:
     excluded: IPSet = field(default_factory=IPSet)
     warnings: list[str] = field(default_factory=list)  # e.g. CIDR edges left out
 
-    @property
+    @cached_property
     def size(self) -> int:
+        # cached, as the ranges below: the engine asks on every host done, and netaddr sums
+        # the set's CIDRs each time (a scope is not changed once built)
         return int(self.addresses.size)
 
     @cached_property

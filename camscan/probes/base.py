@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 # failure_status is re-exported: probes and the engine classify failures here; DEFAULT_PORTS
 # and FORBIDDEN_PORTS too (their one home: camscan.settings)
 __all__ = [
+    "CATCH_UP",
     "DEFAULT_PORTS",
     "FLOW_ARP",
     "FLOW_HOSTS",
@@ -83,13 +84,16 @@ PRIORITY_UNKNOWN = 2
 # flow, the ARP sweep another, so neither starves the other whatever their queue lengths.
 FLOW_HOSTS = "hosts"
 FLOW_ARP = "arp"
-# How far a rate limiter's released slots may lag the clock (RateLimiter._release)
-CATCH_UP = 0.008
+# How far the sweep's packet budget may release slots late (RateLimiter._release): a busy
+# event loop runs its timer late, a full collection or a burst of replies by up to 0.1-0.3 s
+# on the 2,000-host farm, and each slot not caught up is lost to the sweep. A burst after such
+# a stall goes to different hosts, each still held to its own rate, which never bursts.
+CATCH_UP = 0.1
 
 class RateLimiter:
-    """Spaces events at most ``rate`` per second (bursts of at most :data:`CATCH_UP` seconds'
-    worth, see :meth:`_release`), highest priority first, and within one priority shared
-    fairly between flows.
+    """Spaces events at most ``rate`` per second (after a late timer, bursts of at most
+    ``catch_up`` seconds' worth, see :meth:`_release`; none by default), highest priority
+    first, and within one priority shared fairly between flows.
 
     A caller that finds the limiter free and nobody queued goes at once; otherwise it queues
     and one waiter is released per interval. Waiters of one priority are served by
@@ -101,11 +105,13 @@ class RateLimiter:
     waited.
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, catch_up: float = 0.0) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        if catch_up < 0:
+            raise ValueError("catch_up must not be negative")
         self.interval = 1.0 / rate
-        self.catch_up = CATCH_UP
+        self.catch_up = catch_up
         self._next = 0.0
         self.count = 0
         self._waiters: list[tuple[int, float, int, asyncio.Future[None]]] = []
@@ -147,8 +153,9 @@ class RateLimiter:
         (a loop turn of a sweep with hundreds of hosts takes longer than a 1 ms slot): the
         slots that passed meanwhile are released now, as long as they are no older than
         ``catch_up``, so the average stays at ``rate`` instead of one per loop turn, and the
-        burst stays below ``catch_up`` seconds' worth (less than one slot for a slow limiter
-        such as a host's)."""
+        burst stays within ``catch_up`` seconds' worth (the sweep's budget: :data:`CATCH_UP`).
+        With no catch-up (a host's rate) a late timer releases one waiter and the next slot
+        is an interval after it: never a burst."""
         self._timer = None
         now = loop.time()
         self._next = max(self._next, now - self.catch_up)

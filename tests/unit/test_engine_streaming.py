@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from camscan.engine import Sweep, guarded
 from camscan.models import Observation, ProbeOutcome, ProbeResult, Status
 from camscan.probes.base import (
@@ -259,9 +261,10 @@ async def test_a_late_timer_releases_the_slots_that_passed_and_no_more() -> None
     at once (one per loop turn would cap a 1,000/s budget at the loop's turns per second), but
     never more than CATCH_UP seconds' worth."""
     loop = asyncio.get_running_loop()
-    limiter = RateLimiter(1000.0)
+    limiter = RateLimiter(1000.0, CATCH_UP)
     await limiter.acquire()
-    waiters = [asyncio.ensure_future(limiter.acquire()) for _ in range(40)]
+    waiters = [asyncio.ensure_future(limiter.acquire())
+               for _ in range(int(CATCH_UP * 1000) + 40)]
     await asyncio.sleep(0)
     first_slot = limiter._next
 
@@ -286,6 +289,37 @@ async def test_a_late_timer_releases_the_slots_that_passed_and_no_more() -> None
         await asyncio.sleep(0)
         released = fire(1.0)  # a second late: only the last CATCH_UP seconds' slots
         assert 5 + CATCH_UP * 1000 <= released <= 5 + CATCH_UP * 1000 + 1
+    finally:
+        if limiter._timer is not None:
+            limiter._timer.cancel()
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def test_a_late_timer_never_bursts_a_limiter_without_catch_up() -> None:
+    """A host's rate (no catch-up): however late its timer runs, one waiter goes, and the
+    next slot is a whole interval after that."""
+    loop = asyncio.get_running_loop()
+    limiter = RateLimiter(40.0)
+    await limiter.acquire()
+    waiters = [asyncio.ensure_future(limiter.acquire()) for _ in range(5)]
+    await asyncio.sleep(0)
+    late = limiter._next + 1.0
+
+    class LateClock:
+        def time(self) -> float:
+            return late
+
+        def call_at(self, when: float, callback: object, *args: object) -> asyncio.TimerHandle:
+            return loop.call_at(loop.time() + 3600, lambda: None)
+
+    try:
+        assert limiter._timer is not None
+        limiter._timer.cancel()
+        limiter._release(LateClock())  # type: ignore[arg-type]
+        assert len(waiters) - limiter.queued == 1
+        assert limiter._next == pytest.approx(late + 1 / 40)
     finally:
         if limiter._timer is not None:
             limiter._timer.cancel()
