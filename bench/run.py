@@ -11,7 +11,9 @@ compared over time. Root only. See docs/performance.md.
                         [--farm-budget SECONDS]
 
 ``--only 2000`` is the 2,000-live-host farm (:mod:`bench.farm`, camscan only); the default
-run is the /24 and the /16.
+run is the /24 and the /16. On the /24 it also times the first streamed asset: camscan
+``--format jsonl`` three times, the first asset line timed from the process start and from the
+header line (written as the sweep starts).
 """
 
 from __future__ import annotations
@@ -81,6 +83,55 @@ class Topology:
     build_s: float
     runs: list[Run] = field(default_factory=list)
     ratios: dict[str, float | None] = field(default_factory=dict)
+    # the first streamed asset (jsonl), one entry per run: seconds from the process start to
+    # the header line and to the first asset line
+    first_asset: list[dict[str, float | None]] = field(default_factory=list)
+
+
+def first_asset_times(lines: Sequence[tuple[float, bytes]]) -> dict[str, float | None]:
+    """From jsonl lines stamped with seconds since the process start: when the header and
+    the first asset came, and the gap between them (the sweep's own time to its first
+    asset). Lines that are not JSON objects are ignored."""
+    header = asset = None
+    for when, line in lines:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        kind = doc.get("record") if isinstance(doc, dict) else None
+        if kind == "header" and header is None:
+            header = when
+        elif kind == "asset" and asset is None:
+            asset = when
+            break
+    since = None if header is None or asset is None else round(asset - header, 3)
+    return {"header_s": None if header is None else round(header, 3),
+            "first_asset_s": None if asset is None else round(asset, 3),
+            "first_asset_after_header_s": since}
+
+
+def time_first_asset(spawn: Spawn, target: str, runs: int = 3,
+                     budget: float = 60.0) -> list[dict[str, float | None]]:
+    """camscan ``--format jsonl`` on ``target`` ``runs`` times, each line stamped as it
+    arrives (the process is stopped after ``budget`` seconds)."""
+    out = []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        proc = spawn([sys.executable, "-m", "camscan", "scan", target, "--format", "jsonl",
+                      "--quiet"], subprocess.PIPE)
+        assert proc.stdout is not None
+        lines: list[tuple[float, bytes]] = []
+        try:
+            for line in proc.stdout:
+                lines.append((time.monotonic() - t0, line))
+                if time.monotonic() - t0 > budget:
+                    break
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        out.append(first_asset_times(lines))
+    return out
 
 
 def port_spec(ports: Sequence[int]) -> str:
@@ -226,8 +277,11 @@ def run_slash24(workdir: Path, nmap: bool, budget: float | None) -> Topology:
                                     start_new_session=True)
 
         names = {d.ip: d.profile_id for d in lab.devices}
-        return bench_topology("/24, 30 devices", spawn, lab.subnet, DEFAULT_PORTS, expected,
-                              names, 254, lab.build_seconds, workdir, nmap=nmap, nmap_budget=budget)
+        topo = bench_topology("/24, 30 devices", spawn, lab.subnet, DEFAULT_PORTS, expected,
+                              names, 254, lab.build_seconds, workdir, nmap=nmap,
+                              nmap_budget=budget)
+        topo.first_asset = time_first_asset(spawn, lab.subnet)
+        return topo
 
 
 def _bench_farm(lab: Slash16Lab, name: str, workdir: Path, nmap: bool, budget: float | None,
@@ -313,6 +367,13 @@ def print_table(topo: Topology) -> None:
     Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120)).print(t)
     for k, v in topo.ratios.items():
         print(f"  {k}: {_fmt(v)}")
+    if topo.first_asset:
+        def each(key: str) -> str:
+            return ", ".join(_fmt(r.get(key)) for r in topo.first_asset)
+
+        print(f"  first streamed asset (camscan -f jsonl, {len(topo.first_asset)} runs): "
+              f"{each('first_asset_after_header_s')} s after the header (the sweep's start); "
+              f"{each('first_asset_s')} s from the process start")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

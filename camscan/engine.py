@@ -12,8 +12,10 @@ Streaming: nothing waits for discovery to finish.
   port (and stage-1 host probes), then stage-2 host probes. A host with no open port and no
   segment-wide answer is done after stage 0.
 * A host's asset is final (``on_host_done``, streamed) when its probes are done and no
-  segment-wide answer can still arrive for it: at once when no discovery is listening, else
-  when discovery ends.
+  segment-wide answer can still arrive for it: for each discovery round still listening,
+  the round has ended or a host probe showed the host cannot answer it
+  (``SweepShared.cannot_answer``: nothing listens on that protocol's port there); for the
+  ARP sweep, it heard the host already or has ended.
 * The sweep's packet budget serves discovery first, then heard hosts, then the rest; time a
   probe spends queueing for it (or for its host's limits) does not count against the probe's
   whole-operation timeout.
@@ -153,7 +155,8 @@ class Sweep:
         self._segment_ips: set[str] = set()
         self._segment_obs: dict[str, list[Observation]] = {}
         self._segment_outcomes: dict[str, list[ProbeOutcome]] = {}
-        self._discovery_running = False  # a non-gating one (it may still hear any host)
+        self._rounds_open: set[str] = set()  # non-gating ones still listening (may hear any host)
+        self._port_rounds: set[str] = set()  # those that may announce a host's ports (XAddrs)
         self._gating_running = False
         self._gating_names: set[str] = set()
         self._gating_heard: set[str] = set()  # heard by the ARP sweep: it adds nothing more
@@ -163,7 +166,6 @@ class Sweep:
         self._held: set[str] = set()  # on-link addresses waiting for the ARP sweep's answer
         self._waiting: dict[str, tuple[HostContext, list[ProbeOutcome]]] = {}
         self._wake = asyncio.Event()
-        self._discovery_over = asyncio.Event()  # set when the non-gating probes end
         self._done = 0
 
     # --- recording -------------------------------------------------------------------------
@@ -254,6 +256,9 @@ class Sweep:
                 self._keep_segment(await _guarded_many(p.name, SEGMENT_ADDRESS, budget, p.run(ctx)))
             finally:
                 rounds[p.name].set()
+                if p.name in self._rounds_open:
+                    self._rounds_open.discard(p.name)
+                    self._finalise_waiting()  # hosts that waited for this round only
 
         gating = [p for p in probes if p.gates_hosts]
 
@@ -261,8 +266,7 @@ class Sweep:
             try:
                 await asyncio.gather(*(keep(p) for p in probes if not p.gates_hosts))
             finally:
-                self._discovery_running = False
-                self._discovery_over.set()
+                self._rounds_open.clear()
                 self._finalise_waiting()
 
         others = asyncio.ensure_future(rest())
@@ -347,9 +351,11 @@ class Sweep:
                         ctx.observations.extend(r.observations)
                 if stage == 0 and not ctx.open_ports and ip not in self._segment_ips:
                     break
-            if ctx.observations and self._discovery_running:
+            if ctx.observations:
                 # XAddrs are known when the WS-Discovery round ends: their ports too
-                await self._discovery_over.wait()
+                for name in sorted(self._port_rounds & self._rounds_open):
+                    if (ended := self.shared.segment_rounds.get(name)) is not None:
+                        await ended.wait()
             late = self.shared.extra_ports(ip) - probed
             if late:
                 for batch in await asyncio.gather(*self._service_calls(ctx, late)):
@@ -375,10 +381,18 @@ class Sweep:
             self._waiting[ip] = (ctx, outcomes)
 
     def _final_ready(self, ip: str) -> bool:
-        """Nothing more can arrive for ``ip``: discovery has ended, and so has the ARP sweep
-        unless it heard ``ip`` already (it hears each address once)."""
-        return not self._discovery_running and (
-            not self._gating_running or ip in self._gating_heard)
+        """Nothing more can arrive for ``ip``: each discovery round has ended or cannot hear
+        it (nothing listens on its port there), and so has the ARP sweep unless it heard
+        ``ip`` already (it hears each address once)."""
+        deaf = self.shared.state.cannot_answer
+        return (all(ip in deaf.get(name, ()) for name in self._rounds_open)
+                and (not self._gating_running or ip in self._gating_heard))
+
+    def _on_cannot_answer(self, ip: str) -> None:
+        """A round can no longer hear ``ip``: final now if that was all it waited for."""
+        if ip in self._waiting and self._final_ready(ip):
+            ctx, outcomes = self._waiting.pop(ip)
+            self._finalise(ctx, outcomes)
 
     def _finalise(self, ctx: HostContext, outcomes: list[ProbeOutcome]) -> None:
         ip = ctx.ip
@@ -453,6 +467,7 @@ class Sweep:
         try:
             ctx, runnable = self._segment_plan()
             self.shared.on_heard.append(self._listener())
+            self.shared.on_cannot_answer.append(self._on_cannot_answer)
             gating = [p for p in runnable if p.gates_hosts]
             max_in_flight = self.settings.max_hosts_in_flight
             if ctx is not None and ctx.on_link and not gating:
@@ -466,7 +481,8 @@ class Sweep:
                 # set before the task runs: hosts admitted meanwhile must see discovery on
                 self._gating_names = {p.name for p in gating}
                 self._gating_running = bool(gating)
-                self._discovery_running = len(runnable) > len(gating)
+                self._rounds_open = {p.name for p in runnable if not p.gates_hosts}
+                self._port_rounds = {p.name for p in runnable if p.announces_ports}
                 segment = asyncio.create_task(self._run_segment(ctx, runnable))
                 await asyncio.sleep(0)  # discovery sends first
             hold = self._on_link(ctx) if gating else None

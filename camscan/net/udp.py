@@ -7,7 +7,10 @@ Two shapes:
   answers multicast to the group (when bound to the group's port); the whole send/listen
   round is :func:`camscan.net.multicast.multicast_round`.
 * :func:`unicast_exchange`: one datagram to one host from an ephemeral port, then the
-  answers from that host for a short while.
+  answers from that host for a short while. The socket asks for ICMP errors
+  (``IP_RECVERR``): Linux reports none to an unconnected UDP socket otherwise, so a host
+  with nothing on the port (ICMP port unreachable) is told apart from one that stays silent
+  at once, instead of after the whole wait.
 
 Every read is bounded (``MAX_DATAGRAM``), every wait has a deadline, and the socket is
 always closed. Nothing here decides where packets may go: callers hold the scope and permits.
@@ -23,14 +26,17 @@ import struct
 from collections.abc import Callable
 
 __all__ = [
-    "IP_MULTICAST_ALL", "MAX_DATAGRAM", "MAX_REASONS", "MAX_REJECTED_SOURCES", "Datagram",
-    "Rejections", "collect", "multicast_socket", "send", "unicast_exchange",
+    "IP_MULTICAST_ALL", "IP_RECVERR", "MAX_DATAGRAM", "MAX_REASONS", "MAX_REJECTED_SOURCES",
+    "Datagram", "Rejections", "collect", "multicast_socket", "send", "unicast_exchange",
 ]
 
 MAX_DATAGRAM = 65_535
 # Linux: deliver to this socket only the groups it joined itself (not every group any socket
 # on the host joined).
 IP_MULTICAST_ALL = 49
+# Linux: report ICMP errors (port unreachable: ECONNREFUSED) to an unconnected UDP socket.
+# Connecting it would do the same but drop answers sent from another port (SSDP's are).
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 
 Datagram = tuple[bytes, str, int]  # data, source ip, source port
 
@@ -169,12 +175,18 @@ async def unicast_exchange(
     Datagrams from any other address are ignored. Listening ends after ``wait`` seconds,
     after ``max_datagrams`` answers, as soon as ``stop(answers)`` is true, or ``linger``
     seconds after the first answer (for peers that split one answer over datagrams).
+
+    Raises :class:`ConnectionRefusedError` when ``ip`` answers the datagram with ICMP port
+    unreachable before any answer (nothing listens on the port), and the other ``OSError``
+    of an ICMP error (host or network unreachable) the same way.
     """
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     answers: list[Datagram] = []
     try:
         sock.setblocking(False)
+        with contextlib.suppress(OSError):  # not Linux: refusals are not reported, only slower
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
         sock.bind(("0.0.0.0", 0))
         await loop.sock_sendto(sock, payload, (ip, port))
         deadline = loop.time() + max(wait, 0.0)
@@ -187,8 +199,8 @@ async def unicast_exchange(
                     loop.sock_recvfrom(sock, MAX_DATAGRAM), left)
             except TimeoutError:
                 break
-            except ConnectionRefusedError:
-                # ICMP port unreachable: nothing listens there
+            except OSError:
+                # an ICMP error for the datagram (port unreachable: nothing listens there)
                 if not answers:
                     raise
                 break

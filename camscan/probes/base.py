@@ -238,6 +238,9 @@ class SweepState:
     # in-scope addresses a segment-wide probe announced as each answer arrived
     # (SweepShared.heard), before its round ends and fills the fields above
     heard: set[str] = field(default_factory=set)
+    # segment-wide probe name -> addresses shown unable to answer it while it still listened
+    # (SweepShared.cannot_answer: nothing listens on its port there)
+    cannot_answer: dict[str, set[str]] = field(default_factory=dict)
 
     def heard_from(self, ip: str) -> bool:
         """Did a segment-wide probe (ARP, multicast discovery) hear from ``ip``?"""
@@ -261,6 +264,9 @@ class SweepShared:
     on_heard: list[Callable[[str, Sequence[Observation]], None]] = field(default_factory=list)
     # segment-wide probes running in this sweep: name -> set when that probe has finished
     segment_rounds: dict[str, asyncio.Event] = field(default_factory=dict)
+    # called with each address shown unable to answer a segment-wide probe still listening
+    # (see :meth:`cannot_answer`): the engine need not hold its asset for that round
+    on_cannot_answer: list[Callable[[str], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.rtt is None:
@@ -298,6 +304,19 @@ class SweepShared:
             with local_wait():
                 await done.wait()
         return ip is not None and self.on_link(ip)
+
+    def cannot_answer(self, name: str, ip: str) -> None:
+        """A host probe just showed that ``ip`` cannot answer the segment-wide probe ``name``:
+        nothing listens on that protocol's port there (the unicast form of the query got ICMP
+        port unreachable), so no multicast answer of that round can come from it either.
+        While the round still listens, the engine then need not hold ``ip``'s asset for it.
+        Only a refusal counts: UDP silence proves nothing (a lost datagram, a filter)."""
+        done = self.segment_rounds.get(name)
+        if done is None or done.is_set() or not self.in_scope(ip):
+            return
+        self.state.cannot_answer.setdefault(name, set()).add(ip)
+        for listener in self.on_cannot_answer:
+            listener(ip)
 
     def on_link(self, ip: str) -> bool:
         """Is ``ip`` inside a prefix the segment's interface reaches without a gateway?"""
@@ -502,6 +521,9 @@ class SegmentProbe:
     description: str = ""
     opt_in: bool = False
     gates_hosts: bool = False  # runs before per-host work and may publish a Liveness
+    # may announce service ports for a host (WS-Discovery XAddrs: SweepShared.extra_ports):
+    # a host with an asset waits for this round's end before its late-port probes
+    announces_ports: bool = False
 
 
 class RttEstimator:

@@ -8,7 +8,9 @@ names (Hikvision puts the full serial there) and TXT records.
 * ``mdns-unicast`` (per host, stage 1): RFC 6762 section 5.5 one-shot queries, i.e. ordinary
   DNS queries sent to ``<ip>:5353`` from an ephemeral port, answered by unicast; this reaches
   routed subnets. Queries are built with zeroconf's ``DNSOutgoing`` and answers parsed with its
-  ``DNSIncoming`` in the pure :func:`parse_response`.
+  ``DNSIncoming`` in the pure :func:`parse_response`. A host that answers the query with ICMP
+  port unreachable runs no responder, so the browse cannot hear it: its asset is final
+  without waiting for the browse (``SweepShared.cannot_answer``).
 """
 
 from __future__ import annotations
@@ -355,6 +357,13 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
         if missing:
             async with ctx.permit(port):
                 facts.merge(await _ask(ctx.ip, port, missing, wait))
+    except ConnectionRefusedError:
+        # ICMP port unreachable: no responder on the port, so the multicast browse cannot
+        # hear this host either; its asset need not wait for the browse to end
+        ctx.shared.cannot_answer(NAME, ctx.ip)
+        return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, Status.CLOSED, port,
+                                    f"nothing listens on udp/{port} (ICMP port unreachable)",
+                                    started))]
     except (TimeoutError, OSError) as exc:
         status, reason = failure_status(exc)
         return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, status, port, reason, started))]

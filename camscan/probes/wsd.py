@@ -337,7 +337,7 @@ async def _unicast(ctx: HostContext) -> list[ProbeResult]:
 
 
 PROBES = [
-    SegmentProbe(name=NAME, run=_segment, multicast=True,
+    SegmentProbe(name=NAME, run=_segment, multicast=True, announces_ports=True,
                  description=spec(NAME).summary),
     HostProbe(name=UNICAST_NAME, run=_unicast, stage=1,
               description=spec(UNICAST_NAME).summary),

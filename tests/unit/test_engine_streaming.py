@@ -375,6 +375,7 @@ async def test_xaddr_ports_heard_after_the_host_finished_are_still_probed() -> N
 
     async def wsd(ctx: SegmentContext) -> list[ProbeResult]:
         await host_done.wait()  # the ProbeMatch arrives after the host's own stages
+        await asyncio.sleep(0.05)
         ctx.shared.note_xaddrs("127.0.0.1", ["http://127.0.0.1:18899/onvif/device_service"])
         return [ProbeResult(outcome("127.0.0.1", "wsd", Status.OK, None, "answered"),
                             [row("127.0.0.1", "wsd", "wsd.xaddrs",
@@ -391,8 +392,63 @@ async def test_xaddr_ports_heard_after_the_host_finished_are_still_probed() -> N
             host_done.set()
         return ProbeResult(outcome(ctx.ip, "web", Status.OK, port, "fine"))
 
-    probes: list[Probe] = [SegmentProbe(name="wsd", run=wsd), HostProbe(name="t", run=tcp),
+    probes: list[Probe] = [SegmentProbe(name="wsd", run=wsd, announces_ports=True),
+                           HostProbe(name="t", run=tcp),
                            ServiceProbe(name="web", run=web, ports=frozenset({80}),
                                         fallback=True)]
     await Sweep(scope_of("127.0.0.1"), settings(), probes, segment_context=on_link_ctx).run()
     assert probed_ports == [80, 18899]
+
+
+async def test_a_host_that_cannot_answer_a_round_is_final_before_that_round_ends() -> None:
+    """A host probe showed 127.0.0.1 runs no responder for the slow round: its asset streams
+    while that round still listens; 127.0.0.2 (silence, no proof) waits for the round."""
+    slow_over = asyncio.Event()
+    streamed: list[tuple[str, bool]] = []  # (ip, the slow round still listening)
+
+    async def fast_round(ctx: SegmentContext) -> list[ProbeResult]:
+        return [ProbeResult(outcome("0.0.0.0", "fast", Status.OK, None, "no answer"))]
+
+    async def slow_round(ctx: SegmentContext) -> list[ProbeResult]:
+        for _ in range(300):  # listens until the first asset has streamed (3 s at most)
+            if streamed:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        slow_over.set()
+        return [ProbeResult(outcome("0.0.0.0", "slow", Status.OK, None, "no answer"))]
+
+    async def host(ctx: HostContext) -> list[ProbeResult]:
+        if ctx.ip == "127.0.0.1":
+            ctx.shared.cannot_answer("slow", ctx.ip)  # e.g. ICMP port unreachable
+            ctx.shared.cannot_answer("slow", "127.0.0.9")  # out of scope: ignored
+        return [ProbeResult(outcome(ctx.ip, "h", Status.OK, 80, "open"),
+                            [ctx.obs("h", "tcp.open", "80", 80)])]
+
+    def done(ip: str, obs: list[Observation], ocs: list[ProbeOutcome]) -> None:
+        streamed.append((ip, not slow_over.is_set()))
+
+    probes: list[Probe] = [SegmentProbe(name="fast", run=fast_round),
+                           SegmentProbe(name="slow", run=slow_round),
+                           HostProbe(name="h", run=host)]
+    sweep = Sweep(scope_of("127.0.0.1-2"), settings(), probes, segment_context=on_link_ctx)
+    sweep.on_host_done = done
+    await sweep.run()
+    assert streamed == [("127.0.0.1", True), ("127.0.0.2", False)]
+    assert sweep.shared.state.cannot_answer == {"slow": {"127.0.0.1"}}
+
+
+async def test_cannot_answer_a_round_that_ended_or_never_ran_changes_nothing() -> None:
+    shared = SweepShared(settings=settings(), scope=scope_of("127.0.0.1"),
+                         limiter=RateLimiter(1000.0))
+    calls: list[str] = []
+    shared.on_cannot_answer.append(calls.append)
+    shared.cannot_answer("mdns", "127.0.0.1")  # not running in this sweep
+    ended = asyncio.Event()
+    ended.set()
+    shared.segment_rounds["mdns"] = ended
+    shared.cannot_answer("mdns", "127.0.0.1")  # over already
+    assert calls == [] and shared.state.cannot_answer == {}
+    shared.segment_rounds["mdns"] = asyncio.Event()
+    shared.cannot_answer("mdns", "127.0.0.1")
+    assert calls == ["127.0.0.1"] and shared.state.cannot_answer == {"mdns": {"127.0.0.1"}}

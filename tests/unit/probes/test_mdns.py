@@ -4,6 +4,8 @@ zeroconf browse on an interface is exercised in the namespace lab only)."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Callable
 
 from hypothesis import given, settings
@@ -159,6 +161,37 @@ async def test_unicast_silence_is_closed_and_excluded_is_skipped() -> None:
     assert count == 1
     assert skipped.outcome.status is Status.SKIPPED
     assert len(responder.received) == count
+
+
+def closed_udp_port() -> int:
+    """A loopback UDP port with nothing on it (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_unicast_refused_port_is_closed_and_the_browse_lets_the_host_go() -> None:
+    ctx = host_ctx()
+    browse = asyncio.Event()  # the multicast browse, still listening
+    ctx.shared.segment_rounds[mdns.NAME] = browse
+    # an outer bound far above the wait: a refusal must end the call, not the wait running out
+    async with asyncio.timeout(10):
+        [refused] = await mdns.run_unicast(ctx, port=closed_udp_port(), wait=30.0)
+    assert refused.outcome.status is Status.CLOSED
+    assert "ICMP port unreachable" in refused.outcome.reason
+    assert ctx.shared.state.cannot_answer == {mdns.NAME: {"127.0.0.1"}}
+
+
+async def test_unicast_silence_never_lets_the_host_go() -> None:
+    responder = await start_responder(lambda _d: [])  # bound, never answers
+    ctx = host_ctx()
+    ctx.shared.segment_rounds[mdns.NAME] = asyncio.Event()
+    try:
+        [silent] = await mdns.run_unicast(ctx, port=responder.port, wait=0.2)
+    finally:
+        responder.close()
+    assert silent.outcome.status is Status.CLOSED
+    assert ctx.shared.state.cannot_answer == {}  # silence proves nothing
 
 
 # --- the zeroconf browse, with zeroconf's asyncio classes replaced by fakes ------------------
