@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -121,14 +122,19 @@ def time_first_asset(spawn: Spawn, target: str, runs: int = 3,
                       "--quiet"], subprocess.PIPE)
         assert proc.stdout is not None
         lines: list[tuple[float, bytes]] = []
+
+        def stop(pid: int = proc.pid) -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+        timer = threading.Timer(budget, stop)  # a silent, hung run still ends
+        timer.start()
         try:
             for line in proc.stdout:
                 lines.append((time.monotonic() - t0, line))
-                if time.monotonic() - t0 > budget:
-                    break
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            timer.cancel()
+            stop()
             proc.communicate()
         out.append(first_asset_times(lines))
     return out

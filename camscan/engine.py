@@ -388,8 +388,9 @@ class Sweep:
         return (all(ip in deaf.get(name, ()) for name in self._rounds_open)
                 and (not self._gating_running or ip in self._gating_heard))
 
-    def _on_cannot_answer(self, ip: str) -> None:
-        """A round can no longer hear ``ip``: final now if that was all it waited for."""
+    def _finalise_if_ready(self, ip: str) -> None:
+        """``ip`` waited for discovery: final now if nothing more can arrive for it (also
+        the engine's listener for :meth:`SweepShared.cannot_answer`)."""
         if ip in self._waiting and self._final_ready(ip):
             ctx, outcomes = self._waiting.pop(ip)
             self._finalise(ctx, outcomes)
@@ -404,9 +405,8 @@ class Sweep:
                               self._segment_outcomes.get(ip, []) + outcomes)
 
     def _finalise_waiting(self) -> None:
-        for ip in [ip for ip in self._waiting if self._final_ready(ip)]:
-            ctx, outcomes = self._waiting.pop(ip)
-            self._finalise(ctx, outcomes)
+        for ip in list(self._waiting):
+            self._finalise_if_ready(ip)
 
     def _service_calls(self, ctx: HostContext, ports: set[int]
                        ) -> list[Awaitable[list[ProbeResult]]]:
@@ -467,7 +467,7 @@ class Sweep:
         try:
             ctx, runnable = self._segment_plan()
             self.shared.on_heard.append(self._listener())
-            self.shared.on_cannot_answer.append(self._on_cannot_answer)
+            self.shared.on_cannot_answer.append(self._finalise_if_ready)
             gating = [p for p in runnable if p.gates_hosts]
             max_in_flight = self.settings.max_hosts_in_flight
             if ctx is not None and ctx.on_link and not gating:

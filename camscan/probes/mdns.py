@@ -357,7 +357,10 @@ async def run_unicast(ctx: HostContext, *, port: int = PORT, wait: float = UNICA
         if missing:
             async with ctx.permit(port):
                 facts.merge(await _ask(ctx.ip, port, missing, wait))
-    except ConnectionRefusedError:
+    except ConnectionRefusedError as exc:
+        if facts != MdnsFacts():  # it answered a query first: a later refusal proves nothing
+            status, reason = failure_status(exc)
+            return [ProbeResult(outcome(ctx.ip, UNICAST_NAME, status, port, reason, started))]
         # ICMP port unreachable: no responder on the port, so the multicast browse cannot
         # hear this host either; its asset need not wait for the browse to end
         ctx.shared.cannot_answer(NAME, ctx.ip)

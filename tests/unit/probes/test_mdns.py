@@ -194,6 +194,35 @@ async def test_unicast_silence_never_lets_the_host_go() -> None:
     assert ctx.shared.state.cannot_answer == {}  # silence proves nothing
 
 
+def ptr_only_answer(query: bytes) -> bytes:
+    """A DNS-SD answer naming one instance with no SRV or TXT (so a second query follows)."""
+    from zeroconf import DNSOutgoing, DNSPointer, const  # type: ignore[attr-defined]
+
+    out = DNSOutgoing(const._FLAGS_QR_RESPONSE | const._FLAGS_AA, multicast=False)
+    out.add_answer_at_time(DNSPointer("_CGI._tcp.local.", const._TYPE_PTR, const._CLASS_IN,
+                                      120, "cam._CGI._tcp.local."), 0)
+    return query[:2] + out.packets()[0][2:]
+
+
+async def test_a_refusal_after_an_answer_never_lets_the_host_go() -> None:
+    loop = asyncio.get_running_loop()
+    holder: list[object] = []
+
+    def answer_once(query: bytes) -> list[bytes]:
+        loop.call_later(0.05, holder[0].close)  # type: ignore[attr-defined]  # then gone
+        return [ptr_only_answer(query)]
+
+    responder = await start_responder(answer_once)
+    holder.append(responder)
+    ctx = host_ctx()
+    ctx.shared.segment_rounds[mdns.NAME] = asyncio.Event()
+    async with asyncio.timeout(10):
+        [result] = await mdns.run_unicast(ctx, port=responder.port, wait=5.0)
+    assert len(responder.received) == 1  # the SRV/TXT query went to a closed port
+    assert result.outcome.status is Status.CLOSED
+    assert ctx.shared.state.cannot_answer == {}  # it answered once: it runs a responder
+
+
 # --- the zeroconf browse, with zeroconf's asyncio classes replaced by fakes ------------------
 # (the real ones would send multicast; the namespace lab runs them for real)
 
